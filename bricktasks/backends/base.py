@@ -1,0 +1,234 @@
+"""The backend interface: workspace objects, files (DBFS, Volumes, workspace files) and one-time runs.
+
+Two implementations: `LocalBackend` (a folder on disk, runs in subprocesses) and
+`DatabricksBackend` (databricks-sdk). Both raise the error types of `bricktasks.errors`.
+Paths are workspace paths (`/Projects/x/y`), `dbfs:/...` or `/Volumes/...`.
+"""
+from __future__ import annotations
+
+import abc
+import enum
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "ObjectType",
+    "ObjectInfo",
+    "FileInfo",
+    "NotebookTask",
+    "RunSpec",
+    "TaskRun",
+    "Run",
+    "RunOutput",
+    "Backend",
+    "TERMINAL_STATES",
+    "NOTEBOOK_EXTENSIONS",
+    "NOTEBOOK_HEADERS",
+    "file_kind",
+]
+
+TERMINAL_STATES = frozenset({"TERMINATED", "SKIPPED", "INTERNAL_ERROR"})
+
+# language -> (file extension, first line of a source notebook)
+NOTEBOOK_EXTENSIONS = {"PYTHON": ".py", "SQL": ".sql", "SCALA": ".scala", "R": ".r"}
+NOTEBOOK_HEADERS = {
+    "PYTHON": "# Databricks notebook source",
+    "SQL": "-- Databricks notebook source",
+    "SCALA": "// Databricks notebook source",
+    "R": "# Databricks notebook source",
+}
+
+
+class ObjectType(str, enum.Enum):
+    NOTEBOOK = "NOTEBOOK"
+    DIRECTORY = "DIRECTORY"
+    FILE = "FILE"
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """A workspace object, as get-status and list describe it."""
+
+    path: str
+    object_type: ObjectType
+    language: str | None = None
+    size: int | None = None
+    modified_at: int | None = None  # epoch milliseconds
+    object_id: int | None = None
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """A file or folder on DBFS, a Volume, or a workspace file."""
+
+    path: str
+    is_dir: bool
+    size: int = 0
+    modified_at: int = 0  # epoch milliseconds
+
+
+@dataclass(frozen=True)
+class NotebookTask:
+    task_key: str
+    notebook_path: str
+    base_parameters: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """A one-time run: notebook tasks sharing one cluster spec and its libraries."""
+
+    run_name: str
+    tasks: tuple[NotebookTask, ...]
+    new_cluster: dict[str, Any] | None = None
+    existing_cluster_id: str | None = None
+    libraries: tuple[dict[str, Any], ...] = ()
+    timeout_seconds: int = 0
+    idempotency_token: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TaskRun:
+    task_key: str
+    run_id: int
+    life_cycle_state: str
+    result_state: str | None = None
+    state_message: str = ""
+
+
+@dataclass(frozen=True)
+class Run:
+    run_id: int
+    run_name: str
+    life_cycle_state: str
+    result_state: str | None = None
+    state_message: str = ""
+    run_page_url: str | None = None
+    start_time: int = 0
+    end_time: int = 0
+    tasks: tuple[TaskRun, ...] = ()
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.life_cycle_state in TERMINAL_STATES
+
+    @property
+    def succeeded(self) -> bool:
+        return self.life_cycle_state == "TERMINATED" and self.result_state == "SUCCESS"
+
+
+@dataclass(frozen=True)
+class RunOutput:
+    """What a task run left behind: the notebook's exit value, or its error and trace."""
+
+    result: str | None = None
+    error: str | None = None
+    error_trace: str | None = None
+    logs: str | None = None
+    truncated: bool = False
+
+
+def file_kind(path: str) -> str:
+    """'dbfs', 'volumes' or 'workspace', from the path's form."""
+    if path.startswith("dbfs:/"):
+        return "dbfs"
+    if path.startswith("/Volumes/"):
+        return "volumes"
+    if path.startswith("/"):
+        return "workspace"
+    raise ValueError(f"{path!r} is not a dbfs:/, /Volumes/ or workspace path")
+
+
+class Backend(abc.ABC):
+    """Workspace, files and jobs: the operations the tasks are written against."""
+
+    name: str = "backend"
+
+    # -- workspace -----------------------------------------------------------
+    @abc.abstractmethod
+    def get_status(self, path: str) -> ObjectInfo:
+        """Describe one object; NotFound if missing."""
+
+    @abc.abstractmethod
+    def list(self, path: str) -> list[ObjectInfo]:
+        """Direct children of a folder; NotFound if missing."""
+
+    @abc.abstractmethod
+    def mkdirs(self, path: str) -> None:
+        """Create a folder and its parents (mkdir -p); Conflict if a non-folder is in the way."""
+
+    @abc.abstractmethod
+    def import_object(
+        self, path: str, content: bytes, *, format: str = "AUTO", language: str | None = None, overwrite: bool = False
+    ) -> None:
+        """Import content: AUTO makes a notebook of a headed .py/.sql/.scala/.r (path without extension), else a FILE."""
+
+    @abc.abstractmethod
+    def export(self, path: str, *, format: str = "SOURCE") -> bytes:
+        """A notebook's source (with header) or a file's bytes; NotFound if missing."""
+
+    @abc.abstractmethod
+    def delete(self, path: str, *, recursive: bool = False) -> None:
+        """Delete an object; DirectoryNotEmpty for a non-empty folder without recursive."""
+
+    # -- files: dbfs:/..., /Volumes/..., and workspace files --------------------
+    @abc.abstractmethod
+    def file_status(self, path: str) -> FileInfo:
+        """Describe a file or folder; NotFound if missing."""
+
+    @abc.abstractmethod
+    def list_files(self, path: str) -> list[FileInfo]:
+        """Direct children of a folder."""
+
+    @abc.abstractmethod
+    def upload_file(self, path: str, source: Path, *, overwrite: bool = False) -> None:
+        """Stream a local file to `path` (bounded memory); AlreadyExists unless overwrite."""
+
+    @abc.abstractmethod
+    def read_file(self, path: str) -> bytes:
+        """A whole (small) file's bytes."""
+
+    @abc.abstractmethod
+    def move_file(self, source: str, destination: str, *, overwrite: bool = False) -> None:
+        """Rename within one file system; used to publish a finished upload under its final name."""
+
+    @abc.abstractmethod
+    def delete_file(self, path: str, *, recursive: bool = False) -> None:
+        """Delete a file or folder."""
+
+    @abc.abstractmethod
+    def mkdirs_files(self, path: str) -> None:
+        """Create a folder and its parents."""
+
+    # -- jobs -------------------------------------------------------------------
+    @abc.abstractmethod
+    def submit_run(self, spec: RunSpec) -> int:
+        """Start a one-time run; the same idempotency token returns the same run id."""
+
+    @abc.abstractmethod
+    def get_run(self, run_id: int) -> Run:
+        """The run's state and its tasks' run ids."""
+
+    @abc.abstractmethod
+    def cancel_run(self, run_id: int) -> None:
+        """Ask the run to stop; a finished run is left as it is."""
+
+    @abc.abstractmethod
+    def get_run_output(self, task_run_id: int) -> RunOutput:
+        """Output of one task run (ask a task's run id, not the parent's)."""
+
+    @abc.abstractmethod
+    def export_run(self, run_id: int) -> str:
+        """The run's notebook rendered as HTML (cells and outputs)."""
+
+    @abc.abstractmethod
+    def list_runs(self, *, active_only: bool = False) -> list[Run]:
+        """One-time runs, newest first."""
+
+    def run_page_url(self, run: Run) -> str | None:
+        return run.run_page_url
+
+    def close(self) -> None:
+        """Release connections or handles."""

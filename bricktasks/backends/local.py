@@ -1,0 +1,300 @@
+"""The local backend: a folder on disk with Databricks workspace, DBFS and Volumes semantics.
+
+Notebook rule (as the Workspace API's AUTO format): a `.py`/`.sql`/`.scala`/`.r` file that
+starts with its language's `Databricks notebook source` header is a NOTEBOOK at the path
+without the extension; any other file is a FILE under its full name. Every write goes to a
+temporary name first and is then renamed, so a reader never sees half a file.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from bricktasks.backends.base import (
+    NOTEBOOK_EXTENSIONS,
+    NOTEBOOK_HEADERS,
+    Backend,
+    FileInfo,
+    ObjectInfo,
+    ObjectType,
+    Run,
+    RunOutput,
+    RunSpec,
+)
+from bricktasks.backends.local_paths import LocalPaths
+from bricktasks.backends.local_runs import LocalRunStore
+from bricktasks.errors import AlreadyExists, DirectoryNotEmpty, InvalidRequest, NotFound
+
+__all__ = ["LocalBackend", "notebook_language"]
+
+MAX_IMPORT_BYTES = 10 * 1024 * 1024  # the Workspace API's import limit for notebooks
+TEMP_PREFIX = ".bricktasks-tmp-"
+_EXTENSION_LANGUAGE = {ext: lang for lang, ext in NOTEBOOK_EXTENSIONS.items()}
+
+
+def notebook_language(name: str, head: bytes) -> str | None:
+    """The notebook language of a file named `name` starting with `head`, or None for a plain file."""
+    language = _EXTENSION_LANGUAGE.get(os.path.splitext(name)[1].lower())
+    if language and head.lstrip(b"\xef\xbb\xbf").startswith(NOTEBOOK_HEADERS[language].encode()):
+        return language
+    return None
+
+
+def _mtime_ms(stat: os.stat_result) -> int:
+    return int(stat.st_mtime * 1000)
+
+
+def _head(path: Path) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read(64)
+
+
+def _atomic_write(target: Path, content: bytes) -> None:
+    fd, temp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+class LocalBackend(Backend):
+    """Workspace, files and runs in a folder; the embedded default and the emulator's state."""
+
+    name = "local"
+
+    def __init__(self, root: Path, *, secrets: dict[str, dict[str, str]] | None = None) -> None:
+        self.paths = LocalPaths(root)
+        self.paths.ensure()
+        self.runs = LocalRunStore(self.paths, secrets)
+
+    @property
+    def root(self) -> Path:
+        return self.paths.root
+
+    # -- workspace -----------------------------------------------------------
+    def _locate(self, path: str) -> tuple[ObjectType, Path, str | None]:
+        """Find the disk file behind a workspace path: (type, file, notebook language)."""
+        disk = self.paths.workspace_path(path)
+        if disk.is_dir():
+            return ObjectType.DIRECTORY, disk, None
+        if disk.is_file() and notebook_language(disk.name, _head(disk)) is None:
+            return ObjectType.FILE, disk, None
+        for language, extension in NOTEBOOK_EXTENSIONS.items():
+            candidate = disk.with_name(disk.name + extension)
+            if candidate.is_file() and notebook_language(candidate.name, _head(candidate)) == language:
+                return ObjectType.NOTEBOOK, candidate, language
+        raise NotFound(f"Path ({path}) doesn't exist.")
+
+    def _info(self, path: str, kind: ObjectType, disk: Path, language: str | None) -> ObjectInfo:
+        stat = disk.stat()
+        return ObjectInfo(
+            path=path,
+            object_type=kind,
+            language=language,
+            size=stat.st_size if kind is ObjectType.FILE else None,
+            modified_at=_mtime_ms(stat),
+            object_id=stat.st_ino,
+        )
+
+    def get_status(self, path: str) -> ObjectInfo:
+        path = _clean(path)
+        kind, disk, language = self._locate(path)
+        return self._info(path, kind, disk, language)
+
+    def list(self, path: str) -> list[ObjectInfo]:
+        path = _clean(path)
+        kind, disk, language = self._locate(path)
+        if kind is not ObjectType.DIRECTORY:
+            return [self._info(path, kind, disk, language)]
+        objects = []
+        for entry in sorted(disk.iterdir()):
+            if entry.name.startswith(TEMP_PREFIX):
+                continue
+            child = f"{path.rstrip('/')}/{entry.name}"
+            if entry.is_dir():
+                objects.append(self._info(child, ObjectType.DIRECTORY, entry, None))
+                continue
+            language = notebook_language(entry.name, _head(entry))
+            if language:
+                objects.append(self._info(child[: -len(NOTEBOOK_EXTENSIONS[language])], ObjectType.NOTEBOOK, entry, language))
+            else:
+                objects.append(self._info(child, ObjectType.FILE, entry, None))
+        return objects
+
+    def mkdirs(self, path: str) -> None:
+        path = _clean(path)
+        try:
+            kind, _, _ = self._locate(path)
+        except NotFound:
+            kind = ObjectType.DIRECTORY
+        if kind is not ObjectType.DIRECTORY:
+            raise AlreadyExists(f"Cannot create {path}: a {kind.value.lower()} is in the way.")
+        _mkdirs(self.paths.workspace_path(path), path)
+
+    def import_object(
+        self, path: str, content: bytes, *, format: str = "AUTO", language: str | None = None, overwrite: bool = False
+    ) -> None:
+        path = _clean(path)
+        format = format.upper()
+        disk = self.paths.workspace_path(path)
+        if format == "AUTO":
+            language = notebook_language(disk.name, content[:64])
+            if language:
+                path = path[: -len(NOTEBOOK_EXTENSIONS[language])]
+                disk = self.paths.workspace_path(path)
+        elif format == "SOURCE":
+            language = (language or "").upper()
+            if language not in NOTEBOOK_EXTENSIONS:
+                raise InvalidRequest("SOURCE import needs a language", "pass PYTHON, SQL, SCALA or R")
+            header = NOTEBOOK_HEADERS[language].encode()
+            if not content.lstrip(b"\xef\xbb\xbf").startswith(header):
+                content = header + b"\n" + content
+        elif format in ("RAW",):
+            language = None
+        else:
+            raise InvalidRequest(f"import format {format} is not supported here", "use AUTO, SOURCE or RAW")
+        if language and len(content) > MAX_IMPORT_BYTES:
+            raise InvalidRequest(f"{path} is larger than the 10 MB import limit")
+        if not disk.parent.is_dir():
+            raise NotFound(f"The parent folder ({_parent(path)}) does not exist.")
+        try:
+            existing, existing_disk, _ = self._locate(path)
+        except NotFound:
+            existing = None
+        if existing is not None:
+            if not overwrite or existing is ObjectType.DIRECTORY:
+                raise AlreadyExists(f"Path ({path}) already exists.", "pass overwrite to replace it")
+            if existing_disk != (disk.with_name(disk.name + NOTEBOOK_EXTENSIONS[language]) if language else disk):
+                existing_disk.unlink()  # a notebook replacing a file, or back: only one object per path
+        target = disk.with_name(disk.name + NOTEBOOK_EXTENSIONS[language]) if language else disk
+        _atomic_write(target, content)
+
+    def export(self, path: str, *, format: str = "SOURCE") -> bytes:
+        path = _clean(path)
+        kind, disk, _ = self._locate(path)
+        if kind is ObjectType.DIRECTORY:
+            raise InvalidRequest(f"{path} is a folder; only notebooks and files export as SOURCE")
+        return disk.read_bytes()
+
+    def delete(self, path: str, *, recursive: bool = False) -> None:
+        path = _clean(path)
+        kind, disk, _ = self._locate(path)
+        if kind is ObjectType.DIRECTORY:
+            if any(disk.iterdir()) and not recursive:
+                raise DirectoryNotEmpty(f"Folder ({path}) is not empty.", "pass recursive to delete its contents")
+            shutil.rmtree(disk)
+        else:
+            disk.unlink()
+
+    # -- files -------------------------------------------------------------------
+    def _file_info(self, path: str, disk: Path) -> FileInfo:
+        stat = disk.stat()
+        return FileInfo(path=path, is_dir=disk.is_dir(), size=0 if disk.is_dir() else stat.st_size, modified_at=_mtime_ms(stat))
+
+    def file_status(self, path: str) -> FileInfo:
+        disk = self.paths.file_path(path)
+        if not disk.exists():
+            raise NotFound(f"{path} does not exist.")
+        return self._file_info(path, disk)
+
+    def list_files(self, path: str) -> list[FileInfo]:
+        disk = self.paths.file_path(path)
+        if not disk.exists():
+            raise NotFound(f"{path} does not exist.")
+        if disk.is_file():
+            return [self._file_info(path, disk)]
+        return [
+            self._file_info(f"{path.rstrip('/')}/{entry.name}", entry)
+            for entry in sorted(disk.iterdir())
+            if not entry.name.startswith(TEMP_PREFIX)
+        ]
+
+    def upload_file(self, path: str, source: Path, *, overwrite: bool = False) -> None:
+        disk = self.paths.file_path(path)
+        if disk.is_dir():
+            raise AlreadyExists(f"{path} is a folder.")
+        if disk.exists() and not overwrite:
+            raise AlreadyExists(f"{path} already exists.", "pass overwrite to replace it")
+        disk.parent.mkdir(parents=True, exist_ok=True)  # DBFS and Volumes create parents on write
+        fd, temp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=disk.parent)
+        try:
+            with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
+                shutil.copyfileobj(src, out, 1024 * 1024)
+            os.replace(temp, disk)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+
+    def read_file(self, path: str) -> bytes:
+        disk = self.paths.file_path(path)
+        if not disk.is_file():
+            raise NotFound(f"{path} does not exist.")
+        return disk.read_bytes()
+
+    def move_file(self, source: str, destination: str, *, overwrite: bool = False) -> None:
+        src, dst = self.paths.file_path(source), self.paths.file_path(destination)
+        if not src.exists():
+            raise NotFound(f"{source} does not exist.")
+        if dst.exists() and not overwrite:
+            raise AlreadyExists(f"{destination} already exists.", "pass overwrite to replace it")
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(src, dst)
+
+    def delete_file(self, path: str, *, recursive: bool = False) -> None:
+        disk = self.paths.file_path(path)
+        if not disk.exists():
+            raise NotFound(f"{path} does not exist.")
+        if disk.is_dir():
+            if any(disk.iterdir()) and not recursive:
+                raise DirectoryNotEmpty(f"{path} is not empty.", "pass recursive to delete its contents")
+            shutil.rmtree(disk)
+        else:
+            disk.unlink()
+
+    def mkdirs_files(self, path: str) -> None:
+        _mkdirs(self.paths.file_path(path), path)
+
+    # -- jobs ---------------------------------------------------------------------
+    def submit_run(self, spec: RunSpec) -> int:
+        for task in spec.tasks:
+            self.get_status(task.notebook_path)  # NotFound before anything starts, as the API does
+        return self.runs.submit(spec)
+
+    def get_run(self, run_id: int) -> Run:
+        return self.runs.get(run_id)
+
+    def cancel_run(self, run_id: int) -> None:
+        self.runs.cancel(run_id)
+
+    def get_run_output(self, task_run_id: int) -> RunOutput:
+        return self.runs.output(task_run_id)
+
+    def export_run(self, run_id: int) -> str:
+        return self.runs.export_html(run_id)
+
+    def list_runs(self, *, active_only: bool = False) -> list[Run]:
+        return self.runs.list(active_only=active_only)
+
+
+def _clean(path: str) -> str:
+    if not path.startswith("/"):
+        raise InvalidRequest(f"workspace path {path!r} is not absolute", "paths start with /")
+    return path.rstrip("/") or "/"
+
+
+def _parent(path: str) -> str:
+    return path.rsplit("/", 1)[0] or "/"
+
+
+def _mkdirs(disk: Path, path: str) -> None:
+    probe = disk
+    while probe != probe.parent and not probe.exists():
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise AlreadyExists(f"Cannot create {path}: a file is in the way.")
+    disk.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,296 @@
+"""Run records of the local backend: submit, state, cancel, output.
+
+A run is a folder `<root>/runs/<id>/` holding `run.json`. Submitting starts a detached
+supervisor process (`python -m bricktasks.backends.local_supervisor`) in its own session; the
+supervisor starts one runtime process per task, each in its own process group, so cancel
+can kill a task's whole tree (the Spark JVM included). Records live on disk, so a run
+survives the process that submitted it. Every read-modify-write of a record holds a lock,
+and a terminal state is never overwritten: a cancel racing a finishing run keeps whichever
+came first.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Iterator
+
+from bricktasks.backends.base import TERMINAL_STATES, Run, RunOutput, RunSpec, TaskRun
+from bricktasks.backends.local_paths import LocalPaths
+from bricktasks.errors import InvalidRequest
+
+__all__ = ["LocalRunStore", "now_ms", "process_alive", "kill_process_group"]
+
+RUN_FILE = "run.json"
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def process_start_time(pid: int) -> str | None:
+    """The process's start time from /proc (guards against a reused pid), or None if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return None
+    if fields[0] == "Z":  # a zombie has finished; only its exit status is left to collect
+        return None
+    return fields[19]
+
+
+def process_alive(pid: int | None, start_time: str | None) -> bool:
+    return bool(pid) and process_start_time(pid) == start_time
+
+
+def kill_process_group(pgid: int, grace_seconds: float = 1.0) -> None:
+    """SIGTERM a process group, then SIGKILL whatever is still there after the grace period."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_seconds
+    while time.monotonic() < deadline:
+        if not _group_exists(pgid):
+            return
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def _group_exists(pgid: int) -> bool:
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
+class LocalRunStore:
+    """Run records under `<root>/runs`, and the processes behind them."""
+
+    def __init__(self, paths: LocalPaths, secrets: dict[str, dict[str, str]] | None = None) -> None:
+        self.paths = paths
+        self.secrets = secrets or {}
+
+    # -- records ----------------------------------------------------------------
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.paths.runs.mkdir(parents=True, exist_ok=True)
+        with open(self.paths.runs / ".lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def run_dir(self, run_id: int) -> Path:
+        return self.paths.runs / str(int(run_id))
+
+    def read(self, run_id: int) -> dict[str, Any]:
+        try:
+            return json.loads((self.run_dir(run_id) / RUN_FILE).read_text())
+        except (FileNotFoundError, ValueError):
+            raise InvalidRequest(f"Run {run_id} does not exist.") from None
+
+    def _write(self, record: dict[str, Any]) -> None:
+        folder = self.run_dir(record["run_id"])
+        folder.mkdir(parents=True, exist_ok=True)
+        temp = folder / f".{RUN_FILE}.tmp"
+        temp.write_text(json.dumps(record, indent=1))
+        os.replace(temp, folder / RUN_FILE)
+
+    def update(self, run_id: int, **changes: Any) -> dict[str, Any]:
+        """Change a record under the lock; state changes to a terminal record are ignored."""
+        with self._locked():
+            record = self.read(run_id)
+            if "state" in changes and record["state"]["life_cycle_state"] in TERMINAL_STATES:
+                changes.pop("state")
+                changes.pop("end_time", None)
+            record.update(changes)
+            self._write(record)
+            return record
+
+    def _next_id(self) -> int:
+        counter = self.paths.runs / ".next-id"
+        value = int(counter.read_text()) if counter.exists() else 1
+        counter.write_text(str(value + 1))
+        return value
+
+    # -- submit -------------------------------------------------------------------
+    def submit(self, spec: RunSpec) -> int:
+        with self._locked():
+            token_file = None
+            if spec.idempotency_token:
+                digest = hashlib.sha256(spec.idempotency_token.encode()).hexdigest()
+                token_file = self.paths.runs / "tokens" / digest
+                if token_file.exists():
+                    return int(token_file.read_text())  # a retried submit: same run, nothing started
+            run_id = self._next_id()
+            task_ids = []
+            for task in spec.tasks:
+                task_id = self._next_id()
+                task_ids.append(task_id)
+                self._write(
+                    {
+                        "run_id": task_id,
+                        "parent_run_id": run_id,
+                        "task_key": task.task_key,
+                        "run_name": spec.run_name,
+                        "notebook_path": task.notebook_path,
+                        "base_parameters": task.base_parameters,
+                        "state": {"life_cycle_state": "PENDING", "result_state": None, "state_message": ""},
+                        "start_time": 0,
+                        "end_time": 0,
+                    }
+                )
+            self._write(
+                {
+                    "run_id": run_id,
+                    "run_name": spec.run_name,
+                    "spec": _spec_to_json(spec),
+                    "tasks": task_ids,
+                    "state": {"life_cycle_state": "PENDING", "result_state": None, "state_message": "Waiting to start"},
+                    "start_time": now_ms(),
+                    "end_time": 0,
+                }
+            )
+            if token_file is not None:
+                token_file.parent.mkdir(exist_ok=True)
+                token_file.write_text(str(run_id))
+        self._write_secrets(run_id)
+        self._start_supervisor(run_id)
+        return run_id
+
+    def _write_secrets(self, run_id: int) -> None:
+        # secrets reach the run through a private file, never through argv or the record
+        path = self.run_dir(run_id) / "secrets.json"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(self.secrets, handle)
+
+    def _start_supervisor(self, run_id: int) -> None:
+        folder = self.run_dir(run_id)
+        with open(folder / "supervisor.log", "ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "bricktasks.backends.local_supervisor", str(self.paths.root), str(run_id)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: the caller's Ctrl-C must not kill it directly
+                close_fds=True,
+            )
+        self.update(run_id, supervisor={"pid": process.pid, "start": process_start_time(process.pid)})
+
+    # -- state --------------------------------------------------------------------
+    def get(self, run_id: int) -> Run:
+        record = self._checked(self.read(run_id))
+        tasks = tuple(self._task_run(self._checked(self.read(task_id))) for task_id in record.get("tasks", []))
+        return _run_from_record(record, tasks)
+
+    def _task_run(self, record: dict[str, Any]) -> TaskRun:
+        state = record["state"]
+        return TaskRun(
+            task_key=record["task_key"],
+            run_id=record["run_id"],
+            life_cycle_state=state["life_cycle_state"],
+            result_state=state["result_state"],
+            state_message=state["state_message"],
+        )
+
+    def _checked(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Mark a run whose supervisor died without finishing it as INTERNAL_ERROR."""
+        if record["state"]["life_cycle_state"] in TERMINAL_STATES:
+            return record
+        parent = record if "tasks" in record else self.read(record["parent_run_id"])
+        supervisor = parent.get("supervisor")
+        if supervisor is None or process_alive(supervisor["pid"], supervisor["start"]):
+            return record
+        dead = {"life_cycle_state": "INTERNAL_ERROR", "result_state": "FAILED", "state_message": "The run's process ended unexpectedly"}
+        return self.update(record["run_id"], state=dead, end_time=now_ms())
+
+    def list(self, *, active_only: bool = False) -> list[Run]:
+        runs = []
+        for folder in self.paths.runs.iterdir() if self.paths.runs.is_dir() else []:
+            if not folder.name.isdigit() or not (folder / RUN_FILE).exists():
+                continue
+            record = json.loads((folder / RUN_FILE).read_text())
+            if "tasks" not in record:
+                continue
+            run = self.get(record["run_id"])
+            if not (active_only and run.is_terminal):
+                runs.append(run)
+        return sorted(runs, key=lambda run: run.run_id, reverse=True)
+
+    # -- cancel -------------------------------------------------------------------
+    def cancel(self, run_id: int) -> None:
+        record = self.read(run_id)
+        if "tasks" not in record:
+            record = self.read(record["parent_run_id"])
+        cancelled = {"life_cycle_state": "TERMINATED", "result_state": "CANCELED", "state_message": "Run cancelled by user"}
+        for task_id in record.get("tasks", []):
+            self.update(task_id, state=cancelled, end_time=now_ms())
+        self.update(record["run_id"], state=cancelled, end_time=now_ms())
+        supervisor = record.get("supervisor") or {}
+        if process_alive(supervisor.get("pid"), supervisor.get("start")):
+            kill_process_group(supervisor["pid"])
+        for task_id in record.get("tasks", []):
+            worker = self.read(task_id).get("worker") or {}
+            if worker.get("pid"):
+                kill_process_group(worker["pid"])
+
+    # -- output -------------------------------------------------------------------
+    def result(self, task_run_id: int) -> dict[str, Any] | None:
+        path = self.run_dir(task_run_id) / "result.json"
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def output(self, task_run_id: int) -> RunOutput:
+        record = self.read(task_run_id)
+        if "tasks" in record:
+            raise InvalidRequest(
+                "Retrieving the output of runs with multiple tasks is not supported.",
+                "ask for the output of each task's run_id",
+            )
+        result = self.result(task_run_id) or {}
+        logs_path = self.run_dir(task_run_id) / "stdout.txt"
+        logs = logs_path.read_text(errors="replace")[-20000:] if logs_path.exists() else None
+        error = result.get("error") or (record["state"]["state_message"] if record["state"]["result_state"] not in (None, "SUCCESS") else None)
+        return RunOutput(result=result.get("exit_value"), error=error, error_trace=result.get("error_trace"), logs=logs)
+
+    def export_html(self, run_id: int) -> str:
+        from bricktasks.notebook_html import render_run_html  # import late: only exports need it
+
+        record = self.read(run_id)
+        task_ids = record.get("tasks", [run_id])
+        results = [self.result(task_id) for task_id in task_ids]
+        return render_run_html(record.get("run_name", f"run {run_id}"), [r for r in results if r])
+
+
+def _spec_to_json(spec: RunSpec) -> dict[str, Any]:
+    data = asdict(spec)
+    data["tasks"] = [asdict(task) for task in spec.tasks]
+    return data
+
+
+def _run_from_record(record: dict[str, Any], tasks: tuple[TaskRun, ...]) -> Run:
+    state = record["state"]
+    return Run(
+        run_id=record["run_id"],
+        run_name=record.get("run_name", ""),
+        life_cycle_state=state["life_cycle_state"],
+        result_state=state["result_state"],
+        state_message=state["state_message"],
+        run_page_url=None,
+        start_time=record.get("start_time", 0),
+        end_time=record.get("end_time", 0),
+        tasks=tasks,
+    )

@@ -1,0 +1,164 @@
+"""Workspace path rules: the project root, branch and CI folders, library folders, and name checks.
+
+Layout under the workspace root (from the article):
+    master/                 the production copy (only `deploy` writes it)
+    <branch>/               one folder per branch
+    CI/<build>-<branch>/    one folder per CI build
+Library folders under the library root:
+    <library root>/                      master libraries
+    <library root>/<branch>/             a branch's libraries
+    <library root>/CI/<build>-<branch>/  a CI build's libraries
+
+Branch names become folder names: each `/` of a git branch becomes `__`
+(`feature/x` -> `feature__x`). So that the mapping stays one-to-one, a branch that
+already contains `__` is refused.
+"""
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass
+
+from bricktasks.errors import UserInputError
+
+__all__ = [
+    "BRANCH_SEPARATOR",
+    "PROTECTED_BRANCHES",
+    "branch_folder",
+    "validate_build_id",
+    "ProjectLayout",
+    "join",
+    "is_within",
+]
+
+BRANCH_SEPARATOR = "__"
+PROTECTED_BRANCHES = ("master", "main")
+RESERVED_FOLDERS = ("ci", "libraries")  # compared case-insensitively: they hold CI builds and libraries
+MAX_BRANCH_LENGTH = 100
+_SEGMENT = re.compile(r"^[A-Za-z0-9._+-]+$")
+_BUILD_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_HINT = "pass a simple branch name such as BI-5613 (letters, digits, . _ + - and /)"
+
+
+def branch_folder(branch: str) -> str:
+    """Map a git branch name to its workspace folder name, refusing anything unsafe."""
+    if branch is None or branch.strip() == "":
+        raise UserInputError("the branch name is empty", _HINT)
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in branch):
+        raise UserInputError("the branch name contains control characters", _HINT)
+    if len(branch) > MAX_BRANCH_LENGTH:
+        raise UserInputError(f"the branch name is longer than {MAX_BRANCH_LENGTH} characters", _HINT)
+    if BRANCH_SEPARATOR in branch:
+        raise UserInputError(
+            f"the branch name {branch!r} contains '{BRANCH_SEPARATOR}', which is reserved for '/'", _HINT
+        )
+    segments = branch.split("/")
+    for segment in segments:
+        if segment in ("", ".", ".."):
+            raise UserInputError(f"the branch name {branch!r} has an empty, '.' or '..' part", _HINT)
+        if not _SEGMENT.match(segment):
+            raise UserInputError(f"the branch name {branch!r} has characters unsafe in workspace paths", _HINT)
+    folder = BRANCH_SEPARATOR.join(segments)
+    if folder.lower() in RESERVED_FOLDERS:
+        raise UserInputError(f"the branch name {branch!r} is reserved for the project's {folder} folder", _HINT)
+    return folder
+
+
+def validate_build_id(build_id: str) -> str:
+    if not build_id or not _BUILD_ID.match(build_id) or build_id in (".", ".."):
+        raise UserInputError(
+            f"the build id {build_id!r} is not a safe name", "use letters, digits, '.', '_' or '-' (at most 64)"
+        )
+    return build_id
+
+
+def join(*parts: str) -> str:
+    """Join workspace path parts with '/', keeping any scheme prefix such as dbfs:/."""
+    head, *rest = parts
+    return posixpath.join(head, *[part.strip("/") for part in rest if part]) if rest else head
+
+
+def is_within(path: str, root: str) -> bool:
+    """True when `path` is `root` or below it, after normalising '.' and '..'."""
+    scheme, plain = _split_scheme(path)
+    root_scheme, plain_root = _split_scheme(root)
+    if scheme != root_scheme:
+        return False
+    normal, normal_root = posixpath.normpath(plain), posixpath.normpath(plain_root)
+    return normal == normal_root or normal.startswith(normal_root.rstrip("/") + "/")
+
+
+def _split_scheme(path: str) -> tuple[str, str]:
+    if path.startswith("dbfs:"):
+        return "dbfs:", path[len("dbfs:"):] or "/"
+    return "", path
+
+
+@dataclass(frozen=True)
+class ProjectLayout:
+    """Folder names for one project: workspace root and library root."""
+
+    workspace_root: str
+    library_root: str
+
+    def __post_init__(self) -> None:
+        for name, value in (("BRICKTASKS_WORKSPACE_ROOT", self.workspace_root), ("BRICKTASKS_LIBRARY_ROOT", self.library_root)):
+            scheme, plain = _split_scheme(value)
+            if ".." in plain.split("/") or "." in plain.split("/")[1:] or not plain.startswith("/"):
+                raise UserInputError(f"{name}={value!r} is not an absolute, normalised path", "remove '.' and '..' parts")
+        check_library_root(self.library_root, self.workspace_root)
+
+    # workspace folders
+    @property
+    def master(self) -> str:
+        return join(self.workspace_root, "master")
+
+    @property
+    def ci_root(self) -> str:
+        return join(self.workspace_root, "CI")
+
+    def branch(self, branch: str) -> str:
+        return join(self.workspace_root, branch_folder(branch))
+
+    def ci_build_name(self, build_id: str, branch: str) -> str:
+        return f"{validate_build_id(build_id)}-{branch_folder(branch)}"
+
+    def ci_build(self, build_id: str, branch: str) -> str:
+        return join(self.ci_root, self.ci_build_name(build_id, branch))
+
+    # library folders
+    @property
+    def master_libraries(self) -> str:
+        return self.library_root
+
+    @property
+    def ci_libraries_root(self) -> str:
+        return join(self.library_root, "CI")
+
+    def branch_libraries(self, branch: str) -> str:
+        return join(self.library_root, branch_folder(branch))
+
+    def ci_libraries(self, build_id: str, branch: str) -> str:
+        return join(self.ci_libraries_root, self.ci_build_name(build_id, branch))
+
+    def allowed_roots(self) -> tuple[str, ...]:
+        """Everything the tasks may write is below one of these."""
+        return (self.workspace_root, self.library_root)
+
+
+def check_library_root(library_root: str, workspace_root: str) -> None:
+    """A library root is a workspace folder inside the project, a dbfs:/ folder or a Volume folder."""
+    hint = "use <workspace root>/libraries, dbfs:/<folder> or /Volumes/<catalog>/<schema>/<volume>[/<folder>]"
+    if library_root.startswith("dbfs:/"):
+        if library_root.rstrip("/") == "dbfs:":
+            raise UserInputError("BRICKTASKS_LIBRARY_ROOT may not be the DBFS root", hint)
+        return
+    if library_root.startswith("/Volumes/"):
+        if len([part for part in library_root.split("/") if part]) < 4:
+            raise UserInputError(f"BRICKTASKS_LIBRARY_ROOT={library_root!r} does not name a volume", hint)
+        return
+    if not is_within(library_root, workspace_root) or library_root.rstrip("/") == workspace_root.rstrip("/"):
+        raise UserInputError(f"BRICKTASKS_LIBRARY_ROOT={library_root!r} is outside the workspace root", hint)
+    for folder in ("master", "CI"):
+        if is_within(library_root, join(workspace_root, folder)):
+            raise UserInputError(f"BRICKTASKS_LIBRARY_ROOT={library_root!r} is inside {folder}/", hint)

@@ -1,0 +1,190 @@
+"""Settings: one frozen dataclass, each field declared with its env var, default and sensitivity.
+
+Precedence, highest first: task flags > process environment > `.env` file > defaults.
+The `.env` file is parsed strictly: a malformed line or an unknown `BRICKTASKS_` name is an
+error (exit 2) rather than a silently ignored setting.
+"""
+from __future__ import annotations
+
+import dataclasses
+import io
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+from dotenv.parser import parse_stream
+
+from bricktasks.errors import ConfigError
+
+__all__ = ["Settings", "load_settings", "read_dotenv", "setting_specs", "BACKENDS"]
+
+BACKENDS = ("local", "databricks")
+TRUTHY = {"1", "true", "yes", "on"}
+
+
+def setting(env: str, default: Any, doc: str, *, sensitive: bool = False) -> Any:
+    """Declare a field with its environment variable, default and sensitivity in one place."""
+    return field(
+        default=default,
+        repr=not sensitive,
+        metadata={"env": env, "doc": doc, "sensitive": sensitive},
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the tasks need to know about the project and the workspace."""
+
+    databricks_host: str | None = setting(
+        "DATABRICKS_HOST", None, "Workspace URL, e.g. https://adb-123.azuredatabricks.net; selects the databricks backend"
+    )
+    databricks_token: str | None = setting(
+        "DATABRICKS_TOKEN", None, "Personal access token (secret: never printed, logged or uploaded)", sensitive=True
+    )
+    databricks_config_profile: str | None = setting(
+        "DATABRICKS_CONFIG_PROFILE", None, "Profile in ~/.databrickscfg to authenticate with instead of host/token"
+    )
+    backend: str | None = setting(
+        "BRICKTASKS_BACKEND", None, "local | databricks (default: databricks when a host or profile is set, else local)"
+    )
+    local_root: str = setting(
+        "BRICKTASKS_LOCAL_ROOT", ".databricks-local", "Folder holding the local backend's workspace, DBFS, Volumes and runs"
+    )
+    workspace_root: str = setting(
+        "BRICKTASKS_WORKSPACE_ROOT", "/Projects/forecasting", "Project folder in the workspace; nothing outside it is touched"
+    )
+    library_root: str | None = setting(
+        "BRICKTASKS_LIBRARY_ROOT",
+        None,
+        "Where libraries go: a workspace folder, dbfs:/... or /Volumes/... (default: <workspace root>/libraries)",
+    )
+    source_dir: str = setting("BRICKTASKS_SOURCE_DIR", "forecasting", "Local folder of notebooks pushed to the workspace")
+    libs_dir: str = setting("BRICKTASKS_LIBS_DIR", "libs", "Local folder whose subfolders are the libraries to build")
+    dist_dir: str = setting("BRICKTASKS_DIST_DIR", "dist", "Where build-wheel and build-egg put the artifacts")
+    env: str = setting("BRICKTASKS_ENV", "dev", "Your config: checkout points set_environment at conf/<env>_config")
+    results_dir: str = setting("BRICKTASKS_RESULTS_DIR", "ci-results", "Where ci writes the JUnit XML and HTML report")
+    runtime_version: str = setting(
+        "BRICKTASKS_RUNTIME_VERSION", "15.4", "Target Databricks Runtime (15.4 LTS: Spark 3.5, Python 3.11)"
+    )
+    target_python: str = setting(
+        "BRICKTASKS_TARGET_PYTHON", "3.11", "Python version of the target runtime (eggs must match it)"
+    )
+    ci_notebooks: str = setting(
+        "BRICKTASKS_CI_NOTEBOOKS", "ModelTraining", "Comma-separated notebooks that ci runs, relative to the source dir"
+    )
+    cluster_spec: str = setting(
+        "BRICKTASKS_CLUSTER_SPEC", "cluster.json", "Checked-in JSON file with the CI run's cluster and libraries"
+    )
+    timeout: str = setting("BRICKTASKS_TIMEOUT", "25m", "How long ci waits before cancelling the run (e.g. 90s, 25m, 1h)")
+    build_id: str | None = setting("BRICKTASKS_BUILD_ID", None, "Override the CI build id")
+    branch: str | None = setting("BRICKTASKS_BRANCH", None, "Override the branch name (default: the current git branch)")
+
+    def __repr__(self) -> str:  # the dataclass repr already hides sensitive fields; say so explicitly
+        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr)
+        return f"Settings({shown}, databricks_token={'***' if self.databricks_token else None})"
+
+    def secret_values(self) -> list[str]:
+        """Values that must never appear in output, for redaction."""
+        return [getattr(self, f.name) for f in fields(self) if f.metadata["sensitive"] and getattr(self, f.name)]
+
+    @property
+    def resolved_library_root(self) -> str:
+        return self.library_root or f"{self.workspace_root.rstrip('/')}/libraries"
+
+    @property
+    def ci_notebook_list(self) -> list[str]:
+        return [name.strip() for name in self.ci_notebooks.split(",") if name.strip()]
+
+
+def setting_specs() -> list[dataclasses.Field]:
+    """The declared fields, in order (used to write .env.example and the README table)."""
+    return list(fields(Settings))
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """Parse a dotenv file strictly: a malformed line is a ConfigError naming the line."""
+    if not path.is_file():
+        return {}
+    values: dict[str, str] = {}
+    for binding in parse_stream(io.StringIO(path.read_text(encoding="utf-8"))):
+        line = binding.original.line
+        if binding.error or (binding.key is not None and binding.value is None):
+            # never echo the line: it may hold a token
+            raise ConfigError(f"{path.name} line {line} is malformed", "write it as NAME=value (quote values with spaces)")
+        if binding.key is not None:
+            values[binding.key] = binding.value
+    return values
+
+
+def _known_env_names() -> set[str]:
+    return {f.metadata["env"] for f in fields(Settings)}
+
+
+def load_settings(
+    project_dir: Path,
+    environ: Mapping[str, str],
+    flags: Mapping[str, Any] | None = None,
+    *,
+    dotenv_path: Path | None = None,
+) -> Settings:
+    """Resolve settings: flags > environ > .env > defaults, then validate them."""
+    dotenv_values = read_dotenv(dotenv_path or project_dir / ".env")
+    known = _known_env_names()
+    for name in dotenv_values:
+        if name.startswith("BRICKTASKS_") and name not in known and not name.startswith("BRICKTASKS_SECRET__"):
+            raise ConfigError(f"unknown setting {name} in .env", "see .env.example for the valid names")
+
+    values: dict[str, Any] = {}
+    explicit_backend = False
+    for spec in fields(Settings):
+        env_name = spec.metadata["env"]
+        value: Any = None
+        if flags and flags.get(spec.name) not in (None, ""):
+            value = flags[spec.name]
+        elif environ.get(env_name, "") != "":
+            value = environ[env_name]
+        elif dotenv_values.get(env_name, "") != "":
+            value = dotenv_values[env_name]
+        if value is not None:
+            values[spec.name] = value
+            explicit_backend |= spec.name == "backend"
+    settings = Settings(**values)
+    ci = environ.get("CI", "").strip().lower() in TRUTHY
+    return _validated(settings, running_in_ci=ci, explicit_backend=explicit_backend)
+
+
+def _validated(settings: Settings, *, running_in_ci: bool, explicit_backend: bool) -> Settings:
+    remote_configured = bool(settings.databricks_host or settings.databricks_config_profile)
+    backend = settings.backend
+    if backend is None:
+        backend = "databricks" if remote_configured else "local"
+    backend = backend.strip().lower()
+    if backend not in BACKENDS:
+        raise ConfigError(f"BRICKTASKS_BACKEND={settings.backend!r} is not a backend", "use local or databricks")
+    if running_in_ci and not remote_configured and not (explicit_backend and backend == "local"):
+        # a pipeline that lost its secrets must not pass by quietly running on this machine
+        raise ConfigError(
+            "CI is set but DATABRICKS_HOST is not",
+            "give the pipeline DATABRICKS_HOST and DATABRICKS_TOKEN, or set BRICKTASKS_BACKEND=local to run locally on purpose",
+        )
+    if backend == "databricks":
+        if not remote_configured:
+            raise ConfigError(
+                "DATABRICKS_HOST is not set for the databricks backend",
+                "set DATABRICKS_HOST and DATABRICKS_TOKEN in .env, or DATABRICKS_CONFIG_PROFILE",
+            )
+        if settings.databricks_host and not settings.databricks_token and not settings.databricks_config_profile:
+            raise ConfigError(
+                "DATABRICKS_TOKEN is not set for DATABRICKS_HOST",
+                "add DATABRICKS_TOKEN to .env or the CI secret store, or use DATABRICKS_CONFIG_PROFILE",
+            )
+        if settings.databricks_host and not settings.databricks_host.startswith(("https://", "http://")):
+            raise ConfigError(
+                f"DATABRICKS_HOST={settings.databricks_host!r} is not a URL", "write it as https://<workspace-host>"
+            )
+    if not settings.workspace_root.startswith("/") or settings.workspace_root.rstrip("/") in ("", "/Workspace"):
+        raise ConfigError(
+            f"BRICKTASKS_WORKSPACE_ROOT={settings.workspace_root!r} must be an absolute project folder",
+            "use a folder such as /Projects/forecasting",
+        )
+    return dataclasses.replace(settings, backend=backend, workspace_root=settings.workspace_root.rstrip("/"))
