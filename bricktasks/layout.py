@@ -54,8 +54,9 @@ def branch_folder(branch: str) -> str:
         )
     segments = branch.split("/")
     for segment in segments:
-        if segment in ("", ".", ".."):
-            raise UserInputError(f"the branch name {branch!r} has an empty, '.' or '..' part", _HINT)
+        if segment in ("", ".", "..") or segment.startswith("."):
+            # git forbids parts starting with '.', and folders starting with '.' are ours (e.g. .local-runs)
+            raise UserInputError(f"the branch name {branch!r} has an empty part or one starting with '.'", _HINT)
         if not _SEGMENT.match(segment):
             raise UserInputError(f"the branch name {branch!r} has characters unsafe in workspace paths", _HINT)
     folder = BRANCH_SEPARATOR.join(segments)

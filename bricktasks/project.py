@@ -1,0 +1,119 @@
+"""The project being worked on: its folders, settings, layout, notebooks and configs."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from bricktasks.backends.base import Backend
+from bricktasks.errors import ConfigError, UserInputError
+from bricktasks.layout import ProjectLayout
+from bricktasks.settings import Settings, load_settings
+
+__all__ = ["Project", "load_project", "open_backend", "local_secrets", "SET_ENVIRONMENT", "set_environment_source"]
+
+SET_ENVIRONMENT = "set_environment"
+SECRET_PREFIX = "BRICKTASKS_SECRET__"
+
+
+def set_environment_source(env: str) -> bytes:
+    """The one-line set_environment notebook that selects conf/<env>_config."""
+    return f"# Databricks notebook source\n# MAGIC %run ./conf/{env}_config\n".encode()
+
+
+@dataclass(frozen=True)
+class Project:
+    root: Path
+    settings: Settings
+    layout: ProjectLayout
+
+    def _local(self, value: str) -> Path:
+        path = Path(value)
+        return path if path.is_absolute() else self.root / path
+
+    @property
+    def source_dir(self) -> Path:
+        return self._local(self.settings.source_dir)
+
+    @property
+    def libs_dir(self) -> Path:
+        return self._local(self.settings.libs_dir)
+
+    @property
+    def dist_dir(self) -> Path:
+        return self._local(self.settings.dist_dir)
+
+    @property
+    def results_dir(self) -> Path:
+        return self._local(self.settings.results_dir)
+
+    @property
+    def local_root(self) -> Path:
+        return self._local(self.settings.local_root)
+
+    @property
+    def cluster_spec_path(self) -> Path:
+        return self._local(self.settings.cluster_spec)
+
+    def envs(self) -> list[str]:
+        """Configs in the working copy: conf/<env>_config.py."""
+        conf = self.source_dir / "conf"
+        return sorted(path.name[: -len("_config.py")] for path in conf.glob("*_config.py")) if conf.is_dir() else []
+
+    def notebooks(self) -> list[str]:
+        """Runnable notebooks of the working copy, relative and without extension (conf/ excluded)."""
+        names = []
+        for path in sorted(self.source_dir.rglob("*.py")):
+            rel = path.relative_to(self.source_dir).as_posix()
+            if rel.startswith("conf/") or any(part.startswith(".") for part in rel.split("/")):
+                continue
+            if path.read_bytes()[:64].startswith(b"# Databricks notebook source") and rel[:-3] != SET_ENVIRONMENT:
+                names.append(rel[:-3])
+        return names
+
+    def check_env(self, env: str) -> str:
+        valid = self.envs()
+        if env not in valid:
+            raise UserInputError(
+                f"there is no conf/{env}_config.py in {self.settings.source_dir}", f"use one of: {', '.join(valid) or 'none found'}"
+            )
+        return env
+
+    def check_notebook(self, name: str) -> str:
+        valid = self.notebooks()
+        cleaned = name[:-3] if name.endswith(".py") else name
+        if cleaned not in valid:
+            raise UserInputError(f"there is no notebook {name!r} in {self.settings.source_dir}", f"use one of: {', '.join(valid)}")
+        return cleaned
+
+
+def load_project(root: Path, environ: Mapping[str, str], flags: Mapping[str, Any] | None = None) -> Project:
+    settings = load_settings(root, environ, flags)
+    layout = ProjectLayout(settings.workspace_root, settings.resolved_library_root)
+    project = Project(root=root, settings=settings, layout=layout)
+    if not project.source_dir.is_dir():
+        raise ConfigError(f"BRICKTASKS_SOURCE_DIR {settings.source_dir!r} is not a folder", "point it at the notebooks folder")
+    return project
+
+
+def local_secrets(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """Secrets for local runs: BRICKTASKS_SECRET__<scope>__<key>=value becomes dbutils.secrets.get(scope, key)."""
+    scopes: dict[str, dict[str, str]] = {}
+    for name, value in environ.items():
+        if name.startswith(SECRET_PREFIX) and name.count("__") >= 2:
+            scope, key = name[len(SECRET_PREFIX):].split("__", 1)
+            scopes.setdefault(scope, {})[key] = value
+    return scopes
+
+
+def open_backend(project: Project, environ: Mapping[str, str]) -> Backend:
+    settings = project.settings
+    if settings.backend == "local":
+        from bricktasks.backends.local import LocalBackend
+
+        return LocalBackend(project.local_root, secrets=local_secrets(environ))
+    from bricktasks.backends.databricks import DatabricksBackend
+
+    return DatabricksBackend(
+        host=settings.databricks_host, token=settings.databricks_token, profile=settings.databricks_config_profile
+    )

@@ -1,0 +1,215 @@
+"""The workspace side of the workflow: checkout a branch, switch its env, deploy master, clean CI builds.
+
+Plain functions with explicit arguments; the invoke tasks only resolve settings and call these.
+Every name is validated before the first request, so a refusal changes nothing.
+"""
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from bricktasks.backends.base import Backend, ObjectType
+from bricktasks.durations import format_duration
+from bricktasks.errors import InvalidRequest, NotFound, UserInputError
+from bricktasks.layout import PROTECTED_BRANCHES, ProjectLayout, branch_folder, join
+from bricktasks.output import Console
+from bricktasks.project import SET_ENVIRONMENT, set_environment_source
+from bricktasks.retry import call_with_retries
+from bricktasks.sync import SyncResult, apply_sync, collect_source, plan_sync
+
+__all__ = [
+    "push_source",
+    "checkout",
+    "switch_env",
+    "BUILD_MANIFEST",
+    "CiBuild",
+    "list_ci_builds",
+    "clean_ci",
+]
+
+BUILD_MANIFEST = ".bricktasks-build.json"
+SET_ENVIRONMENT_FILE = f"{SET_ENVIRONMENT}.py"
+
+
+def push_source(
+    backend: Backend,
+    source_dir: Path,
+    target: str,
+    *,
+    env: str | None,
+    prune: bool,
+    dry_run: bool,
+    console: Console,
+) -> SyncResult:
+    """Sync the working copy into `target`; with `env`, set_environment selects conf/<env>_config."""
+    replace = {SET_ENVIRONMENT_FILE: set_environment_source(env)} if env else {}
+    items = collect_source(source_dir, replace=replace)
+    plan, _ = plan_sync(backend, items, target)
+    if dry_run:
+        for item in plan.uploads:
+            console.info(f"would upload {item.remote_rel}")
+        for rel in plan.extra:
+            console.info(f"would {'prune' if prune else 'keep (not in the working copy)'} {rel}")
+        return SyncResult(target, uploaded=[i.remote_rel for i in plan.uploads], unchanged=[i.remote_rel for i in plan.unchanged], extra=plan.extra)
+    result = apply_sync(backend, plan, prune=prune)
+    for rel in result.extra:
+        console.info(f"not in the working copy (pass --prune to remove): {rel}")
+    for rel in result.pruned:
+        console.info(f"pruned {rel}")
+    return result
+
+
+def checkout(
+    backend: Backend,
+    layout: ProjectLayout,
+    source_dir: Path,
+    branch: str,
+    *,
+    env: str,
+    prune: bool,
+    dry_run: bool,
+    console: Console,
+) -> SyncResult:
+    """Put the working copy into the branch's folder, set_environment pointing at the developer's config."""
+    if branch.lower() in PROTECTED_BRANCHES:
+        raise UserInputError(f"refusing to check out {branch}: master/ is written only by deploy", "use invoke deploy")
+    target = layout.branch(branch)
+    console.info(f"checking out {branch} into {target} (env {env})")
+    result = push_source(backend, source_dir, target, env=env, prune=prune, dry_run=dry_run, console=console)
+    verb = "would upload" if dry_run else "uploaded"
+    console.result(
+        f"{verb} {len(result.uploaded)}, unchanged {len(result.unchanged)}, pruned {len(result.pruned)}"
+        + (f", not in the working copy {len(result.extra)}" if result.extra else "")
+    )
+    return result
+
+
+def switch_env(
+    backend: Backend, folder: str, env: str, *, valid_envs: list[str], dry_run: bool, console: Console
+) -> None:
+    """Rewrite `folder`'s set_environment to select conf/<env>_config."""
+    if env not in valid_envs:
+        raise UserInputError(f"there is no conf/{env}_config", f"use one of: {', '.join(valid_envs) or 'none found'}")
+    try:
+        kind = call_with_retries(lambda: backend.get_status(folder)).object_type
+    except NotFound:
+        raise UserInputError(f"{folder} does not exist", "run invoke checkout first") from None
+    if kind is not ObjectType.DIRECTORY:
+        raise UserInputError(f"{folder} is not a folder", "pass the branch whose folder to switch")
+    target = join(folder, SET_ENVIRONMENT_FILE)
+    if dry_run:
+        console.result(f"would point {join(folder, SET_ENVIRONMENT)} at conf/{env}_config")
+        return
+    call_with_retries(lambda: backend.import_object(target, set_environment_source(env), format="AUTO", overwrite=True))
+    console.result(f"{join(folder, SET_ENVIRONMENT)} now runs ./conf/{env}_config")
+
+
+@dataclass(frozen=True)
+class CiBuild:
+    name: str  # <build>-<branch folder>
+    path: str
+    created: datetime
+    run_id: int | None
+    branch: str | None
+    result: str | None = None
+
+
+def write_build_manifest(backend: Backend, ci_folder: str, data: dict) -> None:
+    body = json.dumps(data, indent=1, sort_keys=True).encode()
+    call_with_retries(lambda: backend.import_object(join(ci_folder, BUILD_MANIFEST), body, format="AUTO", overwrite=True))
+
+
+def read_build_manifest(backend: Backend, ci_folder: str) -> dict | None:
+    try:
+        data = json.loads(call_with_retries(lambda: backend.export(join(ci_folder, BUILD_MANIFEST))))
+    except (NotFound, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def list_ci_builds(backend: Backend, layout: ProjectLayout) -> list[CiBuild]:
+    """Every CI build folder with its creation time (manifest, else the folder's modification time)."""
+    try:
+        folders = [info for info in call_with_retries(lambda: backend.list(layout.ci_root)) if info.object_type is ObjectType.DIRECTORY]
+    except NotFound:
+        return []
+
+    def describe(info) -> CiBuild:
+        manifest = read_build_manifest(backend, info.path) or {}
+        created = _parse_time(manifest.get("created")) or datetime.fromtimestamp((info.modified_at or 0) / 1000, timezone.utc)
+        name = info.path.rsplit("/", 1)[1]
+        return CiBuild(name, info.path, created, manifest.get("run_id"), manifest.get("branch"), manifest.get("result"))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return sorted(pool.map(describe, folders), key=lambda build: build.created)
+
+
+def _parse_time(text: object) -> datetime | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def clean_ci(
+    backend: Backend,
+    layout: ProjectLayout,
+    older_than: timedelta,
+    *,
+    now: datetime,
+    dry_run: bool,
+    console: Console,
+    workers: int = 8,
+) -> dict[str, list[str]]:
+    """Delete CI builds (and their library folders) older than `older_than`, never an active one."""
+    outcome: dict[str, list[str]] = {"deleted": [], "active": [], "kept": []}
+    to_delete = []
+    for build in list_ci_builds(backend, layout):
+        age = now - build.created
+        if age < older_than:
+            outcome["kept"].append(build.name)
+            console.info(f"keep    {build.name} (age {format_duration(age.total_seconds())})")
+            continue
+        if build.run_id is not None and _run_active(backend, build.run_id):
+            outcome["active"].append(build.name)
+            console.info(f"skip    {build.name} (age {format_duration(age.total_seconds())}): run {build.run_id} is still active")
+            continue
+        to_delete.append((build, age))
+
+    def delete(entry) -> None:
+        build, age = entry
+        if not dry_run:
+            _delete_if_present(backend, build.path, folder=True)
+            _delete_if_present(backend, join(layout.ci_libraries_root, build.name), folder=False)
+        verb = "would delete" if dry_run else "deleted"
+        console.info(f"{verb} {build.name} (age {format_duration(age.total_seconds())})")
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(delete, to_delete))
+    outcome["deleted"] = sorted(build.name for build, _ in to_delete)
+    return outcome
+
+
+def _run_active(backend: Backend, run_id: int) -> bool:
+    try:
+        return not call_with_retries(lambda: backend.get_run(int(run_id))).is_terminal
+    except (NotFound, InvalidRequest, ValueError, TypeError):  # the run is gone: nothing to protect
+        return False
+    except Exception:  # noqa: BLE001 - when in doubt, keep the build: deleting a live run's code is worse
+        return True
+
+
+def _delete_if_present(backend: Backend, path: str, *, folder: bool) -> None:
+    try:
+        if folder:
+            call_with_retries(lambda: backend.delete(path, recursive=True))
+        else:
+            call_with_retries(lambda: backend.delete_file(path, recursive=True))
+    except NotFound:
+        pass
