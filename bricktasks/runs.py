@@ -18,7 +18,18 @@ from bricktasks.durations import format_duration
 from bricktasks.errors import BackendError, NotFound, RateLimited, TransientError
 from bricktasks.retry import call_with_retries
 
-__all__ = ["Interrupted", "RunTimedOut", "WaitOutcome", "wait_for_run", "cancel_and_settle", "signals_raise", "collect_outputs", "poll_delays"]
+__all__ = [
+    "Interrupted",
+    "RunTimedOut",
+    "WaitOutcome",
+    "Supervised",
+    "wait_for_run",
+    "supervise_run",
+    "cancel_and_settle",
+    "signals_raise",
+    "collect_outputs",
+    "poll_delays",
+]
 
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
@@ -146,3 +157,38 @@ def collect_outputs(backend: Backend, run: Run) -> dict[str, RunOutput]:
         except BackendError as exc:
             outputs[task.task_key] = RunOutput(error=f"could not fetch the output: {exc.one_line()}")
     return outputs
+
+
+@dataclass(frozen=True)
+class Supervised:
+    """How a supervised wait ended: the run as last seen, the exit code, and the signal if any."""
+
+    run: Run | None
+    elapsed_s: float
+    exit_code: int
+    interrupted: Interrupted | None = None
+
+
+def supervise_run(
+    backend: Backend,
+    run_id: int,
+    *,
+    timeout_s: float,
+    on_state: Callable[[Run, float], None] | None = None,
+    on_cancel: Callable[[str], None] | None = None,
+) -> Supervised:
+    """Wait for the run; cancel it on timeout (exit 124) or SIGINT/SIGTERM (130/143). Never leaves it running."""
+    try:
+        with signals_raise():
+            outcome = wait_for_run(backend, run_id, timeout_s=timeout_s, on_state=on_state)
+    except RunTimedOut as exc:
+        if on_cancel:
+            on_cancel(f"{exc}; cancelling run {run_id}")
+        return Supervised(cancel_and_settle(backend, run_id), timeout_s, 124)
+    except Interrupted as interrupted:
+        if on_cancel:
+            on_cancel(f"{interrupted} received; cancelling run {run_id}")
+        return Supervised(cancel_and_settle(backend, run_id), 0.0, interrupted.exit_code, interrupted)
+    run = outcome.run
+    code = 0 if run.succeeded else 124 if run.result_state == "TIMEDOUT" else 1
+    return Supervised(run, outcome.elapsed_s, code)

@@ -280,6 +280,10 @@ class LocalBackend(Backend):
     def list_runs(self, *, active_only: bool = False) -> list[Run]:
         return self.runs.list(active_only=active_only)
 
+    def task_result(self, task_run_id: int) -> dict | None:
+        """The runtime's detailed result of a task run (cells, outputs), for reports."""
+        return self.runs.result(task_run_id)
+
 
 def _clean(path: str) -> str:
     if not path.startswith("/"):

@@ -57,6 +57,19 @@ def _library_paths(paths: LocalPaths, libraries: list[dict[str, Any]]) -> tuple[
     return files, problems
 
 
+def worker_environment(environ: dict[str, str] | os._Environ, paths: LocalPaths) -> dict[str, str]:
+    """The notebook's environment: ours minus credentials, plus where Volumes and DBFS live locally."""
+    env = {
+        name: value
+        for name, value in environ.items()
+        if name not in ("DATABRICKS_TOKEN", "DATABRICKS_CLIENT_SECRET") and not name.startswith("BRICKTASKS_SECRET__")
+    }
+    env["BRICKTASKS_VOLUMES_DIR"] = str(paths.volumes)
+    env["BRICKTASKS_DBFS_DIR"] = str(paths.dbfs)
+    env["MPLBACKEND"] = "Agg"
+    return env
+
+
 def run_task(store: LocalRunStore, task_id: int, libraries: list[str], deadline: float | None) -> str:
     """Run one task to its end; returns its result state."""
     record = store.read(task_id)
@@ -80,7 +93,14 @@ def run_task(store: LocalRunStore, task_id: int, libraries: list[str], deadline:
         "--context", str(context_file), "--notebook", record["notebook_path"], "--result", str(folder / "result.json"),
     ]
     with open(folder / "stdout.txt", "wb") as log:
-        worker = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+        worker = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=worker_environment(os.environ, store.paths),
+            preexec_fn=_die_with_parent,
+        )
     store.update(task_id, worker={"pid": worker.pid, "start": process_start_time(worker.pid)})
     try:
         code = worker.wait(timeout=None if deadline is None else max(0.0, deadline - time.monotonic()))

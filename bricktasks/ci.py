@@ -1,0 +1,192 @@
+"""`invoke ci`: upload the build, run the CI notebooks on a cluster, wait, report, exit code.
+
+settings -> build info -> (libraries built by the caller) -> sync notebooks into CI/<build>-<branch>
+-> set_environment(ci) -> upload libraries -> build manifest -> submit (libraries attached) -> wait
+(timeout, SIGINT/SIGTERM cancel the run) -> outputs and HTML export -> JUnit + HTML -> exit code.
+"""
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from bricktasks.backends.base import Backend, NotebookTask, Run, RunSpec
+from bricktasks.buildinfo import BuildInfo
+from bricktasks.clusterspec import ClusterSpec
+from bricktasks.durations import format_duration
+from bricktasks.errors import BackendError, NotFound
+from bricktasks.layout import join
+from bricktasks.libraries import library_spec, upload_libraries
+from bricktasks.output import Console
+from bricktasks.project import Project
+from bricktasks.report import BuildReport, NotebookRunReport, write_html_report, write_junit, write_summary_json
+from bricktasks.retry import call_with_retries
+from bricktasks.runs import cancel_and_settle, collect_outputs, supervise_run
+from bricktasks.workflow import push_source, read_build_manifest, write_build_manifest
+
+__all__ = ["CiPlan", "plan_ci", "run_ci"]
+
+
+@dataclass(frozen=True)
+class CiPlan:
+    build: BuildInfo
+    ci_folder: str
+    library_folder: str
+    run_name: str
+    notebooks: list[str]
+
+
+def plan_ci(project: Project, build: BuildInfo, notebooks: list[str]) -> CiPlan:
+    """Validate every name before anything is touched."""
+    layout = project.layout
+    checked = [project.check_notebook(name) for name in notebooks]
+    project.check_env("ci")
+    name = layout.ci_build_name(build.build_id, build.branch)
+    return CiPlan(build, layout.ci_build(build.build_id, build.branch), layout.ci_libraries(build.build_id, build.branch), f"CI-{name}", checked)
+
+
+def _replace_previous_build(backend: Backend, plan: CiPlan, console: Console) -> None:
+    """Re-running a build id replaces that build: its folder and libraries start empty."""
+    for path, is_workspace in ((plan.ci_folder, True), (plan.library_folder, False)):
+        try:
+            if is_workspace:
+                call_with_retries(lambda: backend.delete(path, recursive=True))
+            else:
+                call_with_retries(lambda: backend.delete_file(path, recursive=True))
+            console.info(f"replaced the previous contents of {path}")
+        except NotFound:
+            pass
+
+
+def run_ci(
+    project: Project,
+    backend: Backend,
+    plan: CiPlan,
+    *,
+    artifacts: list[Path],
+    cluster: ClusterSpec,
+    timeout_s: float,
+    console: Console,
+    secrets: list[str],
+    dry_run: bool = False,
+) -> int:
+    build = plan.build
+    console.info(f"build {build.build_id} of {build.branch} ({build.commit or 'no commit'}) on the {backend.name} backend")
+    if dry_run:
+        console.result(f"would upload {project.settings.source_dir}/ to {plan.ci_folder} with set_environment -> ci")
+        for artifact in artifacts:
+            console.result(f"would upload {artifact.name} to {plan.library_folder}")
+        console.result(f"would run {', '.join(plan.notebooks)} as {plan.run_name} and wait up to {format_duration(timeout_s)}")
+        return 0
+    previous = read_build_manifest(backend, plan.ci_folder)
+    if previous and previous.get("run_id") is not None:
+        cancel_and_settle(backend, int(previous["run_id"]), settle_s=5)  # the replaced build's run must not go on
+    _replace_previous_build(backend, plan, console)
+    synced = push_source(backend, project.source_dir, plan.ci_folder, env="ci", prune=False, dry_run=False, console=console)
+    console.info(f"uploaded {len(synced.uploaded)} files to {plan.ci_folder}")
+    libraries = upload_libraries(backend, artifacts, plan.library_folder, console=console)
+    created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    manifest = {
+        "build_id": build.build_id,
+        "branch": build.branch,
+        "commit": build.commit,
+        "ci_system": build.ci_system,
+        "created": created,
+        "run_id": None,
+        "libraries": [library.remote for library in libraries],
+    }
+    write_build_manifest(backend, plan.ci_folder, manifest)
+    spec = RunSpec(
+        run_name=plan.run_name,
+        tasks=tuple(NotebookTask(task_key=_task_key(name), notebook_path=join(plan.ci_folder, name)) for name in plan.notebooks),
+        new_cluster=cluster.new_cluster,
+        existing_cluster_id=cluster.existing_cluster_id,
+        libraries=cluster.libraries + tuple(library_spec(library.remote) for library in libraries),
+        timeout_seconds=int(timeout_s),
+        # one token per invocation: a retried submit finds the same run, a re-run starts a new one
+        idempotency_token=hashlib.sha256(f"{plan.ci_folder}:{uuid.uuid4()}".encode()).hexdigest()[:64],
+        tags={"bricktasks-build": build.build_id, "bricktasks-branch": build.branch},
+    )
+    run_id = call_with_retries(lambda: backend.submit_run(spec))
+    manifest["run_id"] = run_id
+    write_build_manifest(backend, plan.ci_folder, manifest)
+    console.info(f"submitted run {run_id} ({plan.run_name})")
+
+    def show(run: Run, elapsed: float) -> None:
+        state = run.life_cycle_state + (f" {run.result_state}" if run.result_state else "")
+        url = f" {run.run_page_url}" if run.run_page_url else ""
+        console.info(f"run {run_id}: {state} after {format_duration(elapsed)}{url}")
+
+    outcome = supervise_run(backend, run_id, timeout_s=timeout_s, on_state=show, on_cancel=console.warn)
+    _finish(project, backend, plan, outcome.run, outcome.elapsed_s, manifest, console, secrets)
+    if outcome.interrupted:
+        raise outcome.interrupted
+    return outcome.exit_code
+
+
+def _task_key(name: str) -> str:
+    return name.replace("/", "_")[:100]
+
+
+def _finish(project, backend, plan, run, elapsed, manifest, console, secrets) -> None:
+    """Fetch outputs, write the reports and record the result in the build manifest."""
+    reports = []
+    outputs = collect_outputs(backend, run) if run else {}
+    for name in plan.notebooks:
+        key = _task_key(name)
+        task = next((task for task in (run.tasks if run else ()) if task.task_key == key), None)
+        output = outputs.get(key)
+        detail = backend.task_result(task.run_id) if task and hasattr(backend, "task_result") else None
+        export = None
+        if task and detail is None:
+            try:
+                export = backend.export_run(task.run_id)
+            except BackendError:
+                export = None
+        state = (task.result_state or task.life_cycle_state) if task else "CANCELED"
+        reports.append(
+            NotebookRunReport(
+                name=name,
+                notebook_path=join(plan.ci_folder, name),
+                run_id=run.run_id if run else None,
+                task_run_id=task.run_id if task else None,
+                result_state=state,
+                state_message=(task.state_message if task else "") or "",
+                duration_s=float((detail or {}).get("duration_s") or elapsed),
+                exit_value=output.result if output else None,
+                error=(output.error if output else None) or (task.state_message if task and state != "SUCCESS" else None),
+                error_trace=output.error_trace if output else None,
+                run_page_url=run.run_page_url if run else None,
+                result=detail,
+                export_html=export,
+            )
+        )
+        line = f"{name}: {state}"
+        if output and output.result is not None:
+            line += f"; exit value: {output.result}"
+        if state != "SUCCESS" and reports[-1].error:
+            line += f"; error: {reports[-1].error}"
+        console.result(line)
+    build = plan.build
+    report = BuildReport(
+        build_id=build.build_id,
+        branch=build.branch,
+        commit=build.commit,
+        ci_folder=plan.ci_folder,
+        backend=backend.name,
+        started_at=manifest["created"],
+        notebooks=reports,
+    )
+    results_dir = project.results_dir
+    results_dir.mkdir(parents=True, exist_ok=True)
+    junit = write_junit(report, results_dir / "test-results.xml", secrets=secrets)
+    html = write_html_report(report, results_dir, secrets=secrets)
+    write_summary_json(report, results_dir, secrets=secrets)
+    console.info(f"reports: {junit} {html}")
+    manifest["result"] = run.result_state if run else "CANCELED"
+    try:
+        write_build_manifest(backend, plan.ci_folder, manifest)
+    except BackendError as exc:
+        console.warn(f"could not record the result in the build manifest: {exc.one_line()}")

@@ -1,0 +1,59 @@
+"""`invoke run`: run one notebook of the working copy on the local backend.
+
+The working copy goes into `<workspace root>/.local-runs/<branch>` of the local backend (a
+folder no branch name can map to), with set_environment selecting the chosen config; the
+freshly built libraries are attached to the run as a cluster would install them.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from bricktasks.backends.base import NotebookTask, Run, RunSpec
+from bricktasks.backends.local import LocalBackend
+from bricktasks.durations import format_duration
+from bricktasks.layout import branch_folder, join
+from bricktasks.libraries import library_spec, upload_libraries
+from bricktasks.output import Console
+from bricktasks.project import Project, local_secrets
+from bricktasks.runs import supervise_run
+from bricktasks.workflow import push_source
+
+__all__ = ["LOCAL_RUNS", "run_notebook_locally"]
+
+LOCAL_RUNS = ".local-runs"
+
+
+def run_notebook_locally(
+    project: Project, notebook: str, env: str, libraries: list[Path], *, timeout_s: float, console: Console, branch: str
+) -> int:
+    backend = LocalBackend(project.local_root, secrets=local_secrets(os.environ))
+    folder = join(project.layout.workspace_root, LOCAL_RUNS, branch_folder(branch))
+    push_source(backend, project.source_dir, folder, env=env, prune=True, dry_run=False, console=Console(quiet=True))
+    uploaded = upload_libraries(backend, libraries, join(folder, ".libraries"), console=Console(quiet=True))
+    spec = RunSpec(
+        run_name=f"local {notebook} ({env})",
+        tasks=(NotebookTask(task_key=notebook.replace("/", "_"), notebook_path=join(folder, notebook)),),
+        libraries=tuple(library_spec(library.remote) for library in uploaded),
+        timeout_seconds=int(timeout_s),
+    )
+    run_id = backend.submit_run(spec)
+    console.info(f"running {notebook} with conf/{env}_config (run {run_id}, logs in {backend.runs.run_dir(run_id)})")
+
+    def show(run: Run, elapsed: float) -> None:
+        console.info(f"{run.life_cycle_state}{' ' + run.result_state if run.result_state else ''} after {format_duration(elapsed)}")
+
+    outcome = supervise_run(backend, run_id, timeout_s=timeout_s, on_state=show, on_cancel=console.warn)
+    task = outcome.run.tasks[0] if outcome.run and outcome.run.tasks else None
+    result = backend.task_result(task.run_id) if task else None
+    if result and result.get("status") == "SUCCESS":
+        console.result(f"exit value: {result.get('exit_value')}")
+    elif result:
+        console.error(f"cell {result.get('failed_cell')} of {notebook} failed: {result.get('error')}")
+        if result.get("error_trace"):
+            console.info(result["error_trace"])
+    elif task:
+        console.error(f"{notebook} ended {task.result_state or task.life_cycle_state}: {task.state_message}")
+    if outcome.interrupted:
+        raise outcome.interrupted
+    return outcome.exit_code

@@ -1,0 +1,283 @@
+"""The invoke tasks: each resolves settings, then calls one plain function.
+
+Exit codes (all tasks): 0 success; 1 the run failed; 2 bad input or configuration (nothing
+changed); 124 --timeout reached (run cancelled); 130/143 SIGINT/SIGTERM (run cancelled).
+"""
+from __future__ import annotations
+
+import functools
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from invoke import Collection, Exit, task
+
+from bricktasks import artifacts, ci, workflow
+from bricktasks.buildinfo import BuildInfo, current_git_branch, detect_build_info, git_tree_is_dirty
+from bricktasks.clusterspec import load_cluster_spec
+from bricktasks.durations import parse_duration
+from bricktasks.errors import BricktasksError, UserInputError
+from bricktasks.layout import PROTECTED_BRANCHES, branch_folder
+from bricktasks.localrun import run_notebook_locally
+from bricktasks.output import Console
+from bricktasks.project import Project, load_project, open_backend
+from bricktasks.runs import Interrupted
+from bricktasks.secrets_scan import refuse_tracked_dotenv, scan_for_credentials
+
+__all__ = ["namespace"]
+
+
+def _project_dir(c) -> Path:
+    configured = c.config.get("bricktasks", {}).get("project_dir")
+    return Path(configured) if configured else Path.cwd()
+
+
+def _guarded(body: Callable[..., int | None]) -> Callable[..., None]:
+    """Turn project errors into one line and an exit code; never a traceback for a user error."""
+
+    @functools.wraps(body)
+    def wrapper(c, *args: Any, **kwargs: Any) -> None:
+        console = Console(quiet=bool(kwargs.get("quiet")))
+        try:
+            code = body(c, *args, **kwargs)
+        except BricktasksError as exc:
+            console.error(exc.one_line())
+            raise Exit(code=exc.exit_code) from None
+        except Interrupted as exc:
+            console.error(f"interrupted by {exc}; the run was cancelled")
+            raise Exit(code=exc.exit_code) from None
+        except KeyboardInterrupt:
+            console.error("interrupted")
+            raise Exit(code=130) from None
+        if code:
+            raise Exit(code=code)
+
+    return wrapper
+
+
+def _load(c, **flags: Any) -> tuple[Project, Console]:
+    project = load_project(_project_dir(c), os.environ, flags)
+    return project, Console(secrets=project.settings.secret_values(), quiet=bool(flags.get("quiet")))
+
+
+def _branch(project: Project, branch: str | None) -> str:
+    """The branch to act on: the flag, BRICKTASKS_BRANCH, else the current git branch."""
+    chosen = branch or project.settings.branch or current_git_branch(project.root)
+    if not chosen:
+        raise UserInputError("cannot tell the branch (no git branch here)", "pass --branch or set BRICKTASKS_BRANCH")
+    branch_folder(chosen)  # validate before anything is touched
+    return chosen
+
+
+def _check_source(project: Project) -> None:
+    refuse_tracked_dotenv(project.root)
+    scan_for_credentials(project.source_dir)
+
+
+@task(
+    help={
+        "notebook": "notebook of the working copy to run, e.g. ModelTraining",
+        "env": "config to use: conf/<env>_config (default: BRICKTASKS_ENV)",
+        "timeout": "cancel the run after this long, e.g. 90s, 25m (default: BRICKTASKS_TIMEOUT)",
+    }
+)
+@_guarded
+def run(c, notebook, env=None, timeout=None):
+    """Run a notebook of the working copy on the local backend and print its exit value."""
+    project, console = _load(c, env=env, timeout=timeout)
+    name = project.check_notebook(notebook)
+    chosen_env = project.check_env(project.settings.env)
+    limit = parse_duration(project.settings.timeout, name="--timeout").total_seconds()
+    branch = project.settings.branch or current_git_branch(project.root) or "local"
+    built = artifacts.build_for(project, artifacts.BuildTarget.local(branch), kind="wheel", console=console)
+    return run_notebook_locally(project, name, chosen_env, built, timeout_s=limit, console=console, branch=branch)
+
+
+@task(
+    help={
+        "branch": "stamp the version for this branch (default: the current git branch)",
+        "build_id": "stamp the version for this CI build id",
+        "master": "stamp a master (release) version",
+    }
+)
+@_guarded
+def build_wheel(c, branch=None, build_id=None, master=False):
+    """Build every library under libs/ as a wheel into dist/, with a unique traceable version."""
+    project, console = _load(c, branch=branch, build_id=build_id)
+    target = artifacts.target_for(project, branch=branch, build_id=build_id, master=master)
+    for path in artifacts.build_for(project, target, kind="wheel", console=console):
+        console.result(str(path))
+
+
+@task(
+    help={
+        "branch": "stamp the version for this branch (default: the current git branch)",
+        "build_id": "stamp the version for this CI build id",
+        "master": "stamp a master (release) version",
+    }
+)
+@_guarded
+def build_egg(c, branch=None, build_id=None, master=False):
+    """Build every library under libs/ as an egg (Databricks Runtime 13 and older only)."""
+    project, console = _load(c, branch=branch, build_id=build_id)
+    target = artifacts.target_for(project, branch=branch, build_id=build_id, master=master)
+    for path in artifacts.build_for(project, target, kind="egg", console=console):
+        console.result(str(path))
+
+
+@task(
+    help={
+        "branch": "upload into the branch's library folder (default: the current git branch)",
+        "build_id": "upload into the CI build's library folder CI/<build>-<branch>",
+        "master": "upload into the master library folder (the library root itself)",
+        "egg": "upload eggs instead of wheels (Databricks Runtime 13 and older)",
+        "dry_run": "print what would be uploaded; change nothing",
+    }
+)
+@_guarded
+def upload_lib(c, branch=None, build_id=None, master=False, egg=False, dry_run=False):
+    """Build the libraries and upload them where the target's clusters install them."""
+    project, console = _load(c, branch=branch, build_id=build_id)
+    target = artifacts.target_for(project, branch=branch, build_id=build_id, master=master)
+    kind = "egg" if egg else "wheel"
+    artifacts.check_kind_supported(project, kind)
+    backend = open_backend(project, os.environ)
+    built = artifacts.build_for(project, target, kind=kind, console=console)
+    destination = target.library_folder(project.layout)
+    from bricktasks.libraries import upload_libraries
+
+    uploaded = upload_libraries(backend, built, destination, console=console, dry_run=dry_run)
+    for library in uploaded:
+        console.result(library.remote)
+
+
+@task(
+    aliases=["checkout"],
+    help={
+        "branch": "branch whose folder to fill (default: the current git branch)",
+        "env": "config set_environment selects, conf/<env>_config (default: BRICKTASKS_ENV)",
+        "prune": "also delete workspace objects that no longer exist in the working copy",
+        "dry_run": "print the plan; change nothing",
+    },
+)
+@_guarded
+def checkout_branch(c, branch=None, env=None, prune=False, dry_run=False):
+    """Push the working copy's notebooks into the branch's workspace folder."""
+    project, console = _load(c, env=env, branch=branch)
+    chosen = _branch(project, branch)
+    if chosen.lower() in PROTECTED_BRANCHES:
+        raise UserInputError(f"refusing to check out {chosen}: master/ is written only by deploy", "use invoke deploy")
+    chosen_env = project.check_env(project.settings.env)
+    _check_source(project)
+    backend = open_backend(project, os.environ)
+    workflow.checkout(
+        backend, project.layout, project.source_dir, chosen, env=chosen_env, prune=prune, dry_run=dry_run, console=console
+    )
+
+
+@task(
+    help={
+        "env": "config to select: conf/<env>_config",
+        "branch": "branch whose folder to switch (default: the current git branch)",
+        "force": "allow the production config outside master/",
+        "dry_run": "print what would change; change nothing",
+    }
+)
+@_guarded
+def switch_env(c, env, branch=None, force=False, dry_run=False):
+    """Point a branch folder's set_environment at conf/<env>_config."""
+    project, console = _load(c, branch=branch)
+    chosen = _branch(project, branch)
+    if chosen.lower() in PROTECTED_BRANCHES:
+        raise UserInputError("master/ keeps the production config", "deploy refreshes it; switch a branch folder instead")
+    valid = project.envs()
+    project.check_env(env)
+    if env == "production" and not force:
+        raise UserInputError("the production config outside master/ could overwrite production data", "pass --force if you mean it")
+    backend = open_backend(project, os.environ)
+    workflow.switch_env(backend, project.layout.branch(chosen), env, valid_envs=valid, dry_run=dry_run, console=console)
+
+
+@task(
+    aliases=["ci"],
+    help={
+        "timeout": "cancel the run after this long (default: BRICKTASKS_TIMEOUT, 25m)",
+        "notebooks": "comma-separated notebooks to run (default: BRICKTASKS_CI_NOTEBOOKS)",
+        "dry_run": "print the plan; change nothing",
+    },
+)
+@_guarded
+def run_ci(c, timeout=None, notebooks=None, dry_run=False):
+    """Build, upload into CI/<build>-<branch>, run the CI notebooks, wait, report; fail unless it succeeded."""
+    project, console = _load(c, timeout=timeout, ci_notebooks=notebooks)
+    limit = parse_duration(project.settings.timeout, name="--timeout").total_seconds()
+    build = detect_build_info(_build_environ(project), cwd=project.root)
+    plan = ci.plan_ci(project, build, project.settings.ci_notebook_list)
+    cluster = load_cluster_spec(project.cluster_spec_path)
+    _check_source(project)
+    backend = open_backend(project, os.environ)
+    target = artifacts.BuildTarget.ci(build)
+    built = artifacts.build_for(project, target, kind="wheel", console=console, dry_run=dry_run)
+    return ci.run_ci(
+        project, backend, plan, artifacts=built, cluster=cluster, timeout_s=limit, console=console,
+        secrets=project.settings.secret_values(), dry_run=dry_run,
+    )
+
+
+def _build_environ(project: Project) -> dict[str, str]:
+    """Build detection sees the process environment plus the resolved BRICKTASKS_ overrides."""
+    environ = dict(os.environ)
+    if project.settings.build_id:
+        environ["BRICKTASKS_BUILD_ID"] = project.settings.build_id
+    if project.settings.branch:
+        environ["BRICKTASKS_BRANCH"] = project.settings.branch
+    return environ
+
+
+@task(
+    help={
+        "older_than": "delete builds older than this: 90m, 12h, 30d, 2w",
+        "dry_run": "list what would be deleted; change nothing",
+    }
+)
+@_guarded
+def clean_ci(c, older_than, dry_run=False):
+    """Delete old CI build folders and their libraries; never an active build, never anything else."""
+    project, console = _load(c)
+    age = parse_duration(older_than, name="--older-than")
+    backend = open_backend(project, os.environ)
+    outcome = workflow.clean_ci(backend, project.layout, age, now=datetime.now(timezone.utc), dry_run=dry_run, console=console)
+    verb = "would delete" if dry_run else "deleted"
+    console.result(f"{verb} {len(outcome['deleted'])}, kept {len(outcome['kept'])}, active {len(outcome['active'])}")
+
+
+@task(
+    help={
+        "force": "deploy from a branch other than main/master",
+        "prune": "delete objects in master/ that are not in the working copy (default: on)",
+        "dry_run": "print the plan; change nothing",
+    }
+)
+@_guarded
+def deploy(c, force=False, prune=True, dry_run=False):
+    """Refresh master/ and the master libraries from a clean main/master working copy."""
+    project, console = _load(c)
+    branch = current_git_branch(project.root)
+    if branch not in PROTECTED_BRANCHES and not force:
+        raise UserInputError(f"deploy runs from main or master, not {branch!r}", "merge first, or pass --force")
+    if git_tree_is_dirty(project.root):
+        raise UserInputError("the git working tree has uncommitted changes", "commit or stash them; master/ mirrors git")
+    _check_source(project)
+    backend = open_backend(project, os.environ)
+    console.info(f"deploying {project.settings.source_dir}/ to {project.layout.master}")
+    result = workflow.push_source(backend, project.source_dir, project.layout.master, env=None, prune=prune, dry_run=dry_run, console=console)
+    built = artifacts.build_for(project, artifacts.BuildTarget.master(project), kind="wheel", console=console, dry_run=dry_run)
+    from bricktasks.libraries import upload_libraries
+
+    upload_libraries(backend, built, project.layout.master_libraries, console=console, dry_run=dry_run)
+    verb = "would upload" if dry_run else "uploaded"
+    console.result(f"{verb} {len(result.uploaded)}, unchanged {len(result.unchanged)}, pruned {len(result.pruned)}")
+
+
+namespace = Collection(run, build_wheel, build_egg, upload_lib, checkout_branch, switch_env, run_ci, clean_ci, deploy)

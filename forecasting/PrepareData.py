@@ -1,0 +1,35 @@
+# Databricks notebook source
+# MAGIC %md
+# MAGIC # Prepare data
+# MAGIC Writes the input of `ModelTraining`: `N_SERIES` series of `SERIES_LENGTH` points, each with one or
+# MAGIC two level shifts at known positions, to `INPUT_PATH` (and the true breaks beside it, for checks).
+# MAGIC
+# MAGIC Settings come from `set_environment` (see `conf/`). No widgets.
+
+# COMMAND ----------
+
+# MAGIC %run ./set_environment
+
+# COMMAND ----------
+
+import json
+
+import regimecast
+
+panel, true_breaks = regimecast.make_panel(n_series=N_SERIES, length=SERIES_LENGTH, seed=SEED)
+print(f"generated {panel['series_id'].nunique()} series, {len(panel)} rows")
+
+# COMMAND ----------
+
+series = spark.createDataFrame(panel)
+series.write.format(TABLE_FORMAT).mode("overwrite").save(INPUT_PATH)
+dbutils.fs.put(
+    f"{INPUT_PATH}_true_breaks.json".replace(VOLUMES, "/Volumes", 1),
+    json.dumps(true_breaks),
+    overwrite=True,
+)
+display(panel.head(20))
+
+# COMMAND ----------
+
+dbutils.notebook.exit(json.dumps({"series": int(panel["series_id"].nunique()), "rows": int(len(panel)), "path": INPUT_PATH}))

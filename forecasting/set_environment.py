@@ -1,0 +1,2 @@
+# Databricks notebook source
+# MAGIC %run ./conf/production_config
