@@ -93,6 +93,11 @@ class Artifact:
     def __fspath__(self) -> str:
         return str(self.path)
 
+    @property
+    def name(self) -> str:
+        """The file name, as on a Path: what an upload names the remote copy."""
+        return self.path.name
+
     def describe(self, relative_to: Path | None = None) -> str:
         """The line a task prints: `built regimecast 0.4.0.dev12+bi.5613.gabc1234 → dist/regimecast-...whl`."""
         shown = self.path

@@ -248,7 +248,7 @@ def test_clean_build_leftovers_only_touches_build_outputs(tmp_path: Path) -> Non
 
 def test_artifact_is_path_like(tmp_path: Path) -> None:
     artifact = Artifact("toy_lib", "1.0", "wheel", tmp_path / "toy_lib-1.0-py3-none-any.whl")
-    assert Path(artifact) == artifact.path
+    assert Path(artifact) == artifact.path and artifact.name == "toy_lib-1.0-py3-none-any.whl"
     assert artifact.describe() == f"built toy_lib 1.0 → {artifact.path}"
 
 
