@@ -90,7 +90,7 @@ def run(c, notebook, env=None, timeout=None):
     chosen_env = project.check_env(project.settings.env)
     limit = parse_duration(project.settings.timeout, name="--timeout").total_seconds()
     branch = project.settings.branch or current_git_branch(project.root) or "local"
-    built = artifacts.build_for(project, artifacts.BuildTarget.local(branch), kind="wheel", console=console)
+    built = artifacts.build_for(project, artifacts.BuildTarget.local(project, branch), kind="wheel", console=console)
     return run_notebook_locally(project, name, chosen_env, built, timeout_s=limit, console=console, branch=branch)
 
 

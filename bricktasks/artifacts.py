@@ -1,0 +1,99 @@
+"""Which libraries to build for which target (branch, CI build, master, a local run), and how.
+
+Each target stamps its own version (see build.stamp_version), so every upload has a unique,
+traceable name and no cluster keeps a stale cached copy.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from bricktasks.build import (
+    Artifact,
+    build_egg,
+    build_wheel,
+    check_egg_python,
+    check_egg_supported,
+    find_libraries,
+    library_base_version,
+    stamp_version,
+)
+from bricktasks.buildinfo import BuildInfo, current_git_branch, current_git_commit
+from bricktasks.errors import UserInputError
+from bricktasks.layout import ProjectLayout, branch_folder, validate_build_id
+from bricktasks.output import Console
+from bricktasks.project import Project
+
+__all__ = ["BuildTarget", "target_for", "build_for", "check_kind_supported"]
+
+
+def _stamp() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%dt%H%M%S")
+
+
+@dataclass(frozen=True)
+class BuildTarget:
+    kind: str  # "branch" | "ci" | "master" | "local"
+    build: BuildInfo
+
+    def library_folder(self, layout: ProjectLayout) -> str:
+        if self.kind == "ci":
+            return layout.ci_libraries(self.build.build_id, self.build.branch)
+        if self.kind == "master":
+            return layout.master_libraries
+        return layout.branch_libraries(self.build.branch)
+
+    @classmethod
+    def branch(cls, project: Project, branch: str) -> BuildTarget:
+        return cls("branch", BuildInfo(f"b{_stamp()}", branch, current_git_commit(project.root), None))
+
+    @classmethod
+    def local(cls, project: Project, branch: str) -> BuildTarget:
+        return cls("local", BuildInfo(f"local-{_stamp()}", branch, current_git_commit(project.root), None))
+
+    @classmethod
+    def ci(cls, build: BuildInfo) -> BuildTarget:
+        return cls("ci", build)
+
+    @classmethod
+    def master(cls, project: Project) -> BuildTarget:
+        return cls("master", BuildInfo("master", "master", current_git_commit(project.root), None))
+
+
+def target_for(project: Project, *, branch: str | None, build_id: str | None, master: bool) -> BuildTarget:
+    """--master, --build-id (a CI build of --branch) or a branch (default: the current one)."""
+    if master and (branch or build_id):
+        raise UserInputError("--master cannot be combined with --branch or --build-id", "pick one target")
+    if master:
+        return BuildTarget.master(project)
+    chosen = branch or project.settings.branch or current_git_branch(project.root)
+    if not chosen:
+        raise UserInputError("cannot tell the branch (no git branch here)", "pass --branch or set BRICKTASKS_BRANCH")
+    branch_folder(chosen)
+    build_id = build_id or project.settings.build_id
+    if build_id:
+        validate_build_id(build_id)
+        return BuildTarget.ci(BuildInfo(build_id, chosen, current_git_commit(project.root), "bricktasks"))
+    return BuildTarget.branch(project, chosen)
+
+
+def check_kind_supported(project: Project, kind: str) -> None:
+    """Eggs: only for runtimes before 14, and only from the runtime's Python version."""
+    if kind == "egg":
+        check_egg_supported(project.settings.runtime_version)
+        check_egg_python(project.settings.target_python)
+
+
+def build_for(project: Project, target: BuildTarget, *, kind: str, console: Console, dry_run: bool = False) -> list[Artifact]:
+    check_kind_supported(project, kind)
+    builder = build_egg if kind == "egg" else build_wheel
+    artifacts = []
+    for library in find_libraries(project.libs_dir):
+        version = stamp_version(library_base_version(library), target.build, release=target.kind == "master")
+        if dry_run:
+            console.info(f"would build {library.name} {version} ({kind})")
+            continue
+        artifact = builder(library, project.dist_dir, version)
+        console.info(artifact.describe(relative_to=project.root))
+        artifacts.append(artifact)
+    return artifacts
