@@ -24,7 +24,8 @@ import markdown
 
 from bricktasks.durations import format_duration
 
-__all__ = ["CSP", "CSS", "clean_text", "esc", "overall_status", "page", "render_notebook", "render_run_html", "status_badge", "seconds"]
+__all__ = ["CSP", "CSS", "clean_text", "esc", "link", "overall_status", "page", "render_notebook", "render_run_html",
+           "seconds", "shorten", "status_badge"]
 
 # Scripts, frames and remote loads are off; inline styles and data: images are all a report needs.
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:; base-uri 'none'; form-action 'none'"
@@ -69,6 +70,22 @@ def seconds(value: Any) -> str:
     except (TypeError, ValueError):
         return "?"
     return f"{number:.1f}s" if number < 60 else format_duration(number)
+
+
+def shorten(text: str | None, limit: int = 200) -> str:
+    """At most `limit` characters, for summary tables; the detail section has the whole text."""
+    if text is None:
+        return ""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def link(url: str | None, label: str) -> str:
+    """Only http(s) URLs become links: a run page URL is data, not something to follow blindly."""
+    if not url:
+        return ""
+    if re.match(r"^https?://", url, re.IGNORECASE):
+        return f'<a href="{esc(url)}">{esc(label)}</a>'
+    return f"{esc(label)}: <code>{esc(url)}</code>"
 
 
 def status_badge(status: str | None, *, element_id: str | None = None) -> str:

@@ -22,24 +22,19 @@ from pathlib import Path
 from typing import Any, Iterable
 from urllib.parse import quote, unquote
 
-from bricktasks.notebook_html import clean_text, esc, overall_status, page, render_notebook, seconds, status_badge
+from bricktasks.notebook_html import (
+    clean_text, esc, link, overall_status, page, render_notebook, seconds, shorten, status_badge,
+)
 from bricktasks.output import redact
 
-__all__ = [
-    "BuildReport",
-    "NotebookRunReport",
-    "redact",
-    "redact_export",
-    "redact_report",
-    "write_html_report",
-    "write_junit",
-    "write_summary_json",
-]
+__all__ = ["BuildReport", "NotebookRunReport", "redact", "redact_export", "redact_report",
+           "write_html_report", "write_junit", "write_summary_json"]
 
 # Result states that mean "did not run" rather than "broke"; every other non-SUCCESS is an error.
 SKIPPED_STATES = frozenset({"SKIPPED", "EXCLUDED", "DISABLED", "UPSTREAM_FAILED", "UPSTREAM_CANCELED"})
 _MODEL = re.compile(r"(__DATABRICKS_NOTEBOOK_MODEL\s*=\s*')([^']*)(')")
 _MESSAGE_LIMIT = 1000
+_BULKY = ("result", "export_html")  # in report.html and the export file, not in summary.json
 
 
 @dataclass(frozen=True)
@@ -200,19 +195,14 @@ def write_junit(report: BuildReport, path: Path, *, secrets: Iterable[str] = ())
     secrets = _secrets(secrets)
     report = redact_report(report, secrets)
     outcomes = [_outcome(nb.result_state) for nb in report.notebooks]
-    suite = ET.Element("testsuite", {
-        "name": clean_text(f"bricktasks ci {report.name}"),
-        "tests": str(len(outcomes)),
-        "failures": str(outcomes.count("failure")),
-        "errors": str(outcomes.count("error")),
-        "skipped": str(outcomes.count("skipped")),
-        "time": f"{sum(nb.duration_s for nb in report.notebooks):.3f}",
-    })
+    counts = {key: str(outcomes.count(outcome)) for key, outcome in (("failures", "failure"), ("errors", "error"), ("skipped", "skipped"))}
+    time = f"{sum(nb.duration_s for nb in report.notebooks):.3f}"
+    suite = ET.Element("testsuite", {"name": clean_text(f"bricktasks ci {report.name}"), "tests": str(len(outcomes)), **counts, "time": time})
     stamp = _junit_timestamp(report.started_at)
     if stamp:
         suite.set("timestamp", stamp)
     properties = ET.SubElement(suite, "properties")
-    run_ids = sorted({str(nb.run_id) for nb in report.notebooks if nb.run_id is not None})
+    run_ids = sorted({str(nb.run_id) for nb in report.notebooks if nb.run_id is not None})  # one per CI run, normally
     values = [("build_id", report.build_id), ("branch", report.branch), ("commit", report.commit),
               ("ci_folder", report.ci_folder), ("backend", report.backend), ("run_id", ",".join(run_ids))]
     for name, value in values:
@@ -236,15 +226,6 @@ def write_junit(report: BuildReport, path: Path, *, secrets: Iterable[str] = ())
 
 
 # -- HTML ------------------------------------------------------------------------------
-def _link(url: str | None, label: str) -> str:
-    """Only http(s) URLs become links: a run page URL is data, not something to execute."""
-    if not url:
-        return ""
-    if re.match(r"^https?://", url, re.IGNORECASE):
-        return f'<a href="{esc(url)}">{esc(label)}</a>'
-    return f"{esc(label)}: <code>{esc(url)}</code>"
-
-
 def _export_names(notebooks: list[NotebookRunReport]) -> dict[int, str]:
     names: dict[int, str] = {}
     for number, nb in enumerate(notebooks):
@@ -257,24 +238,18 @@ def _export_names(notebooks: list[NotebookRunReport]) -> dict[int, str]:
     return names
 
 
-def _short(text: str | None, limit: int = 200) -> str:
-    if text is None:
-        return ""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _summary(report: BuildReport, exports: dict[int, str]) -> str:
     facts = [("Build", report.build_id), ("Branch", report.branch), ("Commit", report.commit),
              ("Backend", report.backend), ("CI folder", report.ci_folder), ("Started", report.started_at)]
     rows = []
     for number, nb in enumerate(report.notebooks):
-        links = [_link(nb.run_page_url, "run page")]
+        links = [link(nb.run_page_url, "run page")]
         if number in exports:
             links.append(f'<a href="{esc(quote(exports[number]))}">Databricks export</a>')
         rows.append(
             f'<tr><td><a href="#nb-{number + 1}">{esc(nb.name)}</a></td><td>{status_badge(nb.result_state)}</td>'
-            f"<td>{seconds(nb.duration_s)}</td><td><code>{esc(_short(nb.exit_value))}</code></td>"
-            f'<td>{esc(_short(nb.error) if nb.result_state != "SUCCESS" else "")}</td><td>{" · ".join(link for link in links if link)}</td></tr>'
+            f"<td>{seconds(nb.duration_s)}</td><td><code>{esc(shorten(nb.exit_value))}</code></td>"
+            f'<td>{esc(shorten(nb.error) if nb.result_state != "SUCCESS" else "")}</td><td>{" · ".join(part for part in links if part)}</td></tr>'
         )
     overall = "SUCCESS" if report.succeeded else overall_status(nb.result_state for nb in report.notebooks)
     return (
@@ -294,7 +269,7 @@ def _detail(nb: NotebookRunReport, number: int, export: str | None) -> str:
     extra = []
     if nb.state_message and nb.result_state != "SUCCESS" and nb.state_message != result.get("error"):
         extra.append(esc(nb.state_message))
-    extra.append(_link(nb.run_page_url, "run page"))
+    extra.append(link(nb.run_page_url, "run page"))
     if export:
         extra.append(f'<a href="{esc(quote(export))}">Databricks run export</a>')
     extra_html = f'<p class="meta">{" · ".join(part for part in extra if part)}</p>' if any(extra) else ""
@@ -325,12 +300,8 @@ def write_summary_json(report: BuildReport, results_dir: Path, *, secrets: Itera
         "build_id": report.build_id, "branch": report.branch, "commit": report.commit, "ci_folder": report.ci_folder,
         "backend": report.backend, "started_at": report.started_at, "succeeded": report.succeeded,
         "notebooks": [
-            {
-                "name": nb.name, "notebook_path": nb.notebook_path, "run_id": nb.run_id, "task_run_id": nb.task_run_id,
-                "result_state": nb.result_state, "outcome": _outcome(nb.result_state), "state_message": nb.state_message,
-                "duration_s": nb.duration_s, "exit_value": nb.exit_value, "error": nb.error, "error_trace": nb.error_trace,
-                "failed_cell": nb.failed_cell, "run_page_url": nb.run_page_url, "export_file": exports.get(number),
-            }
+            {**{field.name: getattr(nb, field.name) for field in dataclasses.fields(nb) if field.name not in _BULKY},
+             "outcome": _outcome(nb.result_state), "failed_cell": nb.failed_cell, "export_file": exports.get(number)}
             for number, nb in enumerate(report.notebooks)
         ],
     }
