@@ -1,0 +1,96 @@
+"""What one notebook run gets from its caller: folders, parameters, overrides, libraries, secrets.
+
+The local backend's supervisor writes it as JSON next to the run and starts
+`python -m bricktasks.runtime --context FILE`. The file holds the run's secrets, so it is
+written owner-only (0600) and the run folder must stay private to the user running it.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bricktasks.runtime.paths import normal_workspace_path, to_local_path, workspace_file
+
+__all__ = ["RuntimeContext"]
+
+
+@dataclass(frozen=True)
+class RuntimeContext:
+    """Inputs of one run. Secrets never appear in its repr."""
+
+    local_root: Path
+    run_dir: Path
+    parameters: dict[str, str] = field(default_factory=dict)
+    overrides: dict[str, str] = field(default_factory=dict)
+    libraries: tuple[str, ...] = ()
+    secrets: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
+    spark_master: str = "local[2]"
+
+    def __post_init__(self) -> None:
+        # accept str paths and lists from callers; normalise once so every user sees one form
+        object.__setattr__(self, "local_root", Path(self.local_root))
+        object.__setattr__(self, "run_dir", Path(self.run_dir))
+        object.__setattr__(self, "libraries", tuple(str(library) for library in self.libraries))
+        object.__setattr__(self, "parameters", {str(k): str(v) for k, v in self.parameters.items()})
+        object.__setattr__(self, "overrides", {normal_workspace_path(k): v for k, v in self.overrides.items()})
+
+    # -- paths ------------------------------------------------------------------
+    def to_local_path(self, path: str) -> Path:
+        """The local file behind a `dbfs:/`, `/dbfs/` or `/Volumes/` path (anything else is refused)."""
+        return to_local_path(self.local_root, path)
+
+    def workspace_file(self, path: str) -> Path:
+        """The local file of a workspace path (`/Projects/x` or `/Workspace/Projects/x`)."""
+        return workspace_file(self.local_root, path)
+
+    def notebook_source(self, notebook_path: str) -> str | None:
+        """The source of the notebook at a workspace path: an override, else `<path>.py`, else None."""
+        plain = normal_workspace_path(notebook_path)
+        if plain in self.overrides:
+            return self.overrides[plain]
+        file = self.workspace_file(plain + ".py") if not plain.endswith(".py") else None
+        if file is not None and file.is_file():
+            return file.read_text(encoding="utf-8")
+        return None
+
+    # -- JSON -------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "local_root": str(self.local_root),
+            "run_dir": str(self.run_dir),
+            "parameters": dict(self.parameters),
+            "overrides": dict(self.overrides),
+            "libraries": list(self.libraries),
+            "secrets": {scope: dict(keys) for scope, keys in self.secrets.items()},
+            "spark_master": self.spark_master,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RuntimeContext:
+        """Read a context; only the two folders are required."""
+        return cls(
+            local_root=Path(data["local_root"]),
+            run_dir=Path(data["run_dir"]),
+            parameters=dict(data.get("parameters") or {}),
+            overrides=dict(data.get("overrides") or {}),
+            libraries=tuple(data.get("libraries") or ()),
+            secrets={scope: dict(keys) for scope, keys in (data.get("secrets") or {}).items()},
+            spark_master=data.get("spark_master") or "local[2]",
+        )
+
+    def to_json(self, path: Path) -> None:
+        """Write the context file owner-only: it holds secrets."""
+        path = Path(path)
+        temp = path.with_name(f".{path.name}.tmp")
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(self.to_dict(), handle, indent=1)
+        os.chmod(temp, 0o600)  # in case the temp file existed with wider rights
+        os.replace(temp, path)
+
+    @classmethod
+    def from_json(cls, path: Path) -> RuntimeContext:
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))

@@ -1,0 +1,152 @@
+"""The magic cells other than %run and %md: %pip, %sh, %sql, %fs.
+
+Each takes the cell body (the text after the magic word) and explicit collaborators, and
+prints or displays what the cell shows. Failures raise MagicCommandError or
+LibraryInstallError with a message that says what to do instead.
+"""
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+from pathlib import Path
+from typing import Any, Callable
+
+from bricktasks.runtime.errors import LibraryInstallError, MagicCommandError
+from bricktasks.runtime.fsutils import FsUtils
+
+__all__ = ["pip_targets", "is_library_path", "run_sh", "run_sql", "split_sql", "run_fs"]
+
+# pip options that change nothing offline, and the ones that would fetch from somewhere
+_HARMLESS_FLAGS = {
+    "-q", "--quiet", "-U", "--upgrade", "--no-deps", "--force-reinstall", "--no-cache-dir",
+    "--disable-pip-version-check", "--pre", "--user", "--no-input", "--no-warn-script-location", "-v", "--verbose",
+}
+_NETWORK_OPTIONS = {"-i", "--index-url", "--extra-index-url", "-f", "--find-links", "--trusted-host", "--proxy"}
+
+
+def pip_targets(body: str, read_requirements: Callable[[str], str]) -> list[str]:
+    """The requirements and library files a `%pip install ...` names (`-r FILE` read through)."""
+    tokens = shlex.split(body, comments=True)
+    if not tokens or tokens[0] != "install":
+        raise MagicCommandError(
+            f"%pip {tokens[0] if tokens else ''} is not supported locally".replace("  ", " "),
+            "only %pip install works, with library files or requirements that are already installed",
+        )
+    targets: list[str] = []
+    args = iter(tokens[1:])
+    for token in args:
+        option = token.split("=", 1)[0]
+        if option in _NETWORK_OPTIONS:
+            raise LibraryInstallError(f"%pip install {option} needs the network, and there is none here")
+        if option in ("-r", "--requirement"):
+            requirement_file = token.split("=", 1)[1] if "=" in token else next(args, "")
+            for line in read_requirements(requirement_file).splitlines():
+                line = line.split("#", 1)[0].strip()
+                if line:
+                    targets.append(line)
+        elif option in ("-e", "--editable"):
+            raise LibraryInstallError("%pip install -e is not supported locally", "build a wheel and install that")
+        elif token.startswith("-"):
+            if token not in _HARMLESS_FLAGS:
+                raise MagicCommandError(f"%pip install option {token} is not supported locally")
+        else:
+            targets.append(token)
+    if not targets:
+        raise MagicCommandError("%pip install names nothing to install")
+    return targets
+
+
+def is_library_path(target: str) -> bool:
+    """Whether a %pip target is a file (as opposed to a requirement like `pandas==2.2.3`)."""
+    return target.endswith((".whl", ".egg", ".tar.gz", ".zip")) or "/" in target or target.startswith(".")
+
+
+def run_sh(script: str, cwd: Path, pythonpath: str) -> None:
+    """`%sh`: bash in the run dir, output into the cell; a non-zero exit fails the cell."""
+    env = dict(os.environ)
+    if pythonpath:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [pythonpath, env.get("PYTHONPATH", "")]))
+    cwd.mkdir(parents=True, exist_ok=True)
+    # same process group as the run: cancelling the run kills the command too
+    done = subprocess.run(
+        ["bash", "-c", script], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
+    )
+    if done.stdout:
+        print(done.stdout, end="" if done.stdout.endswith("\n") else "\n")
+    if done.returncode != 0:
+        raise MagicCommandError(f"%sh command exited with code {done.returncode}")
+
+
+def split_sql(text: str) -> list[str]:
+    """Statements separated by `;` outside quotes and `--` comments."""
+    statements, current, quote, i = [], [], "", 0
+    while i < len(text):
+        char = text[i]
+        if quote:
+            current.append(char)
+            if char == quote:
+                quote = ""
+        elif char in "'\"`":
+            quote = char
+            current.append(char)
+        elif text.startswith("--", i):
+            end = text.find("\n", i)
+            i = len(text) if end < 0 else end
+            continue
+        elif char == ";":
+            statements.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+        i += 1
+    statements.append("".join(current))
+    return [statement.strip() for statement in statements if statement.strip()]
+
+
+def run_sql(text: str, spark: Any, display: Callable[[Any], None]) -> None:
+    """`%sql`: each statement through spark.sql; the last one's result is displayed."""
+    statements = split_sql(text)
+    if not statements:
+        raise MagicCommandError("%sql cell has no statement")
+    result = None
+    for statement in statements:
+        result = spark.sql(statement)
+    if result is not None and len(result.columns) > 0:
+        display(result)
+    else:
+        print("OK")
+
+
+def run_fs(body: str, fs: FsUtils, add_output: Callable[[dict[str, Any]], None]) -> None:
+    """`%fs ls /path`, `%fs rm -r /path`...: the dbutils.fs call, its result shown."""
+    tokens = shlex.split(body)
+    if not tokens:
+        raise MagicCommandError("%fs needs a command, e.g. %fs ls dbfs:/")
+    command, args = tokens[0], tokens[1:]
+    recurse = any(arg in ("-r", "--recurse") for arg in args)
+    args = [arg for arg in args if arg not in ("-r", "--recurse")]
+    calls: dict[str, Callable[[], Any]] = {
+        "ls": lambda: fs.ls(*(args or ["/"])),
+        "head": lambda: fs.head(*args[:1], *(int(a) for a in args[1:2])),
+        "mkdirs": lambda: fs.mkdirs(*args),
+        "rm": lambda: fs.rm(*args, recurse=recurse),
+        "cp": lambda: fs.cp(*args, recurse=recurse),
+        "mv": lambda: fs.mv(*args, recurse=recurse),
+        "put": lambda: fs.put(args[0], " ".join(args[1:])),
+    }
+    if command not in calls:
+        raise MagicCommandError(f"%fs {command} is not supported locally", f"use one of: {', '.join(sorted(calls))}")
+    try:
+        result = calls[command]()
+    except (TypeError, IndexError):
+        raise MagicCommandError(f"%fs {command}: wrong arguments {args!r}") from None
+    if command == "ls":
+        rows = [[entry.path, entry.name, entry.size, entry.modificationTime] for entry in result]
+        add_output({"type": "table", "columns": ["path", "name", "size", "modificationTime"], "rows": rows, "truncated": False})
+    elif isinstance(result, str):
+        print(result)
+    else:
+        print(repr(result))
+

@@ -1,0 +1,132 @@
+"""What one `execute_notebook` call holds for all the notebooks it runs: libraries, Spark,
+figures, the current cell's outputs, cell sources for tracebacks, the environment it set.
+
+Everything it changes in the process is undone by `close()`: `sys.path`, modules loaded
+from the run's libraries, pyplot's show, the environment variables it set, the Spark
+session. A runtime subprocess exits right after anyway; an in-process run (tests, a
+caller that wants no subprocess) leaves the caller as it found it, except for the Spark
+JVM, which pyspark keeps until the process ends.
+"""
+from __future__ import annotations
+
+import linecache
+import os
+from pathlib import Path
+
+from bricktasks.runtime.context import RuntimeContext
+from bricktasks.runtime.display import OutputSink
+from bricktasks.runtime.errors import NotebookNotFound
+from bricktasks.runtime.figures import FigureCapture
+from bricktasks.runtime.fsutils import FsUtils
+from bricktasks.runtime.libraries import RunLibraries, check_requirement
+from bricktasks.runtime.magics import is_library_path
+from bricktasks.runtime.notebook import Notebook, parse_notebook
+from bricktasks.runtime.paths import normal_workspace_path, resolve_notebook_path
+from bricktasks.runtime.result import Redactor
+from bricktasks.runtime.spark import SparkHolder
+
+__all__ = ["Session"]
+
+_OTHER_LANGUAGES = {".sql": "SQL", ".scala": "Scala", ".r": "R", ".R": "R"}
+
+
+class Session:
+    """Resources shared by a run's notebooks (the top-level one, %run and notebook.run children)."""
+
+    def __init__(self, ctx: RuntimeContext, app_name: str) -> None:
+        self.ctx = ctx
+        self.libraries = RunLibraries(ctx.run_dir)
+        self.spark = SparkHolder(ctx.spark_master, ctx.run_dir, app_name, lambda: self.libraries.pythonpath)
+        self.figures = FigureCapture()
+        self.redact = Redactor(ctx.secrets)
+        self.fs = FsUtils(ctx.to_local_path)
+        self.sink = OutputSink()
+        self._filenames: set[str] = set()
+        self._saved_env: dict[str, str | None] = {}
+
+    # -- life ---------------------------------------------------------------------
+    def open(self) -> None:
+        """Prepare the process for the run; cluster libraries go on the path before the first cell."""
+        self.ctx.run_dir.mkdir(parents=True, exist_ok=True)
+        for folder in ("dbfs", "volumes"):
+            (self.ctx.local_root / folder).mkdir(parents=True, exist_ok=True)  # their roots always list
+        self.libraries.activate()
+        # notebooks find the local Volumes and DBFS through these (see forecasting/conf/production_config)
+        self._set_env("BRICKTASKS_VOLUMES_DIR", str(self.ctx.local_root / "volumes"))
+        self._set_env("BRICKTASKS_DBFS_DIR", str(self.ctx.local_root / "dbfs"))
+        self._set_env("MPLBACKEND", "Agg")
+        for library in self.ctx.libraries:
+            self.libraries.install_file(Path(library))
+
+    def close(self) -> None:
+        """Undo what the run changed in this process."""
+        try:
+            self.spark.stop()
+        finally:
+            self.figures.uninstall()
+            self.libraries.deactivate()
+            for name, value in self._saved_env.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+            self._saved_env = {}
+            for filename in self._filenames:
+                linecache.cache.pop(filename, None)
+            self._filenames = set()
+
+    def _set_env(self, name: str, value: str) -> None:
+        self._saved_env.setdefault(name, os.environ.get(name))
+        os.environ[name] = value
+
+    # -- notebooks ------------------------------------------------------------------
+    def load(self, notebook_path: str) -> Notebook:
+        """The parsed notebook at a workspace path (an override wins over the file)."""
+        source = self.ctx.notebook_source(notebook_path)
+        if source is None:
+            plain = normal_workspace_path(notebook_path)
+            for extension, language in _OTHER_LANGUAGES.items():
+                if self.ctx.workspace_file(plain + extension).is_file():
+                    raise NotebookNotFound(f"{plain} is a {language} notebook", "only Python notebooks run locally")
+            raise NotebookNotFound(
+                f"Notebook not found: {plain}",
+                f"expected {self.ctx.workspace_file(plain)}.py, or an override for {plain}",
+            )
+        return parse_notebook(source)
+
+    def cell_filename(self, notebook_path: str, index: int, code: str) -> str:
+        """A traceback name for a cell, with its lines registered so tracebacks show them."""
+        filename = f"{notebook_path}, cell {index}"
+        linecache.cache[filename] = (len(code), None, code.splitlines(keepends=True), filename)
+        self._filenames.add(filename)
+        return filename
+
+    def is_cell_filename(self, filename: str) -> bool:
+        return filename in self._filenames
+
+    # -- libraries ------------------------------------------------------------------
+    def install(self, target: str, notebook_path: str) -> str:
+        """`%pip install target` or `dbutils.library.install(target)`; returns the note to print."""
+        if not is_library_path(target):
+            return check_requirement(target)
+        note = self.libraries.install_file(self.library_file(target, notebook_path))
+        self.spark.libraries_changed()
+        return note
+
+    def library_file(self, target: str, notebook_path: str) -> Path:
+        """The local file of a library path as a notebook names it."""
+        if target.startswith(("dbfs:", "/dbfs/", "/Volumes/")):
+            return self.ctx.to_local_path(target)
+        if target.startswith("/Workspace/"):
+            return self.ctx.workspace_file(target)
+        if target.startswith("file:"):
+            return Path(target[len("file:"):])
+        if target.startswith("/"):
+            local = Path(target)
+            return local if local.exists() else self.ctx.workspace_file(target)
+        # relative: next to the notebook in the workspace, as the notebook's folder is its cwd there
+        return self.ctx.workspace_file(resolve_notebook_path(notebook_path, target))
+
+    def requirements_text(self, target: str, notebook_path: str) -> str:
+        """The text of a `%pip install -r FILE` requirements file."""
+        return self.library_file(target, notebook_path).read_text(encoding="utf-8")

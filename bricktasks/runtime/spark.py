@@ -1,0 +1,132 @@
+"""The run's `spark` and `sc`: a local SparkSession, started on first use and stopped at the end.
+
+Most notebooks and most cells never touch Spark, and a JVM costs seconds to start, so the
+namespace holds proxies that build the session the first time an attribute is used.
+The session runs `local[2]` (the context's spark_master) with:
+- the running interpreter for the driver and the Python workers (`PYSPARK_PYTHON`,
+  `PYSPARK_DRIVER_PYTHON`), or the workers would pick whatever `python3` is on PATH;
+- the run's library entries on the workers' PYTHONPATH, so a UDF can import a wheel the
+  run installed (updated in `sc.environment` when a library comes later);
+- few shuffle partitions, no UI, warehouse, scratch and Derby folders inside the run dir
+  (which also puts the run dir on the JVM's command line, where a cancel can be checked).
+The JVM is started by pyspark as a child of this process in the same process group: a
+cancel that kills the group kills Spark too. Delta Lake is not available offline, so
+notebooks should write parquet when they run locally (the example configs choose the
+format with `TABLE_FORMAT`).
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+__all__ = ["SparkHolder", "LazySpark", "LazySparkContext"]
+
+_PYTHON_VARIABLES = ("PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON")
+
+
+class SparkHolder:
+    """Creates the session on demand and owns it until `stop()`."""
+
+    def __init__(self, master: str, run_dir: Path, app_name: str, pythonpath: Callable[[], str]) -> None:
+        self.master = master
+        self.run_dir = Path(run_dir)
+        self.app_name = app_name
+        self._pythonpath = pythonpath
+        self._session: Any = None
+        self._saved_env: dict[str, str | None] = {}
+
+    @property
+    def started(self) -> bool:
+        return self._session is not None
+
+    def session(self) -> Any:
+        """The SparkSession, started now if this is the first use."""
+        if self._session is None:
+            self._session = self._start()
+        return self._session
+
+    def _start(self) -> Any:
+        from pyspark.sql import SparkSession
+
+        # pyspark reads these from the environment when the context starts; restored in stop()
+        for name in _PYTHON_VARIABLES:
+            self._saved_env[name] = os.environ.get(name)
+            os.environ[name] = sys.executable
+        scratch = self.run_dir / "spark"
+        for folder in ("warehouse", "local", "derby"):
+            (scratch / folder).mkdir(parents=True, exist_ok=True)
+        builder = (
+            SparkSession.builder.master(self.master)
+            .appName(self.app_name)
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.sql.shuffle.partitions", "4")
+            .config("spark.default.parallelism", "4")
+            .config("spark.sql.session.timeZone", "UTC")  # Databricks clusters run in UTC
+            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+            .config("spark.sql.warehouse.dir", str(scratch / "warehouse"))
+            .config("spark.local.dir", str(scratch / "local"))
+            .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={scratch / 'derby'}")
+            .config("spark.driver.host", "127.0.0.1")  # offline machines may not resolve their own name
+            .config("spark.driver.bindAddress", "127.0.0.1")
+        )
+        pythonpath = self._pythonpath()
+        if pythonpath:
+            builder = builder.config("spark.executorEnv.PYTHONPATH", pythonpath)
+        return builder.getOrCreate()
+
+    def libraries_changed(self) -> None:
+        """A library was installed after Spark started: later UDFs' workers must see it too."""
+        if self._session is None:
+            return
+        pythonpath = self._pythonpath()
+        environment = self._session.sparkContext.environment
+        if pythonpath:
+            environment["PYTHONPATH"] = pythonpath
+        else:
+            environment.pop("PYTHONPATH", None)
+
+    def stop(self) -> None:
+        """Stop the session (the JVM ends with this process) and restore the environment."""
+        session, self._session = self._session, None
+        if session is not None:
+            session.stop()
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_env = {}
+
+
+class LazySpark:
+    """Stands in for `spark` in the namespace: every attribute comes from the real session."""
+
+    def __init__(self, holder: SparkHolder) -> None:
+        object.__setattr__(self, "_holder", holder)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._holder.session(), name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._holder.session(), name, value)
+
+    def __repr__(self) -> str:
+        if self._holder.started:
+            return repr(self._holder.session())
+        return f"<local SparkSession {self._holder.master}, started on first use>"
+
+
+class LazySparkContext:
+    """Stands in for `sc`: the session's SparkContext, started on first use."""
+
+    def __init__(self, holder: SparkHolder) -> None:
+        object.__setattr__(self, "_holder", holder)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._holder.session().sparkContext, name)
+
+    def __repr__(self) -> str:
+        return f"<local SparkContext {self._holder.master}, started on first use>"
