@@ -11,6 +11,7 @@ module of its type, so a notebook that displays nothing pays for none of them.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime
 import decimal
 import io
@@ -81,6 +82,11 @@ def to_output(obj: Any) -> dict[str, Any]:
         return figure_output(obj.figure)
     if isinstance(obj, str):
         return {"type": "text", "text": obj}
+    if isinstance(obj, list) and obj and all(dataclasses.is_dataclass(item) and type(item) is type(obj[0]) for item in obj):
+        # dbutils.fs.ls() and the like: a list of records shows as a table
+        columns = [field.name for field in dataclasses.fields(obj[0])]
+        rows = [[json_cell(getattr(item, name)) for name in columns] for item in obj[:MAX_ROWS]]
+        return {"type": "table", "columns": columns, "rows": rows, "truncated": len(obj) > MAX_ROWS}
     if isinstance(obj, (list, tuple, dict, set)):
         return {"type": "text", "text": pprint.pformat(obj, width=100, sort_dicts=False)}
     html = getattr(obj, "_repr_html_", None)

@@ -118,8 +118,8 @@ def parse_notebook(source: str) -> Notebook:
     if not is_notebook_source(source):
         first = source.split("\n", 1)[0][:60]
         raise NotebookSourceError(
-            f"not a Databricks source notebook: the first line is {first!r}",
-            f"a notebook's first line must be {HEADER!r}",
+            f"not a Databricks notebook: its first line is {first!r}, not {HEADER!r}",
+            "export notebooks in SOURCE format, or add the header line to the .py file",
         )
     lines = _LINE.findall(source)
     header, rest = lines[0], lines[1:]
