@@ -149,6 +149,7 @@ class _NotebookRun:
 
     def _finish(self, record: CellRecord) -> None:
         redact = self.session.redact
+        record.source = redact(record.source) or ""  # a secret pasted into a cell stays out of reports too
         record.stdout = redact(record.stdout) or ""
         record.error = redact(record.error)
         record.outputs = [redact.output(output) for output in record.outputs]
