@@ -63,7 +63,6 @@ class SparkHolder:
             .config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")
             .config("spark.sql.shuffle.partitions", "4")
-            .config("spark.default.parallelism", "4")
             .config("spark.sql.session.timeZone", "UTC")  # Databricks clusters run in UTC
             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
             .config("spark.sql.warehouse.dir", str(scratch / "warehouse"))
