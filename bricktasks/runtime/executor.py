@@ -36,6 +36,7 @@ __all__ = ["execute_notebook", "CellListener", "MAX_RUN_DEPTH"]
 
 CellListener = Callable[[str, CellRecord], None]  # ("start" | "end", the top-level cell's record)
 MAX_RUN_DEPTH = 16
+MAX_CELL_OUTPUT = 1_000_000  # characters of stdout kept per cell; a runaway loop must not fill the disk
 
 
 def execute_notebook(ctx: RuntimeContext, notebook_path: str, *, listener: CellListener | None = None) -> NotebookResult:
@@ -139,7 +140,7 @@ class _NotebookRun:
                     self.session.figures.after_cell(sink)
         finally:
             self.session.sink = outer
-            record.stdout = buffer.getvalue()
+            record.stdout = _capped(buffer.getvalue())
             record.outputs = sink.outputs
             record.duration_s = round(time.monotonic() - started, 3)
 
@@ -255,6 +256,14 @@ class _NotebookRun:
             failure.child_trace = result.error_trace  # type: ignore[attr-defined]
             raise failure
         return result.exit_value or ""
+
+
+def _capped(text: str) -> str:
+    """Keep the start and the end of a very long output (the end usually says what went wrong)."""
+    if len(text) <= MAX_CELL_OUTPUT:
+        return text
+    head, tail = text[: MAX_CELL_OUTPUT // 5], text[-(MAX_CELL_OUTPUT * 4 // 5):]
+    return f"{head}\n... [{len(text) - len(head) - len(tail)} characters cut] ...\n{tail}"
 
 
 def _one_line(exc: BaseException) -> str:

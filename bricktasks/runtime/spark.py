@@ -91,7 +91,10 @@ class SparkHolder:
         """Stop the session (the JVM ends with this process) and restore the environment."""
         session, self._session = self._session, None
         if session is not None:
-            session.stop()
+            try:
+                session.stop()
+            except Exception as exc:  # noqa: BLE001  (a dead JVM must not cost the run its result)
+                print(f"stopping Spark failed: {exc}", file=sys.stderr)
         for name, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(name, None)

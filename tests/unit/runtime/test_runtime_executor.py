@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import HEADER, LocalRoot, notebook
+from conftest import LocalRoot, notebook
 
 from bricktasks.runtime import NotebookResult
 
@@ -196,3 +196,10 @@ def test_result_json_round_trip(run_cells) -> None:
     assert NotebookResult.from_dict(data) == result
     assert set(data) == {"notebook_path", "status", "exit_value", "error", "error_trace", "failed_cell", "duration_s", "cells"}
     assert set(data["cells"][0]) == {"index", "kind", "source", "stdout", "outputs", "error", "duration_s"}
+
+
+def test_runaway_output_is_capped(run_cells) -> None:
+    result = run_cells("print('start')\nprint('x' * 1_500_000)\nprint('the end')")
+    stdout = result.cells[0].stdout
+    assert len(stdout) < 1_000_100 and stdout.startswith("start\n") and stdout.endswith("the end\n")
+    assert "characters cut" in stdout
