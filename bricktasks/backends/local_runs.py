@@ -25,7 +25,7 @@ from typing import Any, Iterator
 
 from bricktasks.backends.base import TERMINAL_STATES, Run, RunOutput, RunSpec, TaskRun
 from bricktasks.backends.local_paths import LocalPaths
-from bricktasks.errors import InvalidRequest
+from bricktasks.errors import InvalidRequest, NotFound
 
 __all__ = ["LocalRunStore", "now_ms", "process_alive", "kill_process_group"]
 
@@ -100,7 +100,7 @@ class LocalRunStore:
         try:
             return json.loads((self.run_dir(run_id) / RUN_FILE).read_text())
         except (FileNotFoundError, ValueError):
-            raise InvalidRequest(f"Run {run_id} does not exist.") from None
+            raise NotFound(f"Run {run_id} does not exist.") from None
 
     def _write(self, record: dict[str, Any]) -> None:
         folder = self.run_dir(record["run_id"])

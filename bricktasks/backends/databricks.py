@@ -1,0 +1,464 @@
+"""The Databricks backend: the Backend interface over databricks-sdk's WorkspaceClient.
+
+Auth is the SDK's unified auth, configured explicitly (never through os.environ): a host and
+token, a `~/.databrickscfg` profile, or whatever the SDK resolves from the environment
+(OAuth included). SDK errors become `bricktasks.errors` types with a hint at the boundary;
+the token never appears in a message or repr.
+
+Choices that differ from the obvious SDK call, and why:
+- Notebooks import as SOURCE with their language; other files as AUTO, and an overwrite the
+  API refuses with RESOURCE_ALREADY_EXISTS (databricks/cli#3386) is retried as delete + import.
+- DBFS uploads stream create / add-block (1 MB) / close; Volumes use the Files API.
+- Runs are submitted without `.result()`: our own wait loop owns waiting and cancelling.
+"""
+from __future__ import annotations
+
+import base64
+import contextlib
+import email.utils
+import itertools
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+from databricks.sdk import WorkspaceClient
+from databricks.sdk.core import Config
+from databricks.sdk.errors import DatabricksError
+from databricks.sdk.service import compute, jobs
+from databricks.sdk.service.files import DbfsAPI
+from databricks.sdk.service.workspace import ExportFormat, ImportFormat, Language
+
+from bricktasks.backends.base import (
+    NOTEBOOK_EXTENSIONS,
+    Backend,
+    FileInfo,
+    ObjectInfo,
+    ObjectType,
+    Run,
+    RunOutput,
+    RunSpec,
+    TaskRun,
+    file_kind,
+)
+from bricktasks.backends.local import notebook_language
+from bricktasks.errors import (
+    AlreadyExists,
+    AuthError,
+    BackendError,
+    BricktasksError,
+    ConfigError,
+    Conflict,
+    DirectoryNotEmpty,
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    TransientError,
+)
+
+__all__ = ["DatabricksBackend", "translate_error"]
+
+DBFS_BLOCK = 1024 * 1024  # add-block takes at most 1 MB of raw data
+MAX_LISTED_RUNS = 250
+_MISSING_RUN = re.compile(r"Run \d+ does not exist")
+_RATE_CODES = ("REQUEST_LIMIT_EXCEEDED", "RESOURCE_EXHAUSTED", "TOO_MANY_REQUESTS")
+_AUTH_HINT = "check DATABRICKS_TOKEN (or the profile in ~/.databrickscfg): it is missing, expired or for another workspace"
+
+
+def translate_error(exc: Exception, target: str, secret: str | None = None) -> BricktasksError:
+    """The project's error for an SDK failure on `target`, with a hint saying what to do."""
+    message = str(exc) or type(exc).__name__
+    if secret:
+        message = message.replace(secret, "***")
+    if isinstance(exc, TimeoutError) and exc.__cause__ is not None:
+        # the SDK's retry budget ran out; what it kept retrying decides the kind
+        cause = exc.__cause__
+        if isinstance(cause, DatabricksError) and (_status(cause) == 429 or _code(cause) in _RATE_CODES):
+            return RateLimited(f"{target}: still rate limited after retrying ({message})", "run fewer requests at once", 1.0)
+        return TransientError(f"{target}: {message} ({cause})", "the workspace kept failing or was unreachable; retry later")
+    if not isinstance(exc, DatabricksError):
+        if isinstance(exc, (OSError, TimeoutError)) or "ConnectionError" in type(exc).__name__:
+            return TransientError(f"{target}: cannot reach the workspace ({message})", "check DATABRICKS_HOST and the network")
+        return BackendError(f"{target}: {message}")
+    code, status = _code(exc), _status(exc)
+    if status == 401 or code in ("UNAUTHENTICATED", "401") or "invalid access token" in message.lower():
+        return AuthError(f"{target}: the workspace refused the credentials ({message})", _AUTH_HINT)
+    if status == 403 or code == "PERMISSION_DENIED":
+        return PermissionDenied(f"{target}: {message}", f"ask a workspace admin for CAN_MANAGE on {target}")
+    if status == 429 or code in _RATE_CODES:
+        return RateLimited(f"{target}: {message}", "run fewer requests at once", getattr(exc, "retry_after_secs", None))
+    if status in (503, 504) or code in ("TEMPORARILY_UNAVAILABLE", "DEADLINE_EXCEEDED"):
+        return TransientError(f"{target}: {message}", "the workspace is busy; retry later")
+    if code in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"):
+        return AlreadyExists(f"{target}: {message}", "pass overwrite to replace it")
+    if code in ("DIRECTORY_NOT_EMPTY", "FILES_API_DIRECTORY_IS_NOT_EMPTY"):
+        return DirectoryNotEmpty(f"{target}: {message}", "pass recursive to delete its contents")
+    if status == 404 or code in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND") or _MISSING_RUN.search(message):
+        return NotFound(f"{target}: {message}")
+    if status == 409:
+        return Conflict(f"{target}: {message}")
+    if status == 400 or code:
+        return InvalidRequest(f"{target}: {message}")
+    return BackendError(f"{target}: {message}")
+
+
+def _code(exc: DatabricksError) -> str:
+    return str(getattr(exc, "error_code", None) or "")
+
+
+_CLASS_STATUS = {"Unauthenticated": 401, "PermissionDenied": 403, "NotFound": 404, "ResourceConflict": 409,
+                 "TooManyRequests": 429, "TemporarilyUnavailable": 503, "DeadlineExceeded": 504, "BadRequest": 400}
+
+
+def _status(exc: DatabricksError) -> int | None:
+    for kind in type(exc).__mro__:  # the SDK's classes stand for HTTP statuses
+        if kind.__name__ in _CLASS_STATUS:
+            return _CLASS_STATUS[kind.__name__]
+    return None
+
+
+def _build_config(host: str | None, token: str | None, profile: str | None, retry: int, http: int) -> Config:
+    options: dict[str, object] = {"retry_timeout_seconds": retry, "http_timeout_seconds": http}
+    if host:
+        options["host"] = host
+    if profile:
+        options["profile"] = profile
+    if token:
+        options["token"] = token
+        options["auth_type"] = "pat"  # explicit PAT wins over whatever else the environment holds
+    try:
+        return Config(**options)
+    except ValueError as exc:
+        message = str(exc).replace(token, "***") if token else str(exc)
+        raise ConfigError(
+            f"cannot configure the Databricks client: {message}",
+            "set DATABRICKS_HOST and DATABRICKS_TOKEN, or DATABRICKS_CONFIG_PROFILE naming a ~/.databrickscfg profile",
+        ) from None
+
+
+def _ms(http_date: str | None) -> int:
+    if not http_date:
+        return 0
+    try:
+        return int(email.utils.parsedate_to_datetime(http_date).timestamp() * 1000)
+    except (TypeError, ValueError):
+        return 0
+
+
+class DatabricksBackend(Backend):
+    """Workspace, files and runs of a real workspace (or the emulator), through databricks-sdk."""
+
+    name = "databricks"
+
+    def __init__(
+        self,
+        host: str | None = None,
+        token: str | None = None,
+        profile: str | None = None,
+        *,
+        retry_timeout_seconds: int = 300,
+        http_timeout_seconds: int = 60,
+    ) -> None:
+        self._secret = token
+        self.config = _build_config(host, token, profile, retry_timeout_seconds, http_timeout_seconds)
+        self.host = (self.config.host or "").rstrip("/")
+        self.profile = profile
+        self.client = WorkspaceClient(config=self.config)
+        self._dbfs = DbfsAPI(self.client.api_client)  # the plain API: the mixin adds local-path rules
+
+    def __repr__(self) -> str:
+        return f"DatabricksBackend(host={self.host!r}, profile={self.profile!r})"
+
+    @contextlib.contextmanager
+    def _errors(self, target: str) -> Iterator[None]:
+        try:
+            yield
+        except BricktasksError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - every SDK and transport failure is translated here
+            raise translate_error(exc, target, self._secret) from None
+
+    # -- workspace -------------------------------------------------------------
+    def get_status(self, path: str) -> ObjectInfo:
+        with self._errors(path):
+            return _object_info(self.client.workspace.get_status(path))
+
+    def list(self, path: str) -> list[ObjectInfo]:
+        with self._errors(path):
+            return sorted((_object_info(o) for o in self.client.workspace.list(path)), key=lambda o: o.path)
+
+    def mkdirs(self, path: str) -> None:
+        with self._errors(path):
+            self.client.workspace.mkdirs(path)
+
+    def import_object(
+        self, path: str, content: bytes, *, format: str = "AUTO", language: str | None = None, overwrite: bool = False
+    ) -> None:
+        format = format.upper()
+        if format == "AUTO":
+            language = notebook_language(os.path.basename(path), content[:64])
+            if language is None:
+                return self._import_file(path, content, overwrite)
+            path, format = path[: -len(NOTEBOOK_EXTENSIONS[language])], "SOURCE"
+        if format == "SOURCE" and (language or "").upper() not in NOTEBOOK_EXTENSIONS:
+            raise InvalidRequest("SOURCE import needs a language", "pass PYTHON, SQL, SCALA or R")
+        with self._errors(path):
+            self.client.workspace.upload(
+                path, content, format=ImportFormat(format), language=Language(language.upper()) if language else None, overwrite=overwrite
+            )
+
+    def _import_file(self, path: str, content: bytes, overwrite: bool) -> None:
+        try:
+            with self._errors(path):
+                self.client.workspace.upload(path, content, format=ImportFormat.AUTO, overwrite=overwrite)
+        except AlreadyExists:
+            # AUTO + overwrite onto an existing FILE is refused by the real API (databricks/cli#3386)
+            if not overwrite or self.get_status(path).object_type is not ObjectType.FILE:
+                raise
+            self.delete(path)
+            with self._errors(path):
+                self.client.workspace.upload(path, content, format=ImportFormat.AUTO)
+
+    def export(self, path: str, *, format: str = "SOURCE") -> bytes:
+        with self._errors(path):
+            return self.client.workspace.download(path, format=ExportFormat(format.upper())).read()
+
+    def delete(self, path: str, *, recursive: bool = False) -> None:
+        with self._errors(path):
+            self.client.workspace.delete(path, recursive=recursive)
+
+    # -- files -----------------------------------------------------------------------
+    def file_status(self, path: str) -> FileInfo:
+        kind = file_kind(path)
+        with self._errors(path):
+            if kind == "dbfs":
+                status = self._dbfs.get_status(path)
+                return FileInfo(path, bool(status.is_dir), status.file_size or 0, status.modification_time or 0)
+            if kind == "volumes":
+                try:
+                    meta = self.client.files.get_metadata(path)
+                    return FileInfo(path, False, meta.content_length or 0, _ms(meta.last_modified))
+                except DatabricksError as exc:
+                    if not isinstance(translate_error(exc, path), NotFound):
+                        raise
+                self.client.files.get_directory_metadata(path)
+                return FileInfo(path, True, 0, 0)
+        info = self.get_status(path)
+        return FileInfo(path, info.object_type is ObjectType.DIRECTORY, info.size or 0, info.modified_at or 0)
+
+    def list_files(self, path: str) -> list[FileInfo]:
+        kind = file_kind(path)
+        with self._errors(path):
+            if kind == "dbfs":
+                entries = [_dbfs_entry(path, f) for f in self._dbfs.list(path)]
+                return sorted(entries, key=lambda f: f.path)
+            if kind == "volumes":
+                status = self.file_status(path)
+                if not status.is_dir:
+                    return [status]
+                return sorted(
+                    (FileInfo(e.path, bool(e.is_directory), e.file_size or 0, e.last_modified or 0) for e in self.client.files.list_directory_contents(path)),
+                    key=lambda f: f.path,
+                )
+        return [FileInfo(o.path, o.object_type is ObjectType.DIRECTORY, o.size or 0, o.modified_at or 0) for o in self.list(path)]
+
+    def upload_file(self, path: str, source: Path, *, overwrite: bool = False) -> None:
+        kind = file_kind(path)
+        with self._errors(path):
+            if kind == "dbfs":
+                handle = self._dbfs.create(path, overwrite=overwrite).handle
+                with open(source, "rb") as stream:
+                    for block in iter(lambda: stream.read(DBFS_BLOCK), b""):  # bounded memory: one block
+                        self._dbfs.add_block(handle, base64.b64encode(block).decode())
+                self._dbfs.close(handle)
+                return
+            if kind == "volumes":
+                self.client.files.upload_from(path, str(source), overwrite=overwrite, use_parallel=False)
+                return
+        self.import_object(path, Path(source).read_bytes(), format="AUTO", overwrite=overwrite)  # import takes one body
+
+    def read_file(self, path: str) -> bytes:
+        kind = file_kind(path)
+        with self._errors(path):
+            if kind == "dbfs":
+                size, chunks, offset = self._dbfs.get_status(path).file_size or 0, [], 0
+                while offset < size:
+                    answer = self._dbfs.read(path, offset=offset, length=DBFS_BLOCK)
+                    if not answer.bytes_read:
+                        break  # the file shrank meanwhile
+                    chunks.append(base64.b64decode(answer.data or ""))
+                    offset += answer.bytes_read
+                return b"".join(chunks)
+            if kind == "volumes":
+                return self.client.files.download(path).contents.read()
+        return self.export(path)
+
+    def move_file(self, source: str, destination: str, *, overwrite: bool = False) -> None:
+        kind = file_kind(source)
+        if file_kind(destination) != kind:
+            raise InvalidRequest(f"cannot move {source} to {destination}: they are on different file systems")
+        self.file_status(source)  # NotFound first, as everywhere
+        if overwrite:
+            with contextlib.suppress(NotFound):
+                self.delete_file(destination)
+        elif kind != "dbfs":
+            with contextlib.suppress(NotFound):
+                self.file_status(destination)
+                raise AlreadyExists(f"{destination} already exists.", "pass overwrite to replace it")
+        if kind == "dbfs":
+            with self._errors(destination):
+                self._dbfs.move(source, destination)
+            return
+        # Volumes and workspace files have no rename: copy (streamed through a local file), then delete
+        with tempfile.TemporaryDirectory(prefix="bricktasks-move-") as folder:
+            local = Path(folder) / "file"
+            if kind == "volumes":
+                with self._errors(source):
+                    self.client.files.download_to(source, str(local))
+            else:
+                local.write_bytes(self.export(source))
+            self.upload_file(destination, local, overwrite=overwrite)
+        self.delete_file(source)
+
+    def delete_file(self, path: str, *, recursive: bool = False) -> None:
+        kind = file_kind(path)
+        if kind == "workspace":
+            return self.delete(path, recursive=recursive)
+        status = self.file_status(path)  # DBFS deletes a missing path silently; we say NotFound
+        with self._errors(path):
+            if kind == "dbfs":
+                try:
+                    self._dbfs.delete(path, recursive=recursive)
+                except DatabricksError as exc:
+                    if _code(exc) == "IO_ERROR" and not recursive:
+                        raise DirectoryNotEmpty(f"{path} is not empty.", "pass recursive to delete its contents") from None
+                    raise
+                return
+            if not status.is_dir:
+                self.client.files.delete(path)
+                return
+            if recursive:
+                for entry in self.list_files(path):
+                    self.delete_file(entry.path, recursive=True)
+            self.client.files.delete_directory(path)
+
+    def mkdirs_files(self, path: str) -> None:
+        kind = file_kind(path)
+        if kind == "workspace":
+            return self.mkdirs(path)
+        with self._errors(path):
+            if kind == "dbfs":
+                self._dbfs.mkdirs(path)
+            else:
+                self.client.files.create_directory(path)
+
+    # -- jobs -------------------------------------------------------------------------
+    def submit_run(self, spec: RunSpec) -> int:
+        new_cluster = compute.ClusterSpec.from_dict(spec.new_cluster) if spec.new_cluster else None
+        libraries = [compute.Library.from_dict(library) for library in spec.libraries] or None
+        tasks = [
+            jobs.SubmitTask(
+                task_key=task.task_key,
+                notebook_task=jobs.NotebookTask(
+                    notebook_path=task.notebook_path, base_parameters=dict(task.base_parameters) or None, source=jobs.Source.WORKSPACE
+                ),
+                new_cluster=new_cluster,
+                existing_cluster_id=spec.existing_cluster_id,
+                libraries=libraries,
+                timeout_seconds=spec.timeout_seconds or None,
+            )
+            for task in spec.tasks
+        ]
+        with self._errors(spec.run_name):
+            # never .result(): the SDK waiter ignores result_state and leaves the run going on timeout
+            waiter = self.client.jobs.submit(
+                run_name=spec.run_name, tasks=tasks, timeout_seconds=spec.timeout_seconds or None, idempotency_token=spec.idempotency_token
+            )
+            return int(waiter.run_id)
+
+    def get_run(self, run_id: int) -> Run:
+        with self._errors(f"run {run_id}"):
+            return _run(self.client.jobs.get_run(run_id))
+
+    def cancel_run(self, run_id: int) -> None:
+        with self._errors(f"run {run_id}"):
+            self.client.jobs.cancel_run(run_id)  # asynchronous; the Wait it returns is not waited on
+
+    def get_run_output(self, task_run_id: int) -> RunOutput:
+        with self._errors(f"run {task_run_id}"):
+            output = self.client.jobs.get_run_output(task_run_id)
+        notebook = output.notebook_output
+        return RunOutput(
+            result=notebook.result if notebook else None,
+            error=output.error,
+            error_trace=output.error_trace,
+            logs=output.logs,
+            truncated=bool(notebook and notebook.truncated),
+        )
+
+    def export_run(self, run_id: int) -> str:
+        with self._errors(f"run {run_id}"):
+            try:
+                views = self.client.jobs.export_run(run_id, views_to_export=jobs.ViewsToExport.CODE).views or []
+            except DatabricksError as exc:
+                run = self.get_run(run_id)  # a multi-task parent: export its first task
+                if not isinstance(translate_error(exc, ""), InvalidRequest) or not run.tasks:
+                    raise
+                views = self.client.jobs.export_run(run.tasks[0].run_id, views_to_export=jobs.ViewsToExport.CODE).views or []
+        return views[0].content or "" if views else ""
+
+    def list_runs(self, *, active_only: bool = False) -> list[Run]:
+        with self._errors("runs"):
+            found = self.client.jobs.list_runs(active_only=active_only or None, expand_tasks=True, run_type=jobs.RunType.SUBMIT_RUN)
+            return sorted((_run(run) for run in itertools.islice(found, MAX_LISTED_RUNS)), key=lambda r: r.run_id, reverse=True)
+
+    def close(self) -> None:
+        session = getattr(getattr(self.client.api_client, "_api_client", None), "_session", None)
+        if session is not None:
+            session.close()
+
+
+def _dbfs_entry(listed: str, info) -> FileInfo:
+    """A DBFS list entry under the caller's `dbfs:/` spelling (listing a file answers the file)."""
+    plain = listed[len("dbfs:"):].rstrip("/") or "/"
+    path = listed if info.path.rstrip("/") == plain else f"{listed.rstrip('/')}/{os.path.basename(info.path.rstrip('/'))}"
+    return FileInfo(path, bool(info.is_dir), info.file_size or 0, info.modification_time or 0)
+
+
+def _object_info(info) -> ObjectInfo:
+    kind = info.object_type.value if info.object_type else "FILE"
+    object_type = ObjectType.DIRECTORY if kind in ("DIRECTORY", "REPO") else ObjectType.NOTEBOOK if kind == "NOTEBOOK" else ObjectType.FILE
+    return ObjectInfo(
+        path=info.path,
+        object_type=object_type,
+        language=info.language.value if info.language and object_type is ObjectType.NOTEBOOK else None,
+        size=info.size if object_type is ObjectType.FILE else None,
+        modified_at=info.modified_at,
+        object_id=info.object_id,
+    )
+
+
+def _state(state) -> tuple[str, str | None, str]:
+    if state is None:
+        return "PENDING", None, ""
+    life = state.life_cycle_state.value if state.life_cycle_state else "PENDING"
+    result = state.result_state.value if state.result_state else None
+    return life, result, state.state_message or ""
+
+
+def _run(run) -> Run:
+    life, result, message = _state(run.state)
+    tasks = tuple(TaskRun(t.task_key, t.run_id, *_state(t.state)) for t in run.tasks or [])
+    return Run(
+        run_id=run.run_id,
+        run_name=run.run_name or "",
+        life_cycle_state=life,
+        result_state=result,
+        state_message=message,
+        run_page_url=run.run_page_url,
+        start_time=run.start_time or 0,
+        end_time=run.end_time or 0,
+        tasks=tasks,
+    )

@@ -1,0 +1,75 @@
+"""`python -m bricktasks.emulator --root DIR --port N`: serve a local root as the Databricks REST API.
+
+Prints exactly one line, `bricktasks emulator listening on http://HOST:PORT`, once it accepts
+connections, and exits 0 on SIGINT or SIGTERM.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Sequence
+
+from bricktasks.emulator.faults import DEFAULT_FAULT_KINDS, parse_fault_kinds
+from bricktasks.emulator.server import EmulatorHandle, EmulatorOptions, EmulatorServer
+
+TOKEN_ENV = "BRICKTASKS_EMULATOR_TOKEN"  # keeps the token out of argv (ps shows argv)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bricktasks.emulator", description=__doc__.splitlines()[0])
+    parser.add_argument("--root", required=True, type=Path, help="local backend root to serve (created if missing)")
+    parser.add_argument("--port", type=int, default=0, help="port to listen on; 0 picks a free one")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument(
+        "--token",
+        default=os.environ.get(TOKEN_ENV) or None,
+        help=f"require 'Authorization: Bearer TOKEN' (default: ${TOKEN_ENV}, else accept any bearer)",
+    )
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="added before every request is handled")
+    parser.add_argument("--rate-limit", type=float, default=None, help="requests per second; beyond it 429 + Retry-After")
+    parser.add_argument("--fault-rate", type=float, default=0.0, help="probability that an API request gets a fault")
+    parser.add_argument("--seed", type=int, default=None, help="seed of the fault stream (same seed, same faults)")
+    parser.add_argument(
+        "--fault-kinds", default=",".join(DEFAULT_FAULT_KINDS), help="comma-separated: 503, drop, drop-after"
+    )
+    parser.add_argument("--request-log", type=Path, default=None, help="append one JSON line per request here")
+    args = parser.parse_args(argv)
+    try:
+        args.fault_kinds = parse_fault_kinds(args.fault_kinds)
+    except ValueError as exc:
+        parser.error(str(exc))
+    if not 0.0 <= args.fault_rate <= 1.0:
+        parser.error("--fault-rate is a probability between 0 and 1")
+    if args.rate_limit is not None and args.rate_limit <= 0:
+        parser.error("--rate-limit must be positive")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    options = EmulatorOptions(
+        host=args.host, port=args.port, token=args.token, latency_ms=args.latency_ms, rate_limit=args.rate_limit,
+        fault_rate=args.fault_rate, seed=args.seed, fault_kinds=args.fault_kinds, request_log=args.request_log,
+    )
+    args.root.mkdir(parents=True, exist_ok=True)
+    stop = threading.Event()
+    # the handlers only set a flag: shutting the server down from inside a signal handler
+    # running on the serving thread would deadlock
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    handle = EmulatorHandle(EmulatorServer(args.root, options))
+    print(f"bricktasks emulator listening on {handle.url}", flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        handle.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

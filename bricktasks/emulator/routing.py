@@ -1,0 +1,98 @@
+"""Routes and the state handlers share: the local backend, a spool folder and open DBFS handles."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from bricktasks.backends.local import LocalBackend
+from bricktasks.emulator.protocol import Request, Response
+
+__all__ = ["Route", "EmulatorState", "DbfsHandle", "Handler"]
+
+Handler = Callable[[Request, "EmulatorState", "re.Match[str]"], Response]
+
+
+@dataclass(frozen=True)
+class Route:
+    """One endpoint: method, path pattern, handler, whether it changes state, and its API family."""
+
+    method: str
+    pattern: re.Pattern[str]
+    handler: Handler
+    mutating: bool
+    api: str
+
+    @classmethod
+    def of(cls, method: str, pattern: str, handler: Handler, *, mutating: bool, api: str) -> "Route":
+        return cls(method, re.compile(pattern + r"\Z"), handler, mutating, api)
+
+
+@dataclass
+class DbfsHandle:
+    """An open DBFS create/add-block/close upload: blocks go to a spool file until close."""
+
+    path: str
+    overwrite: bool
+    spool: Path
+    touched: float = field(default_factory=time.monotonic)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class EmulatorState:
+    """What outlives one request: the backend over the root, spooled uploads and DBFS handles."""
+
+    HANDLE_IDLE_SECONDS = 600.0  # DBFS closes a handle idle for 10 minutes
+
+    def __init__(self, root: Path) -> None:
+        self.backend = LocalBackend(root)
+        # spooled uploads live beside the backend's folders, never inside a served tree
+        self.spool_dir = self.backend.root / ".emulator-spool"
+        self.spool_dir.mkdir(exist_ok=True)
+        self._handles: dict[int, DbfsHandle] = {}
+        self._next_handle = 1
+        self._lock = threading.Lock()
+
+    def spool_file(self) -> Path:
+        fd, name = tempfile.mkstemp(prefix="upload-", dir=self.spool_dir)
+        os.close(fd)
+        return Path(name)
+
+    # -- DBFS handles -------------------------------------------------------------
+    def open_handle(self, path: str, overwrite: bool) -> int:
+        self._expire_handles()
+        with self._lock:
+            handle = self._next_handle
+            self._next_handle += 1
+            self._handles[handle] = DbfsHandle(path, overwrite, self.spool_file())
+            return handle
+
+    def handle(self, handle: int) -> DbfsHandle | None:
+        with self._lock:
+            found = self._handles.get(handle)
+        if found is not None:
+            found.touched = time.monotonic()
+        return found
+
+    def close_handle(self, handle: int) -> DbfsHandle | None:
+        with self._lock:
+            return self._handles.pop(handle, None)
+
+    def _expire_handles(self) -> None:
+        limit = time.monotonic() - self.HANDLE_IDLE_SECONDS
+        with self._lock:
+            stale = [key for key, value in self._handles.items() if value.touched < limit]
+            expired = [self._handles.pop(key) for key in stale]
+        for entry in expired:
+            entry.spool.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        with self._lock:
+            self._handles.clear()
+        shutil.rmtree(self.spool_dir, ignore_errors=True)

@@ -1,0 +1,289 @@
+"""The emulator's HTTP server: a local backend root served as the Databricks REST API.
+
+One `ThreadingHTTPServer` speaking HTTP/1.1 with keep-alive. Each request goes through, in
+order: latency, auth, rate limit, fault decision (all before the handler touches any state),
+the handler, and one request-log entry. Tests start it in-process with `start_emulator`;
+`python -m bricktasks.emulator` runs it as a process.
+"""
+from __future__ import annotations
+
+import hmac
+import socket
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from bricktasks.emulator import dbfs_api, files_api, jobs_api, workspace_api
+from bricktasks.emulator.faults import DEFAULT_FAULT_KINDS, FaultInjector, TokenBucket
+from bricktasks.emulator.protocol import CHUNK, ApiError, BodyReader, Request, Response, api_error_for, json_response
+from bricktasks.emulator.requestlog import RequestLog
+from bricktasks.emulator.routing import EmulatorState, Route
+from bricktasks.errors import BricktasksError
+
+__all__ = ["EmulatorOptions", "EmulatorServer", "EmulatorHandle", "start_emulator", "ROUTES"]
+
+
+def _host_config(request: Request, state: EmulatorState, match) -> Response:
+    # `{}`: the SDK finds no OIDC endpoint, account or workspace id and keeps the explicit
+    # configuration, without the warning a 404 would log on every client start
+    return json_response({})
+
+
+ROUTES: list[Route] = [
+    Route.of("GET", r"/\.well-known/databricks-config", _host_config, mutating=False, api="meta"),
+    *workspace_api.ROUTES,
+    *dbfs_api.ROUTES,
+    *files_api.ROUTES,
+    *jobs_api.ROUTES,
+]
+
+
+@dataclass(frozen=True)
+class EmulatorOptions:
+    """How the emulator behaves; the CLI flags map one to one."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    token: str | None = field(default=None, repr=False)  # never shown
+    latency_ms: float = 0.0
+    rate_limit: float | None = None
+    fault_rate: float = 0.0
+    seed: int | None = None
+    fault_kinds: tuple[str, ...] = DEFAULT_FAULT_KINDS
+    request_log: Path | None = None
+
+
+class EmulatorServer(ThreadingHTTPServer):
+    """The HTTP server plus what its handlers share."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, root: Path, options: EmulatorOptions) -> None:
+        self.options = options
+        self.state = EmulatorState(Path(root))
+        self.log = RequestLog(options.request_log)
+        self.bucket = TokenBucket(options.rate_limit) if options.rate_limit else None
+        self.faults = FaultInjector(options.fault_rate, options.seed, options.fault_kinds) if options.fault_rate > 0 else None
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__((options.host, options.port), EmulatorHandler)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def track(self, connection: socket.socket, open_: bool) -> None:
+        with self._connections_lock:
+            (self._connections.add if open_ else self._connections.discard)(connection)
+
+    def close_connections(self) -> None:
+        """End idle keep-alive connections, so no handler thread serves a stopped emulator."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def route(self, method: str, path: str) -> tuple[Route | None, Any]:
+        for route in ROUTES:
+            found = route.pattern.match(path)
+            if found and route.method == method:
+                return route, found
+        return None, None
+
+
+class EmulatorHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive; every answer carries its Content-Length
+    server_version = "bricktasks-emulator"
+    timeout = 300  # an idle keep-alive connection is closed after this many seconds
+    server: EmulatorServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silent: the request log is the record, and it never holds headers or bodies."""
+
+    def setup(self) -> None:
+        super().setup()
+        # headers and body go out as separate writes: without NODELAY, Nagle plus the client's
+        # delayed ACK adds ~40 ms to every answer
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.server.track(self.connection, True)
+
+    def finish(self) -> None:
+        self.server.track(self.connection, False)
+        super().finish()
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_GET
+
+    # -- one request ------------------------------------------------------------
+    def _serve(self) -> None:
+        server, options = self.server, self.server.options
+        started = time.time()
+        split = urlsplit(self.path)  # absolute URLs arrive when a client uses us as its proxy
+        query = {key: values[-1] for key, values in parse_qs(split.query, keep_blank_values=True).items()}
+        body = BodyReader(self.rfile, self.headers)
+        base_url = f"http://{self.headers.get('Host') or server.url.split('//', 1)[1]}"
+        request = Request(self.command, split.path or "/", query, self.headers, body, base_url)
+        route, match = server.route(self.command, request.path)
+        entry: dict[str, Any] = {
+            "t": round(started, 6), "method": self.command, "path": request.path, "query": query,
+            "status": None, "mutating": bool(route and route.mutating), "target": None, "bytes_in": 0,
+        }
+        fault = None
+        try:
+            if options.latency_ms:
+                time.sleep(options.latency_ms / 1000.0)
+            response = self._admit(request, route)
+            if response is None and server.faults is not None and request.path.startswith("/api/"):
+                fault = server.faults.decide()  # decided before the handler can change anything
+            if fault == "drop":
+                return self._drop(entry, body, fault)
+            if fault == "503":
+                response = ApiError(503, "TEMPORARILY_UNAVAILABLE", "The service is temporarily unavailable (injected fault).").response()
+            if response is None:
+                response = self._call(request, route, match)
+            body.drain()  # unread body bytes would turn our close into a reset that eats the answer
+            if fault == "drop-after":
+                entry["target"] = request.target
+                return self._drop(entry, body, fault)
+            self._write(response)
+            entry["status"] = response.status
+        except (ConnectionError, OSError, TimeoutError):
+            self.close_connection = True  # the client went away mid-request
+        finally:
+            entry["target"] = request.target
+            entry["bytes_in"] = body.bytes_read
+            if fault:
+                entry["fault"] = fault
+            server.log.record(entry)
+
+    def _admit(self, request: Request, route: Route | None) -> Response | None:
+        """An early answer (401, 429, 404 for unknown endpoints) or None to go on."""
+        options = self.server.options
+        is_api = request.path.startswith("/api/")
+        if options.token and (route is None or route.api != "meta"):
+            supplied = self.headers.get("Authorization") or ""
+            if not hmac.compare_digest(supplied.encode(), f"Bearer {options.token}".encode()):
+                return ApiError(401, "UNAUTHENTICATED", "Invalid access token: send Authorization: Bearer <token>.").response()
+        if is_api and self.server.bucket is not None:
+            wait = self.server.bucket.take()
+            if wait is not None:
+                return ApiError(429, "REQUEST_LIMIT_EXCEEDED", "Too many requests: the rate limit is exceeded.", {"Retry-After": str(wait)}).response()
+        if route is None:
+            return ApiError(404, "ENDPOINT_NOT_FOUND", f"No API found for '{self.command} {request.path}'").response()
+        return None
+
+    def _call(self, request: Request, route: Route, match: Any) -> Response:
+        try:
+            return route.handler(request, self.server.state, match)
+        except ApiError as exc:
+            return exc.response()
+        except BricktasksError as exc:
+            return api_error_for(exc, route.api).response()
+        except (ConnectionError, TimeoutError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - a bug in a handler answers 500, never a hang
+            traceback.print_exc(file=sys.stderr)
+            return ApiError(500, "INTERNAL_ERROR", f"emulator handler failed: {type(exc).__name__}: {exc}").response()
+
+    def _drop(self, entry: dict[str, Any], body: BodyReader, fault: str) -> None:
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def _write(self, response: Response) -> None:
+        self.send_response(response.status)
+        if response.status != 204:
+            self.send_header("Content-Type", response.content_type)
+            self.send_header("Content-Length", str(response.length))
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command == "HEAD" or response.status in (204, 304):
+            return
+        if response.file is None:
+            self.wfile.write(response.body)
+            return
+        remaining = response.length
+        with open(response.file, "rb") as source:
+            source.seek(response.file_offset)
+            while remaining > 0:
+                data = source.read(min(CHUNK, remaining))
+                if not data:
+                    self.close_connection = True  # the file shrank meanwhile: the framing is broken
+                    return
+                self.wfile.write(data)
+                remaining -= len(data)
+
+
+class EmulatorHandle:
+    """An emulator serving in a thread of this process: `.url`, `.requests`, `.stop()`."""
+
+    def __init__(self, server: EmulatorServer) -> None:
+        self.server = server
+        self.url = server.url
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True, name="bricktasks-emulator")
+        self._thread.start()
+        self._stopped = False
+
+    @property
+    def root(self) -> Path:
+        return self.server.state.backend.root
+
+    @property
+    def backend(self):
+        """The LocalBackend over the served root (to check what clients wrote)."""
+        return self.server.state.backend
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        return self.server.log.entries()
+
+    def clear_requests(self) -> None:
+        self.server.log.clear()
+
+    def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        self.server.shutdown()
+        self.server.close_connections()
+        self.server.server_close()
+        self.server.state.close()
+        self.server.log.close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> "EmulatorHandle":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_emulator(root: Path | str, **options: Any) -> EmulatorHandle:
+    """Serve `root` on 127.0.0.1 (port 0: a free one) in a background thread.
+
+    Options are `EmulatorOptions` fields: host, port, token, latency_ms, rate_limit,
+    fault_rate, seed, fault_kinds, request_log.
+    """
+    if "request_log" in options and options["request_log"] is not None:
+        options["request_log"] = Path(options["request_log"])
+    if "fault_kinds" in options and isinstance(options["fault_kinds"], str):
+        options["fault_kinds"] = tuple(options["fault_kinds"].split(","))
+    return EmulatorHandle(EmulatorServer(Path(root), EmulatorOptions(**options)))
