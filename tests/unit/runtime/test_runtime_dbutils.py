@@ -4,8 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import LocalRoot
 
+from runtime_helpers import LocalRoot, RunCells, local, run_cells, wheel  # noqa: F401  (fixtures)
 from bricktasks.runtime.errors import InputWidgetNotDefined
 from bricktasks.runtime.fsutils import FsUtils
 from bricktasks.runtime.paths import to_local_path
@@ -14,7 +14,7 @@ SECRETS = {"kv": {"token": "tok-9f8e7d", "short": "pw"}, "other": {"k": "v-12345
 
 
 # -- widgets -----------------------------------------------------------------------------
-def test_widgets_defaults_parameters_and_undeclared(run_cells) -> None:
+def test_widgets_defaults_parameters_and_undeclared(run_cells: RunCells) -> None:
     result = run_cells(
         "dbutils.widgets.text('env', 'dev', 'Environment')\n"
         "dbutils.widgets.dropdown('size', 'small', ['small', 'large'])\n"
@@ -34,7 +34,7 @@ def test_widgets_defaults_parameters_and_undeclared(run_cells) -> None:
     )
 
 
-def test_dropdown_default_must_be_a_choice(run_cells) -> None:
+def test_dropdown_default_must_be_a_choice(run_cells: RunCells) -> None:
     result = run_cells("dbutils.widgets.dropdown('x', 'c', ['a', 'b'])")
     assert result.error == "ValueError: Default value 'c' of widget 'x' is not one of the choices ['a', 'b']"
 
@@ -43,7 +43,7 @@ def test_widget_error_type_is_exported() -> None:
     assert issubclass(InputWidgetNotDefined, Exception)
 
 
-def test_notebook_path_through_the_entry_point(run_cells) -> None:
+def test_notebook_path_through_the_entry_point(run_cells: RunCells) -> None:
     result = run_cells("print(dbutils.notebook.entry_point.getDbutils().notebook().getContext().notebookPath().get())")
     assert result.cells[0].stdout == "/Projects/p/Main\n"
 
@@ -106,7 +106,7 @@ def test_fs_refuses_paths_outside_the_root(fs: FsUtils) -> None:
         fs.ls("relative/path")
 
 
-def test_fs_magic_and_dbutils_fs_in_a_notebook(run_cells, local: LocalRoot) -> None:
+def test_fs_magic_and_dbutils_fs_in_a_notebook(run_cells: RunCells, local: LocalRoot) -> None:
     result = run_cells(
         "dbutils.fs.put('/Volumes/c/s/v/hello.txt', 'hi')",
         "# MAGIC %fs ls /Volumes/c/s/v",
@@ -123,7 +123,7 @@ def test_fs_magic_and_dbutils_fs_in_a_notebook(run_cells, local: LocalRoot) -> N
 
 
 # -- secrets -----------------------------------------------------------------------------
-def test_secrets_api(run_cells) -> None:
+def test_secrets_api(run_cells: RunCells) -> None:
     result = run_cells(
         "print([s.name for s in dbutils.secrets.listScopes()], [m.key for m in dbutils.secrets.list('kv')])\n"
         "print(len(dbutils.secrets.get('kv', 'token')), dbutils.secrets.getBytes('other', 'k') == b'v-123456')",
@@ -137,7 +137,7 @@ def test_secrets_api(run_cells) -> None:
     )
 
 
-def test_secret_values_are_redacted_from_every_output(run_cells) -> None:
+def test_secret_values_are_redacted_from_every_output(run_cells: RunCells) -> None:
     result = run_cells(
         "token = dbutils.secrets.get('kv', 'token')\nprint('the token is', token)",
         "display({'t': token})\ndisplayHTML(f'<b>{token}</b>')\ntoken",
@@ -157,13 +157,13 @@ def test_secret_values_are_redacted_from_every_output(run_cells) -> None:
     assert "tok-9f8e7d" not in str(result.to_dict()).replace("dbutils.secrets.get('kv', 'token')", "")
 
 
-def test_exit_value_is_redacted(run_cells) -> None:
+def test_exit_value_is_redacted(run_cells: RunCells) -> None:
     result = run_cells("dbutils.notebook.exit('v=' + dbutils.secrets.get('other', 'k'))", secrets=SECRETS)
     assert result.exit_value == "v=[REDACTED]"
 
 
 # -- library -------------------------------------------------------------------------------
-def test_library_install_and_restart_python(run_cells, wheel: Path) -> None:
+def test_library_install_and_restart_python(run_cells: RunCells, wheel: Path) -> None:
     result = run_cells(
         f"print(dbutils.library.install({str(wheel)!r}))\ndbutils.library.restartPython()",
         "import rtwheel\nprint(rtwheel.OFFSET)",

@@ -5,12 +5,13 @@ import base64
 
 import pytest
 
+from runtime_helpers import RunCells, local, run_cells  # noqa: F401  (fixtures)
 from bricktasks.runtime.display import json_cell, to_output
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-def test_pandas_frames_become_tables_with_json_cells(run_cells) -> None:
+def test_pandas_frames_become_tables_with_json_cells(run_cells: RunCells) -> None:
     result = run_cells(
         "import numpy as np, pandas as pd\n"
         "frame = pd.DataFrame({'n': np.array([1, 2], dtype='int64'), 'x': [1.5, float('nan')],\n"
@@ -31,12 +32,12 @@ def test_pandas_frames_become_tables_with_json_cells(run_cells) -> None:
     assert len(big["rows"]) == 1000 and big["truncated"] is True and big["rows"][-1] == [999]
 
 
-def test_last_expression_pandas_frame_is_a_table(run_cells) -> None:
+def test_last_expression_pandas_frame_is_a_table(run_cells: RunCells) -> None:
     result = run_cells("import pandas as pd\npd.DataFrame({'a': [1]})")
     assert result.cells[0].outputs == [{"type": "table", "columns": ["a"], "rows": [[1]], "truncated": False}]
 
 
-def test_figures_display_as_png(run_cells) -> None:
+def test_figures_display_as_png(run_cells: RunCells) -> None:
     result = run_cells(
         "import matplotlib.pyplot as plt\nfigure, axis = plt.subplots()\naxis.plot([1, 2, 3])\ndisplay(figure)\ndisplay(axis)",
     )
@@ -44,7 +45,7 @@ def test_figures_display_as_png(run_cells) -> None:
     assert base64.b64decode(result.cells[0].outputs[0]["data_base64"]).startswith(PNG)
 
 
-def test_plt_show_captures_the_open_figures_at_the_end_of_the_cell(run_cells) -> None:
+def test_plt_show_captures_the_open_figures_at_the_end_of_the_cell(run_cells: RunCells) -> None:
     result = run_cells(
         "import matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.figure()\nplt.plot([3, 1])\nplt.show()",
         "figure = plt.figure()\n_ = plt.plot([0, 1])",  # no show: nothing captured, the figure stays open
@@ -58,7 +59,7 @@ def test_plt_show_captures_the_open_figures_at_the_end_of_the_cell(run_cells) ->
     assert result.cells[3].stdout == "0\n"  # shown figures are closed, as a notebook does
 
 
-def test_plt_show_is_restored_after_the_run(run_cells) -> None:
+def test_plt_show_is_restored_after_the_run(run_cells: RunCells) -> None:
     import matplotlib.pyplot as plt
 
     original = plt.show
@@ -66,7 +67,7 @@ def test_plt_show_is_restored_after_the_run(run_cells) -> None:
     assert plt.show is original
 
 
-def test_html_text_and_objects(run_cells) -> None:
+def test_html_text_and_objects(run_cells: RunCells) -> None:
     result = run_cells(
         "class Card:\n    def _repr_html_(self):\n        return '<div>card</div>'\n\n"
         "displayHTML('<h1>hi</h1>')\ndisplay(Card())\ndisplay({'a': [1, 2]})\ndisplay([1, 'two'])\ndisplay('plain')\ndisplay(3.5)"

@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import LocalRoot, notebook
 
+from runtime_helpers import LocalRoot, RunCells, local, notebook, run_cells  # noqa: F401  (fixtures)
 from bricktasks.runtime import NotebookResult
 
 ROOT = "/Projects/forecasting/BI-1"
@@ -24,7 +24,7 @@ def project(local: LocalRoot) -> LocalRoot:
     return local
 
 
-def test_cells_share_one_namespace_with_the_runtime_globals(run_cells) -> None:
+def test_cells_share_one_namespace_with_the_runtime_globals(run_cells: RunCells) -> None:
     result = run_cells(
         "x = 40",
         "y = x + 2\nprint(y)",
@@ -35,7 +35,7 @@ def test_cells_share_one_namespace_with_the_runtime_globals(run_cells) -> None:
     assert [cell.index for cell in result.cells] == [1, 2, 3]
 
 
-def test_spark_is_not_started_by_a_notebook_that_does_not_use_it(run_cells) -> None:
+def test_spark_is_not_started_by_a_notebook_that_does_not_use_it(run_cells: RunCells) -> None:
     result = run_cells("print(repr(spark))")
     assert "started on first use" in result.cells[0].stdout
 
@@ -69,7 +69,7 @@ def test_run_arguments_set_widgets_of_the_child(local: LocalRoot) -> None:
     assert local.run("/Projects/p/Main").cells[1].stdout == "the parent\n"
 
 
-def test_failing_cell_stops_the_run_with_its_number_error_and_trace(run_cells) -> None:
+def test_failing_cell_stops_the_run_with_its_number_error_and_trace(run_cells: RunCells) -> None:
     result = run_cells("x = 1", "# MAGIC %md\n# MAGIC not run", "def check():\n    raise ValueError('quality below threshold')\n\ncheck()", "print('never')")
     assert result.status == "FAILED"
     assert result.failed_cell == 3
@@ -92,7 +92,7 @@ def test_failure_inside_a_run_child_names_the_top_cell_and_the_child(project: Lo
     assert f"{ROOT}/conf/ci_config, cell 2" in trace and "N = 1 / 0" in trace
 
 
-def test_syntax_error_and_missing_notebook_fail_the_cell(run_cells) -> None:
+def test_syntax_error_and_missing_notebook_fail_the_cell(run_cells: RunCells) -> None:
     result = run_cells("x = (", "print(1)")
     assert result.failed_cell == 1 and result.error is not None and result.error.startswith("SyntaxError")
     result = run_cells("%run ./nowhere")
@@ -117,7 +117,7 @@ def test_missing_notebook_non_python_notebook_and_missing_header(local: LocalRoo
     assert "not a Databricks notebook" in (local.run("/Projects/p/plain").error or "")
 
 
-def test_notebook_exit_ends_the_run_with_success_and_a_value(run_cells) -> None:
+def test_notebook_exit_ends_the_run_with_success_and_a_value(run_cells: RunCells) -> None:
     result = run_cells("import json", "try:\n    dbutils.notebook.exit(json.dumps({'a': 1}))\nexcept Exception:\n    print('caught')", "print('never')")
     assert result.status == "SUCCESS" and result.exit_value == '{"a": 1}'
     assert len(result.cells) == 2 and result.cells[1].stdout == ""
@@ -130,25 +130,25 @@ def test_exit_inside_a_run_child_ends_the_whole_run(local: LocalRoot) -> None:
     assert (result.status, result.exit_value, len(result.cells)) == ("SUCCESS", "from child", 1)
 
 
-def test_markdown_cells_are_recorded_not_run(run_cells) -> None:
+def test_markdown_cells_are_recorded_not_run(run_cells: RunCells) -> None:
     result = run_cells("# MAGIC %md\n# MAGIC # Title\n# MAGIC print('not python')")
     assert result.status == "SUCCESS"
     assert (result.cells[0].kind, result.cells[0].stdout) == ("md", "")
     assert result.cells[0].source == "%md\n# Title\nprint('not python')"
 
 
-def test_last_expression_is_shown(run_cells) -> None:
+def test_last_expression_is_shown(run_cells: RunCells) -> None:
     result = run_cells("x = 6 * 7\nx", "None", "print('p')")
     assert result.cells[0].outputs == [{"type": "text", "text": "42"}]
     assert result.cells[1].outputs == [] and result.cells[2].outputs == []
 
 
-def test_unsupported_magic_fails_clearly(run_cells) -> None:
+def test_unsupported_magic_fails_clearly(run_cells: RunCells) -> None:
     result = run_cells("# MAGIC %scala\n# MAGIC println(1)")
     assert result.failed_cell == 1 and "%scala cells do not run locally" in (result.error or "")
 
 
-def test_sh_runs_bash_in_the_run_dir_and_fails_on_nonzero_exit(run_cells, local: LocalRoot) -> None:
+def test_sh_runs_bash_in_the_run_dir_and_fails_on_nonzero_exit(run_cells: RunCells, local: LocalRoot) -> None:
     result = run_cells("# MAGIC %sh\n# MAGIC echo out; echo err >&2; pwd; touch made-here", "# MAGIC %sh exit 3")
     run_dir = local.base / "run1"
     assert result.cells[0].stdout == f"out\nerr\n{run_dir}\n"
@@ -156,7 +156,7 @@ def test_sh_runs_bash_in_the_run_dir_and_fails_on_nonzero_exit(run_cells, local:
     assert result.failed_cell == 2 and result.error == "MagicCommandError: %sh command exited with code 3"
 
 
-def test_stderr_is_captured_with_stdout(run_cells) -> None:
+def test_stderr_is_captured_with_stdout(run_cells: RunCells) -> None:
     result = run_cells("import sys, warnings\nprint('a')\nprint('b', file=sys.stderr)\nwarnings.warn('careful')")
     assert result.cells[0].stdout.startswith("a\nb\n") and "UserWarning: careful" in result.cells[0].stdout
 
@@ -190,7 +190,7 @@ def test_notebook_run_timeout(local: LocalRoot) -> None:
     assert result.error == "NotebookRunFailed: notebook /Projects/p/Slow timed out after 1 s"
 
 
-def test_result_json_round_trip(run_cells) -> None:
+def test_result_json_round_trip(run_cells: RunCells) -> None:
     result = run_cells("print('x')\ndisplay([1, 2])", "raise KeyError('k')")
     data = json.loads(json.dumps(result.to_dict()))
     assert NotebookResult.from_dict(data) == result
@@ -198,7 +198,7 @@ def test_result_json_round_trip(run_cells) -> None:
     assert set(data["cells"][0]) == {"index", "kind", "source", "stdout", "outputs", "error", "duration_s"}
 
 
-def test_runaway_output_is_capped(run_cells) -> None:
+def test_runaway_output_is_capped(run_cells: RunCells) -> None:
     result = run_cells("print('start')\nprint('x' * 1_500_000)\nprint('the end')")
     stdout = result.cells[0].stdout
     assert len(stdout) < 1_000_100 and stdout.startswith("start\n") and stdout.endswith("the end\n")

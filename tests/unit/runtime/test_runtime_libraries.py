@@ -10,7 +10,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import LocalRoot
+from runtime_helpers import LocalRoot, RunCells, local, run_cells, wheel  # noqa: F401  (fixtures)
 
 PY = f"py{sys.version_info.major}.{sys.version_info.minor}"
 
@@ -24,7 +24,7 @@ def _egg(folder: Path, name: str) -> Path:
     return egg
 
 
-def test_pip_install_of_a_wheel_is_visible_to_the_run_only(run_cells, wheel: Path, local: LocalRoot) -> None:
+def test_pip_install_of_a_wheel_is_visible_to_the_run_only(run_cells: RunCells, wheel: Path, local: LocalRoot) -> None:
     before = list(sys.path)
     result = run_cells(f"# MAGIC %pip install {wheel}", "import rtwheel\nprint(rtwheel.OFFSET, rtwheel.__file__)")
     assert result.status == "SUCCESS", result.error_trace
@@ -58,7 +58,7 @@ def test_a_run_in_a_fresh_interpreter_leaves_its_path_alone(wheel: Path, tmp_pat
     assert done.stdout.strip() == "clean"
 
 
-def test_pip_install_from_dbfs_volumes_and_workspace_paths(run_cells, wheel: Path, local: LocalRoot) -> None:
+def test_pip_install_from_dbfs_volumes_and_workspace_paths(run_cells: RunCells, wheel: Path, local: LocalRoot) -> None:
     for folder in ("dbfs/libs", "volumes/c/s/v/libs", "workspace/Projects/p/libs"):
         (local.root / folder).mkdir(parents=True)
         shutil.copy(wheel, local.root / folder / wheel.name)
@@ -74,7 +74,7 @@ def test_pip_install_from_dbfs_volumes_and_workspace_paths(run_cells, wheel: Pat
     assert all(cell.stdout.startswith("Installed rtwheel") for cell in result.cells[:5])
 
 
-def test_pip_install_of_an_installed_requirement_is_a_note(run_cells) -> None:
+def test_pip_install_of_an_installed_requirement_is_a_note(run_cells: RunCells) -> None:
     import pandas
 
     result = run_cells("# MAGIC %pip install pandas 'numpy>=1'")
@@ -93,13 +93,13 @@ def test_pip_install_of_an_installed_requirement_is_a_note(run_cells) -> None:
         ("%pip install -e .", "-e is not supported locally"),
     ],
 )
-def test_pip_install_that_needs_the_network_fails_clearly(run_cells, command: str, message: str) -> None:
+def test_pip_install_that_needs_the_network_fails_clearly(run_cells: RunCells, command: str, message: str) -> None:
     result = run_cells(f"# MAGIC {command}")
     assert result.status == "FAILED" and result.failed_cell == 1
     assert message in (result.error or "")
 
 
-def test_wheel_with_a_dependency_that_is_not_installed_is_refused(run_cells, tmp_path: Path) -> None:
+def test_wheel_with_a_dependency_that_is_not_installed_is_refused(run_cells: RunCells, tmp_path: Path) -> None:
     wheel = tmp_path / "needy-1.0-py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w") as archive:
         archive.writestr("needy/__init__.py", "")
@@ -111,7 +111,7 @@ def test_wheel_with_a_dependency_that_is_not_installed_is_refused(run_cells, tmp
     )
 
 
-def test_requirements_file(run_cells, local: LocalRoot) -> None:
+def test_requirements_file(run_cells: RunCells, local: LocalRoot) -> None:
     (local.root / "workspace" / "Projects" / "p").mkdir(parents=True)
     (local.root / "workspace" / "Projects" / "p" / "requirements.txt").write_text("# pinned\npandas\nnumpy  # arrays\n")
     result = run_cells("# MAGIC %pip install -r /Workspace/Projects/p/requirements.txt")
@@ -119,7 +119,7 @@ def test_requirements_file(run_cells, local: LocalRoot) -> None:
     assert len(result.cells[0].stdout.splitlines()) == 2
 
 
-def test_eggs_go_on_the_path_and_must_match_the_python(run_cells, tmp_path: Path) -> None:
+def test_eggs_go_on_the_path_and_must_match_the_python(run_cells: RunCells, tmp_path: Path) -> None:
     egg = _egg(tmp_path, f"rtegg-0.1-{PY}.egg")
     result = run_cells(f"# MAGIC %pip install {egg}", "import rtegg\nprint(rtegg.ANSWER)")
     assert result.status == "SUCCESS", result.error_trace

@@ -7,13 +7,14 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import LocalRoot, notebook
 
+from runtime_helpers import LocalRoot, notebook, wheel  # noqa: F401  (fixtures)
 from bricktasks.runtime import NotebookResult
 
 pytestmark = pytest.mark.spark
 
 PY = f"py{sys.version_info.major}.{sys.version_info.minor}"
+SparkRun = tuple[NotebookResult, LocalRoot, dict[str, object]]
 
 SPARK_NOTEBOOK = [
     # Spark starts before the wheel is installed: the workers must still see it afterwards
@@ -48,7 +49,7 @@ print(spark.read.parquet(path).count())
 
 
 @pytest.fixture(scope="module")
-def spark_run(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> tuple[NotebookResult, LocalRoot, dict[str, object]]:
+def spark_run(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> SparkRun:
     local = LocalRoot(tmp_path_factory.mktemp("spark"))
     egg = local.base / f"rtegg-0.1-{PY}.egg"
     with zipfile.ZipFile(egg, "w") as archive:
@@ -59,43 +60,43 @@ def spark_run(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> tuple[No
     return result, local, before
 
 
-def test_the_notebook_succeeds(spark_run) -> None:
+def test_the_notebook_succeeds(spark_run: SparkRun) -> None:
     result, _, _ = spark_run
     assert result.status == "SUCCESS", result.error_trace
     assert result.exit_value == "spark done"
 
 
-def test_session_settings_are_local_and_small(spark_run) -> None:
+def test_session_settings_are_local_and_small(spark_run: SparkRun) -> None:
     result, _, _ = spark_run
     assert result.cells[0].stdout == "3 4 2\n"
 
 
-def test_apply_in_pandas_imports_the_run_wheel_in_the_workers(spark_run) -> None:
+def test_apply_in_pandas_imports_the_run_wheel_in_the_workers(spark_run: SparkRun) -> None:
     result, local, _ = spark_run
     values, where = result.cells[2].stdout.splitlines()
     assert values == "[101, 102, 103] {42}"
     assert where.startswith(str(local.base / "run1" / "site-packages"))
 
 
-def test_sql_magic_displays_the_last_statement(spark_run) -> None:
+def test_sql_magic_displays_the_last_statement(spark_run: SparkRun) -> None:
     result, _, _ = spark_run
     assert result.cells[3].outputs == [{"type": "table", "columns": ["two"], "rows": [[2]], "truncated": False}]
 
 
-def test_display_of_spark_frames_is_capped(spark_run) -> None:
+def test_display_of_spark_frames_is_capped(spark_run: SparkRun) -> None:
     result, _, _ = spark_run
     big, small = result.cells[4].outputs
     assert big["columns"] == ["id"] and len(big["rows"]) == 1000 and big["truncated"] is True
     assert small["rows"] == [["a", 1], ["a", 2], ["b", 3]] and small["truncated"] is False
 
 
-def test_parquet_on_a_local_volume(spark_run) -> None:
+def test_parquet_on_a_local_volume(spark_run: SparkRun) -> None:
     result, local, _ = spark_run
     assert result.cells[5].stdout == "3\n"
     assert any((local.root / "volumes" / "c" / "s" / "v" / "table").glob("*.parquet"))
 
 
-def test_the_session_is_stopped_and_the_process_restored(spark_run) -> None:
+def test_the_session_is_stopped_and_the_process_restored(spark_run: SparkRun) -> None:
     from pyspark import SparkContext
 
     _, _, before = spark_run

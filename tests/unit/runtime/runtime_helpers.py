@@ -1,4 +1,9 @@
-"""Fixtures for the runtime tests: a local root with notebooks, runs, and a real wheel."""
+"""Helpers and fixtures for the runtime tests: a local root with notebooks, runs, and a real wheel.
+
+Not a conftest.py: other test folders `from conftest import ...`, and a second module named
+conftest would shadow theirs when the whole tree is collected. Test modules import the
+fixtures they use from here by name.
+"""
 from __future__ import annotations
 
 import subprocess
@@ -11,6 +16,7 @@ import pytest
 from bricktasks.runtime import NotebookResult, RuntimeContext, execute_notebook
 
 HEADER = "# Databricks notebook source\n"
+RunCells = Callable[..., NotebookResult]  # the run_cells fixture: write cells as /Projects/p/Main, run it
 SEP = "\n# COMMAND ----------\n\n"
 
 
@@ -48,7 +54,7 @@ def local(tmp_path: Path) -> LocalRoot:
 
 
 @pytest.fixture
-def run_cells(local: LocalRoot) -> Callable[..., NotebookResult]:
+def run_cells(local: LocalRoot) -> RunCells:
     """Write the cells as /Projects/p/Main and run it."""
 
     def run(*cells: str, **fields: Any) -> NotebookResult:
@@ -58,9 +64,19 @@ def run_cells(local: LocalRoot) -> Callable[..., NotebookResult]:
     return run
 
 
+_WHEELS: dict[Path, Path] = {}  # one build per test session, whichever module asks first
+
+
 @pytest.fixture(scope="session")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real wheel of a tiny package `rtwheel` (needs only pandas), built with pip."""
+    session = tmp_path_factory.getbasetemp()
+    if session not in _WHEELS:
+        _WHEELS[session] = _build_wheel(tmp_path_factory)
+    return _WHEELS[session]
+
+
+def _build_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     source = tmp_path_factory.mktemp("rtwheel-src")
     (source / "rtwheel").mkdir()
     (source / "pyproject.toml").write_text(
