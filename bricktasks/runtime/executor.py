@@ -100,7 +100,7 @@ class _NotebookRun:
         result = NotebookResult(self.path, SUCCESS)
         try:
             notebook = self.session.load(self.path)
-        except BricktasksError as exc:
+        except (BricktasksError, OSError, UnicodeDecodeError) as exc:
             result.status, result.error = FAILED, _one_line(exc)
             return result
         for index, cell in enumerate(notebook.cells, start=1):
