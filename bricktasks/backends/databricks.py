@@ -277,6 +277,7 @@ class DatabricksBackend(Backend):
             if kind == "volumes":
                 self.client.files.upload_from(path, str(source), overwrite=overwrite, use_parallel=False)
                 return
+        self.mkdirs(path.rsplit("/", 1)[0] or "/")  # files land in missing folders, as on DBFS and Volumes
         self.import_object(path, Path(source).read_bytes(), format="AUTO", overwrite=overwrite)  # import takes one body
 
     def read_file(self, path: str) -> bytes:
