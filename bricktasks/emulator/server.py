@@ -142,6 +142,17 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             "status": None, "mutating": bool(route and route.mutating), "target": None, "bytes_in": 0,
         }
         fault = None
+        logged = False
+
+        def record(status: int | None) -> None:
+            # logged before the answer goes out: a client that saw the answer finds its entry
+            nonlocal logged
+            entry.update(status=status, target=request.target, bytes_in=body.bytes_read)
+            if fault:
+                entry["fault"] = fault
+            server.log.record(entry)
+            logged = True
+
         try:
             if options.latency_ms:
                 time.sleep(options.latency_ms / 1000.0)
@@ -149,25 +160,23 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             if response is None and server.faults is not None and request.path.startswith("/api/"):
                 fault = server.faults.decide()  # decided before the handler can change anything
             if fault == "drop":
-                return self._drop(entry, body, fault)
+                record(None)
+                return self._hang_up()
             if fault == "503":
                 response = ApiError(503, "TEMPORARILY_UNAVAILABLE", "The service is temporarily unavailable (injected fault).").response()
             if response is None:
                 response = self._call(request, route, match)
             body.drain()  # unread body bytes would turn our close into a reset that eats the answer
             if fault == "drop-after":
-                entry["target"] = request.target
-                return self._drop(entry, body, fault)
+                record(None)
+                return self._hang_up()
+            record(response.status)
             self._write(response)
-            entry["status"] = response.status
         except (ConnectionError, OSError, TimeoutError):
             self.close_connection = True  # the client went away mid-request
         finally:
-            entry["target"] = request.target
-            entry["bytes_in"] = body.bytes_read
-            if fault:
-                entry["fault"] = fault
-            server.log.record(entry)
+            if not logged:
+                record(None)
 
     def _admit(self, request: Request, route: Route | None) -> Response | None:
         """An early answer (401, 429, 404 for unknown endpoints) or None to go on."""
@@ -198,7 +207,8 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             traceback.print_exc(file=sys.stderr)
             return ApiError(500, "INTERNAL_ERROR", f"emulator handler failed: {type(exc).__name__}: {exc}").response()
 
-    def _drop(self, entry: dict[str, Any], body: BodyReader, fault: str) -> None:
+    def _hang_up(self) -> None:
+        """Close the connection without an answer, as a dropped connection does."""
         self.close_connection = True
         try:
             self.connection.shutdown(socket.SHUT_RDWR)

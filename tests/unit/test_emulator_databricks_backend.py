@@ -1,0 +1,106 @@
+"""DatabricksBackend against the emulator: auth, profiles, errors with hints, retries under faults."""
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+from databricks.sdk import errors as sdk_errors
+
+from bricktasks.backends.databricks import DatabricksBackend, translate_error
+from bricktasks.emulator.testing import databricks_backend, start_emulator
+from bricktasks.errors import AlreadyExists, AuthError, ConfigError, DirectoryNotEmpty, InvalidRequest, NotFound, PermissionDenied, RateLimited, TransientError
+
+SECRET = "dapi-very-secret-value"
+
+
+@pytest.fixture
+def hermetic(monkeypatch, tmp_path):
+    """No DATABRICKS_* from the machine running the tests; a config file of our own."""
+    for name in ("DATABRICKS_HOST", "DATABRICKS_TOKEN", "DATABRICKS_CONFIG_PROFILE", "DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    config = tmp_path / "databrickscfg"
+    config.write_text("")
+    monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(config))
+    return config
+
+
+def test_a_refused_token_is_an_auth_error_that_never_shows_the_token(tmp_path, hermetic):
+    with start_emulator(tmp_path / "root", token="the-right-one") as emulator:
+        backend = databricks_backend(emulator.url, SECRET)
+        with pytest.raises(AuthError) as caught:
+            backend.list("/")
+    error = caught.value
+    assert "DATABRICKS_TOKEN" in error.hint
+    for text in (str(error), error.one_line(), repr(error), repr(backend)):
+        assert SECRET not in text
+
+
+def test_a_profile_from_the_config_file_authenticates(tmp_path, hermetic):
+    with start_emulator(tmp_path / "root", token="profile-token") as emulator:
+        hermetic.write_text(f"[emu]\nhost = {emulator.url}\ntoken = profile-token\n")
+        backend = DatabricksBackend(profile="emu", retry_timeout_seconds=10)
+        backend.mkdirs("/Shared/p")
+        assert [o.path for o in backend.list("/Shared")] == ["/Shared/p"]
+
+
+def test_a_missing_profile_is_a_config_error_with_a_hint(hermetic):
+    with pytest.raises(ConfigError) as caught:
+        DatabricksBackend(profile="no-such-profile")
+    assert "DATABRICKS_CONFIG_PROFILE" in caught.value.hint
+
+
+def test_rate_limits_past_the_retry_budget_become_rate_limited(tmp_path, hermetic):
+    with start_emulator(tmp_path / "root", rate_limit=0.4) as emulator:
+        backend = databricks_backend(emulator.url, retry_timeout_seconds=2)
+        with pytest.raises(RateLimited):
+            for _ in range(3):
+                backend.list("/")
+
+
+def test_an_unreachable_host_is_transient(hermetic):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # nothing listens here once the socket closes
+    backend = DatabricksBackend(f"http://127.0.0.1:{port}", "t", None, retry_timeout_seconds=1, http_timeout_seconds=2)
+    with pytest.raises(TransientError) as caught:
+        backend.list("/")
+    assert "DATABRICKS_HOST" in caught.value.hint or "retry" in caught.value.hint
+
+
+def test_the_sdk_retries_carry_operations_through_faults(tmp_path, hermetic):
+    source = tmp_path / "lib.whl"
+    source.write_bytes(b"wheel" * 1000)
+    with start_emulator(tmp_path / "root", fault_rate=0.2, seed=1, fault_kinds="503,drop") as emulator:
+        backend = databricks_backend(emulator.url)
+        backend.mkdirs("/Projects/f")
+        backend.import_object("/Projects/f/nb.py", b"# Databricks notebook source\n1\n", overwrite=True)
+        backend.upload_file("dbfs:/f/lib.whl", source, overwrite=True)
+        assert backend.read_file("dbfs:/f/lib.whl") == source.read_bytes()
+        assert [o.path for o in backend.list("/Projects/f")] == ["/Projects/f/nb"]
+        assert {entry.get("fault") for entry in emulator.requests} >= {"503", "drop"}
+
+
+@pytest.mark.parametrize("error, expected, hint", [
+    (sdk_errors.PermissionDenied("no access", error_code="PERMISSION_DENIED"), PermissionDenied, "CAN_MANAGE on /Projects/x"),
+    (sdk_errors.ResourceAlreadyExists("exists", error_code="RESOURCE_ALREADY_EXISTS"), AlreadyExists, "overwrite"),
+    (sdk_errors.AlreadyExists("exists", error_code="ALREADY_EXISTS"), AlreadyExists, "overwrite"),
+    (sdk_errors.BadRequest("not empty", error_code="DIRECTORY_NOT_EMPTY"), DirectoryNotEmpty, "recursive"),
+    (sdk_errors.ResourceDoesNotExist("gone", error_code="RESOURCE_DOES_NOT_EXIST"), NotFound, None),
+    (sdk_errors.InvalidParameterValue("Run 7 does not exist.", error_code="INVALID_PARAMETER_VALUE"), NotFound, None),
+    (sdk_errors.InvalidParameterValue("bad format", error_code="INVALID_PARAMETER_VALUE"), InvalidRequest, None),
+    (sdk_errors.TooManyRequests("slow down", error_code="REQUEST_LIMIT_EXCEEDED"), RateLimited, "fewer"),
+    (sdk_errors.Unauthenticated("who", error_code="UNAUTHENTICATED"), AuthError, "DATABRICKS_TOKEN"),
+    (sdk_errors.PermissionDenied("Invalid access token", error_code="403"), AuthError, "DATABRICKS_TOKEN"),
+])
+def test_sdk_errors_translate_with_hints(error, expected, hint):
+    translated = translate_error(error, "/Projects/x")
+    assert type(translated) is expected
+    assert "/Projects/x" in translated.message
+    if hint:
+        assert hint in translated.hint
+
+
+def test_translation_scrubs_the_token_from_messages():
+    error = sdk_errors.BadRequest(f"echoed {SECRET} back", error_code="INVALID_PARAMETER_VALUE")
+    assert SECRET not in translate_error(error, "x", SECRET).one_line()
