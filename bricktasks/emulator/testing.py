@@ -21,7 +21,15 @@ from bricktasks.emulator.__main__ import TOKEN_ENV
 from bricktasks.emulator.requestlog import read_request_log
 from bricktasks.emulator.server import EmulatorHandle, start_emulator
 
-__all__ = ["EmulatorProcess", "EmulatorHandle", "start_emulator", "databricks_backend", "workspace_client", "LISTENING"]
+__all__ = [
+    "EmulatorProcess",
+    "EmulatorHandle",
+    "start_emulator",
+    "databricks_backend",
+    "workspace_client",
+    "client_environment",
+    "LISTENING",
+]
 
 LISTENING = "bricktasks emulator listening on "
 
@@ -136,3 +144,8 @@ def databricks_backend(url: str, token: str = "emulator-token", **options: Any):
     options.setdefault("retry_timeout_seconds", 30)
     options.setdefault("http_timeout_seconds", 30)
     return DatabricksBackend(host=url, token=token, profile=None, **options)
+
+
+def client_environment(url: str, token: str = "emulator-token") -> dict[str, str]:
+    """Variables that point `invoke` (or any Databricks client) at the emulator, for subprocess envs."""
+    return {"DATABRICKS_HOST": url, "DATABRICKS_TOKEN": token, "BRICKTASKS_BACKEND": "databricks"}
