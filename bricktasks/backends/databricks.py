@@ -43,7 +43,15 @@ from bricktasks.backends.base import (
 )
 from bricktasks.backends.databricks_errors import error_code, translate_error
 from bricktasks.backends.local import notebook_language
-from bricktasks.errors import AlreadyExists, BricktasksError, ConfigError, DirectoryNotEmpty, InvalidRequest, NotFound
+from bricktasks.errors import (
+    AlreadyExists,
+    BricktasksError,
+    ConfigError,
+    DirectoryNotEmpty,
+    InvalidRequest,
+    NotFound,
+    TransientError,
+)
 
 __all__ = ["DatabricksBackend", "translate_error"]
 
@@ -200,17 +208,30 @@ class DatabricksBackend(Backend):
         kind = file_kind(path)
         with self._errors(path):
             if kind == "dbfs":
-                handle = self._dbfs.create(path, overwrite=overwrite).handle
-                with open(source, "rb") as stream:
-                    for block in iter(lambda: stream.read(DBFS_BLOCK), b""):  # bounded memory: one block
-                        self._dbfs.add_block(handle, base64.b64encode(block).decode())
-                self._dbfs.close(handle)
-                return
+                return self._upload_dbfs(path, Path(source), overwrite)
             if kind == "volumes":
                 self.client.files.upload_from(path, str(source), overwrite=overwrite, use_parallel=False)
                 return
         self.mkdirs(path.rsplit("/", 1)[0] or "/")  # files land in missing folders, as on DBFS and Volumes
         self.import_object(path, Path(source).read_bytes(), format="AUTO", overwrite=overwrite)  # import takes one body
+
+    def _upload_dbfs(self, path: str, source: Path, overwrite: bool) -> None:
+        """create / add-block / close, checked: a retried add-block (the SDK retries dropped
+        connections) appends its block twice, and a retried close finds its handle gone."""
+        size = source.stat().st_size
+        for attempt in range(3):
+            handle = self._dbfs.create(path, overwrite=overwrite or attempt > 0).handle
+            with open(source, "rb") as stream:
+                for block in iter(lambda: stream.read(DBFS_BLOCK), b""):  # bounded memory: one block
+                    self._dbfs.add_block(handle, base64.b64encode(block).decode())
+            try:
+                self._dbfs.close(handle)
+            except DatabricksError as exc:
+                if not isinstance(translate_error(exc, path), NotFound):
+                    raise  # NotFound: an earlier try of this close went through; the size check decides
+            if (self._dbfs.get_status(path).file_size or 0) == size:
+                return
+        raise TransientError(f"{path}: the uploaded size kept differing from {source.name}'s", "retry the upload")
 
     def read_file(self, path: str) -> bytes:
         kind = file_kind(path)

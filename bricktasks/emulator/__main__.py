@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Sequence
 
 from bricktasks.emulator.faults import DEFAULT_FAULT_KINDS, parse_fault_kinds
+from bricktasks.emulator.routing import QUIRKS
 from bricktasks.emulator.server import EmulatorHandle, EmulatorOptions, EmulatorServer
 
 TOKEN_ENV = "BRICKTASKS_EMULATOR_TOKEN"  # keeps the token out of argv (ps shows argv)
@@ -37,6 +38,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--fault-kinds", default=",".join(DEFAULT_FAULT_KINDS), help="comma-separated: 503, drop, drop-after"
     )
     parser.add_argument("--request-log", type=Path, default=None, help="append one JSON line per request here")
+    parser.add_argument(
+        "--quirk", action="append", default=[], choices=QUIRKS, help="reproduce a real-API misbehaviour (repeatable)"
+    )
     args = parser.parse_args(argv)
     try:
         args.fault_kinds = parse_fault_kinds(args.fault_kinds)
@@ -54,6 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = EmulatorOptions(
         host=args.host, port=args.port, token=args.token, latency_ms=args.latency_ms, rate_limit=args.rate_limit,
         fault_rate=args.fault_rate, seed=args.seed, fault_kinds=args.fault_kinds, request_log=args.request_log,
+        quirks=tuple(args.quirk),
     )
     args.root.mkdir(parents=True, exist_ok=True)
     stop = threading.Event()

@@ -14,7 +14,12 @@ from typing import Callable
 from bricktasks.backends.local import LocalBackend
 from bricktasks.emulator.protocol import Request, Response
 
-__all__ = ["Route", "EmulatorState", "DbfsHandle", "Handler"]
+__all__ = ["Route", "EmulatorState", "DbfsHandle", "Handler", "QUIRKS"]
+
+# Real-API behaviour the emulator only reproduces when asked, so clients can test their workarounds:
+#   auto-overwrite-file   AUTO import with overwrite onto an existing FILE answers 400
+#                         RESOURCE_ALREADY_EXISTS, as the real Workspace API has (databricks/cli#3386)
+QUIRKS = ("auto-overwrite-file",)
 
 Handler = Callable[[Request, "EmulatorState", "re.Match[str]"], Response]
 
@@ -50,8 +55,9 @@ class EmulatorState:
 
     HANDLE_IDLE_SECONDS = 600.0  # DBFS closes a handle idle for 10 minutes
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, quirks: tuple[str, ...] = ()) -> None:
         self.backend = LocalBackend(root)
+        self.quirks = frozenset(quirks)  # real-API misbehaviours to reproduce on request (see QUIRKS)
         # spooled uploads live beside the backend's folders, never inside a served tree
         self.spool_dir = self.backend.root / ".emulator-spool"
         self.spool_dir.mkdir(exist_ok=True)

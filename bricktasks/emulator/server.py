@@ -23,7 +23,7 @@ from bricktasks.emulator import dbfs_api, files_api, jobs_api, workspace_api
 from bricktasks.emulator.faults import DEFAULT_FAULT_KINDS, FaultInjector, TokenBucket
 from bricktasks.emulator.protocol import CHUNK, ApiError, BodyReader, Request, Response, api_error_for, json_response
 from bricktasks.emulator.requestlog import RequestLog
-from bricktasks.emulator.routing import EmulatorState, Route
+from bricktasks.emulator.routing import QUIRKS, EmulatorState, Route
 from bricktasks.errors import BricktasksError
 
 __all__ = ["EmulatorOptions", "EmulatorServer", "EmulatorHandle", "start_emulator", "ROUTES"]
@@ -57,6 +57,7 @@ class EmulatorOptions:
     seed: int | None = None
     fault_kinds: tuple[str, ...] = DEFAULT_FAULT_KINDS
     request_log: Path | None = None
+    quirks: tuple[str, ...] = ()  # see routing.QUIRKS
 
 
 class EmulatorServer(ThreadingHTTPServer):
@@ -67,7 +68,10 @@ class EmulatorServer(ThreadingHTTPServer):
 
     def __init__(self, root: Path, options: EmulatorOptions) -> None:
         self.options = options
-        self.state = EmulatorState(Path(root))
+        unknown = set(options.quirks) - set(QUIRKS)
+        if unknown:
+            raise ValueError(f"unknown quirks {sorted(unknown)}; known: {', '.join(QUIRKS)}")
+        self.state = EmulatorState(Path(root), tuple(options.quirks))
         self.log = RequestLog(options.request_log)
         self.bucket = TokenBucket(options.rate_limit) if options.rate_limit else None
         self.faults = FaultInjector(options.fault_rate, options.seed, options.fault_kinds) if options.fault_rate > 0 else None
@@ -290,10 +294,11 @@ def start_emulator(root: Path | str, **options: Any) -> EmulatorHandle:
     """Serve `root` on 127.0.0.1 (port 0: a free one) in a background thread.
 
     Options are `EmulatorOptions` fields: host, port, token, latency_ms, rate_limit,
-    fault_rate, seed, fault_kinds, request_log.
+    fault_rate, seed, fault_kinds, request_log, quirks.
     """
     if "request_log" in options and options["request_log"] is not None:
         options["request_log"] = Path(options["request_log"])
-    if "fault_kinds" in options and isinstance(options["fault_kinds"], str):
-        options["fault_kinds"] = tuple(options["fault_kinds"].split(","))
+    for name in ("fault_kinds", "quirks"):
+        if isinstance(options.get(name), str):
+            options[name] = tuple(options[name].split(","))
     return EmulatorHandle(EmulatorServer(Path(root), EmulatorOptions(**options)))

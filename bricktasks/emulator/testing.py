@@ -55,6 +55,7 @@ class EmulatorProcess:
         seed: int | None = None,
         fault_kinds: str | None = None,
         request_log: Path | str | None = None,
+        quirks: tuple[str, ...] = (),
         startup_timeout: float = 20.0,
     ) -> None:
         self.root = Path(root)
@@ -66,6 +67,8 @@ class EmulatorProcess:
         ):
             if value is not None:
                 self.command += [flag, str(value)]
+        for quirk in quirks:
+            self.command += ["--quirk", quirk]
         self._token = token  # handed over in the environment, not argv, and never printed
         self.startup_timeout = startup_timeout
         self.process: subprocess.Popen[str] | None = None

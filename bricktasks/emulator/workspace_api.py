@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 from typing import Any
 
-from bricktasks.backends.base import NOTEBOOK_EXTENSIONS, ObjectInfo
+from bricktasks.backends.base import NOTEBOOK_EXTENSIONS, ObjectInfo, ObjectType
 from bricktasks.backends.local import MAX_IMPORT_BYTES, notebook_language
 from bricktasks.emulator.protocol import ApiError, Request, Response, decode_base64, json_response, truthy
 from bricktasks.emulator.routing import EmulatorState, Route
+from bricktasks.errors import NotFound
 
 __all__ = ["ROUTES", "object_json"]
 
@@ -45,7 +47,12 @@ def import_object(request: Request, state: EmulatorState, match) -> Response:
     is_notebook = format == "SOURCE" or (format == "AUTO" and notebook_language(os.path.basename(path), content[:64]))
     if is_notebook and len(content) > MAX_IMPORT_BYTES:
         raise ApiError(400, "MAX_NOTEBOOK_SIZE_EXCEEDED", f"File size imported is ({len(content)} bytes), exceeded max size (10485760 bytes)")
-    state.backend.import_object(path, content, format=format, language=language, overwrite=truthy(fields.get("overwrite")))
+    overwrite = truthy(fields.get("overwrite"))
+    if "auto-overwrite-file" in state.quirks and format == "AUTO" and overwrite and not is_notebook:
+        with contextlib.suppress(NotFound):
+            if state.backend.get_status(path).object_type is ObjectType.FILE:
+                raise ApiError(400, "RESOURCE_ALREADY_EXISTS", f"Node named '{os.path.basename(path)}' already exists")
+    state.backend.import_object(path, content, format=format, language=language, overwrite=overwrite)
     return json_response({})
 
 

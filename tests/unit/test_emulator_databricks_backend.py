@@ -1,13 +1,15 @@
 """DatabricksBackend against the emulator: auth, profiles, errors with hints, retries under faults."""
 from __future__ import annotations
 
+import os
 import socket
 
 import pytest
 from databricks.sdk import errors as sdk_errors
+from databricks.sdk.service.workspace import ImportFormat
 
 from bricktasks.backends.databricks import DatabricksBackend, translate_error
-from bricktasks.emulator.testing import databricks_backend, start_emulator
+from bricktasks.emulator.testing import databricks_backend, start_emulator, workspace_client
 from bricktasks.errors import AlreadyExists, AuthError, ConfigError, DirectoryNotEmpty, InvalidRequest, NotFound, PermissionDenied, RateLimited, TransientError
 
 SECRET = "dapi-very-secret-value"
@@ -78,6 +80,28 @@ def test_the_sdk_retries_carry_operations_through_faults(tmp_path, hermetic):
         assert backend.read_file("dbfs:/f/lib.whl") == source.read_bytes()
         assert [o.path for o in backend.list("/Projects/f")] == ["/Projects/f/nb"]
         assert {entry.get("fault") for entry in emulator.requests} >= {"503", "drop"}
+
+
+def test_a_dbfs_upload_survives_a_block_applied_twice(tmp_path, hermetic):
+    source = tmp_path / "big.bin"
+    source.write_bytes(os.urandom(5 * 1024 * 1024 + 3))
+    with start_emulator(tmp_path / "root", fault_rate=0.1, seed=3, fault_kinds="drop-after") as emulator:
+        backend = databricks_backend(emulator.url)
+        backend.upload_file("dbfs:/x/big.bin", source, overwrite=True)
+        assert [e["path"] for e in emulator.requests if e.get("fault")] == ["/api/2.0/dbfs/add-block"]  # applied, then dropped
+        assert emulator.backend.read_file("dbfs:/x/big.bin") == source.read_bytes()
+
+
+def test_overwriting_a_file_survives_the_real_apis_auto_overwrite_refusal(tmp_path, hermetic):
+    with start_emulator(tmp_path / "root", quirks=("auto-overwrite-file",)) as emulator:
+        client = workspace_client(emulator.url)
+        backend = databricks_backend(emulator.url)
+        backend.mkdirs("/Projects/q")
+        backend.import_object("/Projects/q/conf.yml", b"v: 1\n")
+        with pytest.raises(sdk_errors.ResourceAlreadyExists):  # what the real API does (databricks/cli#3386)
+            client.workspace.upload("/Projects/q/conf.yml", b"v: 2\n", format=ImportFormat.AUTO, overwrite=True)
+        backend.import_object("/Projects/q/conf.yml", b"v: 3\n", overwrite=True)
+        assert backend.export("/Projects/q/conf.yml") == b"v: 3\n"
 
 
 @pytest.mark.parametrize("error, expected, hint", [
