@@ -8,18 +8,14 @@ the token never appears in a message or repr.
 Choices that differ from the obvious SDK call, and why:
 - Notebooks import as SOURCE with their language; other files as AUTO, and an overwrite the
   API refuses with RESOURCE_ALREADY_EXISTS (databricks/cli#3386) is retried as delete + import.
-- DBFS uploads stream create / add-block (1 MB) / close; Volumes use the Files API.
+- Files (DBFS, Volumes, workspace files) live in the `DatabricksFiles` mixin (databricks_files.py).
 - Runs are submitted without `.result()`: our own wait loop owns waiting and cancelling.
 """
 from __future__ import annotations
 
-import base64
 import contextlib
-import email.utils
 import itertools
 import os
-import tempfile
-from pathlib import Path
 from typing import Iterator
 
 from databricks.sdk import WorkspaceClient
@@ -29,33 +25,14 @@ from databricks.sdk.service import compute, jobs
 from databricks.sdk.service.files import DbfsAPI
 from databricks.sdk.service.workspace import ExportFormat, ImportFormat, Language
 
-from bricktasks.backends.base import (
-    NOTEBOOK_EXTENSIONS,
-    Backend,
-    FileInfo,
-    ObjectInfo,
-    ObjectType,
-    Run,
-    RunOutput,
-    RunSpec,
-    TaskRun,
-    file_kind,
-)
-from bricktasks.backends.databricks_errors import error_code, translate_error
+from bricktasks.backends.base import NOTEBOOK_EXTENSIONS, Backend, ObjectInfo, ObjectType, Run, RunOutput, RunSpec, TaskRun
+from bricktasks.backends.databricks_errors import translate_error
+from bricktasks.backends.databricks_files import DatabricksFiles
 from bricktasks.backends.local import notebook_language
-from bricktasks.errors import (
-    AlreadyExists,
-    BricktasksError,
-    ConfigError,
-    DirectoryNotEmpty,
-    InvalidRequest,
-    NotFound,
-    TransientError,
-)
+from bricktasks.errors import AlreadyExists, BricktasksError, ConfigError, InvalidRequest
 
 __all__ = ["DatabricksBackend", "translate_error"]
 
-DBFS_BLOCK = 1024 * 1024  # add-block takes at most 1 MB of raw data
 MAX_LISTED_RUNS = 250  # list_runs pages through everything; a busy workspace has thousands
 
 
@@ -78,16 +55,7 @@ def _build_config(host: str | None, token: str | None, profile: str | None, retr
         ) from None
 
 
-def _ms(http_date: str | None) -> int:
-    if not http_date:
-        return 0
-    try:
-        return int(email.utils.parsedate_to_datetime(http_date).timestamp() * 1000)
-    except (TypeError, ValueError):
-        return 0
-
-
-class DatabricksBackend(Backend):
+class DatabricksBackend(DatabricksFiles, Backend):
     """Workspace, files and runs of a real workspace (or the emulator), through databricks-sdk."""
 
     name = "databricks"
@@ -169,145 +137,6 @@ class DatabricksBackend(Backend):
         with self._errors(path):
             self.client.workspace.delete(path, recursive=recursive)
 
-    # -- files -----------------------------------------------------------------------
-    def file_status(self, path: str) -> FileInfo:
-        kind = file_kind(path)
-        with self._errors(path):
-            if kind == "dbfs":
-                status = self._dbfs.get_status(path)
-                return FileInfo(path, bool(status.is_dir), status.file_size or 0, status.modification_time or 0)
-            if kind == "volumes":
-                try:
-                    meta = self.client.files.get_metadata(path)
-                    return FileInfo(path, False, meta.content_length or 0, _ms(meta.last_modified))
-                except DatabricksError as exc:
-                    if not isinstance(translate_error(exc, path), NotFound):
-                        raise
-                self.client.files.get_directory_metadata(path)
-                return FileInfo(path, True, 0, 0)
-        info = self.get_status(path)
-        return FileInfo(path, info.object_type is ObjectType.DIRECTORY, info.size or 0, info.modified_at or 0)
-
-    def list_files(self, path: str) -> list[FileInfo]:
-        kind = file_kind(path)
-        with self._errors(path):
-            if kind == "dbfs":
-                entries = [_dbfs_entry(path, f) for f in self._dbfs.list(path)]
-                return sorted(entries, key=lambda f: f.path)
-            if kind == "volumes":
-                status = self.file_status(path)
-                if not status.is_dir:
-                    return [status]
-                return sorted(
-                    (FileInfo(e.path, bool(e.is_directory), e.file_size or 0, e.last_modified or 0) for e in self.client.files.list_directory_contents(path)),
-                    key=lambda f: f.path,
-                )
-        return [FileInfo(o.path, o.object_type is ObjectType.DIRECTORY, o.size or 0, o.modified_at or 0) for o in self.list(path)]
-
-    def upload_file(self, path: str, source: Path, *, overwrite: bool = False) -> None:
-        kind = file_kind(path)
-        with self._errors(path):
-            if kind == "dbfs":
-                return self._upload_dbfs(path, Path(source), overwrite)
-            if kind == "volumes":
-                self.client.files.upload_from(path, str(source), overwrite=overwrite, use_parallel=False)
-                return
-        self.mkdirs(path.rsplit("/", 1)[0] or "/")  # files land in missing folders, as on DBFS and Volumes
-        self.import_object(path, Path(source).read_bytes(), format="AUTO", overwrite=overwrite)  # import takes one body
-
-    def _upload_dbfs(self, path: str, source: Path, overwrite: bool) -> None:
-        """create / add-block / close, checked: a retried add-block (the SDK retries dropped
-        connections) appends its block twice, and a retried close finds its handle gone."""
-        size = source.stat().st_size
-        for attempt in range(3):
-            handle = self._dbfs.create(path, overwrite=overwrite or attempt > 0).handle
-            with open(source, "rb") as stream:
-                for block in iter(lambda: stream.read(DBFS_BLOCK), b""):  # bounded memory: one block
-                    self._dbfs.add_block(handle, base64.b64encode(block).decode())
-            try:
-                self._dbfs.close(handle)
-            except DatabricksError as exc:
-                if not isinstance(translate_error(exc, path), NotFound):
-                    raise  # NotFound: an earlier try of this close went through; the size check decides
-            if (self._dbfs.get_status(path).file_size or 0) == size:
-                return
-        raise TransientError(f"{path}: the uploaded size kept differing from {source.name}'s", "retry the upload")
-
-    def read_file(self, path: str) -> bytes:
-        kind = file_kind(path)
-        with self._errors(path):
-            if kind == "dbfs":
-                size, chunks, offset = self._dbfs.get_status(path).file_size or 0, [], 0
-                while offset < size:
-                    answer = self._dbfs.read(path, offset=offset, length=DBFS_BLOCK)
-                    if not answer.bytes_read:
-                        break  # the file shrank meanwhile
-                    chunks.append(base64.b64decode(answer.data or ""))
-                    offset += answer.bytes_read
-                return b"".join(chunks)
-            if kind == "volumes":
-                return self.client.files.download(path).contents.read()
-        return self.export(path)
-
-    def move_file(self, source: str, destination: str, *, overwrite: bool = False) -> None:
-        kind = file_kind(source)
-        if file_kind(destination) != kind:
-            raise InvalidRequest(f"cannot move {source} to {destination}: they are on different file systems")
-        self.file_status(source)  # NotFound first, as everywhere
-        if overwrite:
-            with contextlib.suppress(NotFound):
-                self.delete_file(destination)
-        elif kind != "dbfs":
-            with contextlib.suppress(NotFound):
-                self.file_status(destination)
-                raise AlreadyExists(f"{destination} already exists.", "pass overwrite to replace it")
-        if kind == "dbfs":
-            with self._errors(destination):
-                self._dbfs.move(source, destination)
-            return
-        # Volumes and workspace files have no rename: copy (streamed through a local file), then delete
-        with tempfile.TemporaryDirectory(prefix="bricktasks-move-") as folder:
-            local = Path(folder) / "file"
-            if kind == "volumes":
-                with self._errors(source):
-                    self.client.files.download_to(source, str(local))
-            else:
-                local.write_bytes(self.export(source))
-            self.upload_file(destination, local, overwrite=overwrite)
-        self.delete_file(source)
-
-    def delete_file(self, path: str, *, recursive: bool = False) -> None:
-        kind = file_kind(path)
-        if kind == "workspace":
-            return self.delete(path, recursive=recursive)
-        status = self.file_status(path)  # DBFS deletes a missing path silently; we say NotFound
-        with self._errors(path):
-            if kind == "dbfs":
-                try:
-                    self._dbfs.delete(path, recursive=recursive)
-                except DatabricksError as exc:
-                    if error_code(exc) == "IO_ERROR" and not recursive:
-                        raise DirectoryNotEmpty(f"{path} is not empty.", "pass recursive to delete its contents") from None
-                    raise
-                return
-            if not status.is_dir:
-                self.client.files.delete(path)
-                return
-            if recursive:
-                for entry in self.list_files(path):
-                    self.delete_file(entry.path, recursive=True)
-            self.client.files.delete_directory(path)
-
-    def mkdirs_files(self, path: str) -> None:
-        kind = file_kind(path)
-        if kind == "workspace":
-            return self.mkdirs(path)
-        with self._errors(path):
-            if kind == "dbfs":
-                self._dbfs.mkdirs(path)
-            else:
-                self.client.files.create_directory(path)
-
     # -- jobs -------------------------------------------------------------------------
     def submit_run(self, spec: RunSpec) -> int:
         new_cluster = compute.ClusterSpec.from_dict(spec.new_cluster) if spec.new_cluster else None
@@ -372,13 +201,6 @@ class DatabricksBackend(Backend):
         session = getattr(getattr(self.client.api_client, "_api_client", None), "_session", None)
         if session is not None:
             session.close()
-
-
-def _dbfs_entry(listed: str, info) -> FileInfo:
-    """A DBFS list entry under the caller's `dbfs:/` spelling (listing a file answers the file)."""
-    plain = listed[len("dbfs:"):].rstrip("/") or "/"
-    path = listed if info.path.rstrip("/") == plain else f"{listed.rstrip('/')}/{os.path.basename(info.path.rstrip('/'))}"
-    return FileInfo(path, bool(info.is_dir), info.file_size or 0, info.modification_time or 0)
 
 
 def _object_info(info) -> ObjectInfo:

@@ -29,7 +29,17 @@ from bricktasks.errors import (
     TransientError,
 )
 
-__all__ = ["ApiError", "Request", "Response", "BodyReader", "api_error_for", "json_response", "decode_base64", "truthy"]
+__all__ = [
+    "ApiError",
+    "Request",
+    "Response",
+    "BodyReader",
+    "api_error_for",
+    "json_response",
+    "decode_base64",
+    "parse_multipart",
+    "truthy",
+]
 
 CHUNK = 1024 * 1024
 

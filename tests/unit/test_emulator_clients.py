@@ -236,3 +236,18 @@ def test_keep_alive_serves_several_requests_on_one_connection(emulator):
         sockets.add(id(connection.sock))
     assert len(sockets) == 1  # errors too keep the connection open
     connection.close()
+
+
+def test_absolute_urls_work_for_clients_that_use_the_emulator_as_a_proxy(emulator):
+    # databricks-cli 0.18 drops the port: it is pointed here with HTTP_PROXY and sends absolute URLs
+    session = requests.Session()
+    session.trust_env = False  # NO_PROXY in the environment must not bypass the proxy
+    answer = session.get(
+        "http://127.0.0.1/api/2.0/workspace/get-status",
+        params={"path": "/"},
+        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "text/json"},
+        proxies={"http": emulator.url},
+        timeout=10,
+    )
+    assert answer.json()["object_type"] == "DIRECTORY"
+    assert emulator.requests[-1]["path"] == "/api/2.0/workspace/get-status"
