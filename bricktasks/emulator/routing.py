@@ -59,8 +59,10 @@ class EmulatorState:
         self.backend = LocalBackend(root)
         self.quirks = frozenset(quirks)  # real-API misbehaviours to reproduce on request (see QUIRKS)
         # spooled uploads live beside the backend's folders, never inside a served tree
-        self.spool_dir = self.backend.root / ".emulator-spool"
-        self.spool_dir.mkdir(exist_ok=True)
+        # (one folder per emulator: two emulators may serve the same root)
+        spools = self.backend.root / ".emulator-spool"
+        spools.mkdir(exist_ok=True)
+        self.spool_dir = Path(tempfile.mkdtemp(prefix="spool-", dir=spools))
         self._handles: dict[int, DbfsHandle] = {}
         self._next_handle = 1
         self._lock = threading.Lock()
