@@ -167,7 +167,8 @@ def _finish(project, backend, plan, run, elapsed, manifest, console, secrets) ->
         if output and output.result is not None:
             line += f"; exit value: {output.result}"
         if state != "SUCCESS" and reports[-1].error:
-            line += f"; error: {reports[-1].error}"
+            where = f" in cell {reports[-1].failed_cell}" if reports[-1].failed_cell else ""
+            line += f"; error{where}: {reports[-1].error}"
         console.result(line)
     build = plan.build
     report = BuildReport(

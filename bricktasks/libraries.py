@@ -1,6 +1,7 @@
 """Put built libraries where clusters install them, and name them the way a run attaches them."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +32,7 @@ def library_spec(remote: str) -> dict[str, str]:
 
 
 def upload_libraries(
-    backend: Backend, artifacts: list[Path], destination: str, *, console: Console, dry_run: bool = False
+    backend: Backend, artifacts: list[os.PathLike], destination: str, *, console: Console, dry_run: bool = False
 ) -> list[UploadedLibrary]:
     """Upload each artifact into `destination`, skipping one whose same-named copy has the same size.
 
@@ -40,7 +41,7 @@ def upload_libraries(
     its final name only once it is complete.
     """
     uploaded = []
-    for artifact in artifacts:
+    for artifact in map(Path, artifacts):  # build.Artifact objects are path-like
         remote = join(destination, artifact.name)
         size = artifact.stat().st_size
         try:

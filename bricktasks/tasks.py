@@ -63,8 +63,9 @@ def _load(c, **flags: Any) -> tuple[Project, Console]:
 
 def _branch(project: Project, branch: str | None) -> str:
     """The branch to act on: the flag, BRICKTASKS_BRANCH, else the current git branch."""
-    chosen = branch or project.settings.branch or current_git_branch(project.root)
-    if not chosen:
+    # an explicit empty --branch is refused by branch_folder, not replaced by a default
+    chosen = branch if branch is not None else (project.settings.branch or current_git_branch(project.root))
+    if chosen is None:
         raise UserInputError("cannot tell the branch (no git branch here)", "pass --branch or set BRICKTASKS_BRANCH")
     branch_folder(chosen)  # validate before anything is touched
     return chosen
@@ -154,16 +155,19 @@ def upload_lib(c, branch=None, build_id=None, master=False, egg=False, dry_run=F
 
 @task(
     aliases=["checkout"],
+    positional=["branch"],
     help={
-        "branch": "branch whose folder to fill (default: the current git branch)",
+        "branch": "branch whose folder to fill, e.g. BI-5613 or feature/x (\"$(git branch --show-current)\" for the current one)",
         "env": "config set_environment selects, conf/<env>_config (default: BRICKTASKS_ENV)",
         "prune": "also delete workspace objects that no longer exist in the working copy",
         "dry_run": "print the plan; change nothing",
     },
 )
 @_guarded
-def checkout_branch(c, branch=None, env=None, prune=False, dry_run=False):
-    """Push the working copy's notebooks into the branch's workspace folder."""
+def checkout_branch(c, branch, env=None, prune=False, dry_run=False):
+    """Push the working copy's notebooks into the branch's workspace folder: invoke checkout BI-5613."""
+    # The branch is a required positional argument, as in the article (`invoke checkout BI-5613`):
+    # invoke's parser has no optional positionals, and a flag would break that muscle memory.
     project, console = _load(c, env=env, branch=branch)
     chosen = _branch(project, branch)
     if chosen.lower() in PROTECTED_BRANCHES:

@@ -17,6 +17,7 @@ import io
 import shlex
 import time
 import traceback
+import warnings
 from typing import Any, Callable
 
 from bricktasks.errors import BricktasksError
@@ -133,7 +134,7 @@ class _NotebookRun:
         buffer = io.StringIO()
         started = time.monotonic()
         try:
-            with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+            with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer), _warnings_shown_in(buffer):
                 try:
                     self._run_cell(cell, self.path, index, depth=0)
                 finally:
@@ -286,3 +287,20 @@ def _trace(exc: BaseException, session: Session) -> str:
     if child_trace:
         text += f"\nThe child notebook's trace:\n{child_trace}"
     return text
+
+
+@contextlib.contextmanager
+def _warnings_shown_in(buffer: io.StringIO):
+    """Show warnings in the cell's output, as a notebook does, even when a host (pytest, a
+    caller's catch_warnings) has replaced showwarning to record them. Only the display hook is
+    swapped, so filters a cell sets stay in force for the next cells."""
+    previous = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001 - warnings' signature
+        buffer.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = previous

@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from conftest import BROKEN, SLEEPER, SMOKE, processes_mentioning, terminate, wait_until
+from e2e_helpers import BROKEN, SLEEPER, SMOKE, processes_mentioning, terminate, wait_until
 
 CI_ENV = {"BRICKTASKS_BUILD_ID": "7", "BRICKTASKS_BRANCH": "BI-5613"}
 CI_FOLDER = "/Projects/forecasting/CI/7-BI-5613"

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 from bricktasks.backends.base import NotebookTask, RunSpec
 
-from conftest import SLEEPER
+from e2e_helpers import SLEEPER
 
 BRANCH = "/Projects/forecasting/BI-5613"
 
@@ -14,12 +14,12 @@ BRANCH = "/Projects/forecasting/BI-5613"
 def test_checkout_switch_env_and_prune(project):
     first = project.invoke("checkout", "BI-5613")
     assert first.returncode == 0, first.stdout + first.stderr
-    assert "uploaded 10, unchanged 0, pruned 0" in first.stdout
+    assert "uploaded 7, unchanged 0, pruned 0" in first.stdout
     backend = project.backend()
     assert backend.export(f"{BRANCH}/set_environment") == b"# Databricks notebook source\n# MAGIC %run ./conf/dev_config\n"
     assert backend.get_status(f"{BRANCH}/ModelTraining").object_type.value == "NOTEBOOK"
     again = project.invoke("checkout", "BI-5613")
-    assert "uploaded 0, unchanged 10, pruned 0" in again.stdout
+    assert "uploaded 0, unchanged 7, pruned 0" in again.stdout
 
     switched = project.invoke("switch-env", "kyle", "--branch", "BI-5613")
     assert switched.returncode == 0, switched.stderr
@@ -34,17 +34,21 @@ def test_checkout_switch_env_and_prune(project):
     assert "PrepareData" not in {info.path.rsplit("/", 1)[1] for info in backend.list(BRANCH)}
 
 
-def test_checkout_defaults_to_the_git_branch_and_maps_slashes(project):
+def test_slashes_map_to_a_safe_folder_and_switch_env_defaults_to_the_git_branch(project):
     project.git("checkout", "-q", "-b", "feature/new-model")
-    result = project.invoke("checkout", "--env", "ci")
+    result = project.invoke("checkout", "feature/new-model", "--env", "ci")
     assert result.returncode == 0, result.stderr
-    assert project.backend().get_status("/Projects/forecasting/feature__new-model/ModelTraining")
+    folder = "/Projects/forecasting/feature__new-model"
+    assert project.backend().get_status(f"{folder}/ModelTraining")
+    switched = project.invoke("switch-env", "dev")  # no --branch: the current git branch
+    assert switched.returncode == 0, switched.stderr
+    assert b"./conf/dev_config" in project.backend().export(f"{folder}/set_environment")
 
 
 def test_dry_run_changes_nothing(project):
     before = project.workspace_digest()
     result = project.invoke("checkout", "BI-5613", "--dry-run")
-    assert result.returncode == 0 and "would upload 10" in result.stdout
+    assert result.returncode == 0 and "would upload 7" in result.stdout
     assert project.workspace_digest() == before
 
 
