@@ -43,6 +43,15 @@ class BuildTarget:
             return layout.master_libraries
         return layout.branch_libraries(self.build.branch)
 
+    def workspace_folder(self, layout: ProjectLayout) -> str | None:
+        """The notebooks' folder whose install_libraries names this target's libraries; None for
+        master, which only deploy writes."""
+        if self.kind == "ci":
+            return layout.ci_build(self.build.build_id, self.build.branch)
+        if self.kind == "branch":
+            return layout.branch(self.build.branch)
+        return None
+
     @classmethod
     def branch(cls, project: Project, branch: str) -> BuildTarget:
         return cls("branch", BuildInfo(f"b{_stamp()}", branch, current_git_commit(project.root), None))

@@ -1,7 +1,8 @@
 """`invoke ci`: upload the build, run the CI notebooks on a cluster, wait, report, exit code.
 
-settings -> build info -> (libraries built by the caller) -> sync notebooks into CI/<build>-<branch>
--> set_environment(ci) -> upload libraries -> build manifest -> submit (libraries attached) -> wait
+settings -> build info -> (libraries built by the caller) -> upload libraries -> sync notebooks into CI/<build>-<branch>
+-> set_environment(ci) and install_libraries naming the build's uploads -> build manifest -> submit
+(libraries also attached to the run's cluster) -> wait
 (timeout, SIGINT/SIGTERM cancel the run) -> outputs and HTML export -> JUnit + HTML -> exit code.
 """
 from __future__ import annotations
@@ -84,9 +85,12 @@ def run_ci(
     if previous and previous.get("run_id") is not None:
         cancel_and_settle(backend, int(previous["run_id"]), settle_s=5)  # the replaced build's run must not go on
     _replace_previous_build(backend, plan, console)
-    synced = push_source(backend, project.source_dir, plan.ci_folder, env="ci", prune=False, dry_run=False, console=console)
-    console.info(f"uploaded {len(synced.uploaded)} files to {plan.ci_folder}")
     libraries = upload_libraries(backend, artifacts, plan.library_folder, console=console)
+    synced = push_source(
+        backend, project.source_dir, plan.ci_folder, env="ci", prune=False, dry_run=False, console=console,
+        libraries=[library.remote for library in libraries],
+    )
+    console.info(f"uploaded {len(synced.uploaded)} files to {plan.ci_folder}")
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
     manifest = {
         "build_id": build.build_id,

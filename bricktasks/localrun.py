@@ -29,8 +29,13 @@ def run_notebook_locally(
 ) -> int:
     backend = LocalBackend(project.local_root, secrets=local_secrets(os.environ))
     folder = join(project.layout.workspace_root, LOCAL_RUNS, branch_folder(branch))
-    push_source(backend, project.source_dir, folder, env=env, prune=True, dry_run=False, console=Console(quiet=True))
-    uploaded = upload_libraries(backend, libraries, join(folder, ".libraries"), console=Console(quiet=True))
+    # beside the folder, not in it: the sync below prunes whatever the working copy does not hold
+    library_folder = join(project.layout.workspace_root, LOCAL_RUNS, ".libraries", branch_folder(branch))
+    uploaded = upload_libraries(backend, libraries, library_folder, console=Console(quiet=True))
+    push_source(
+        backend, project.source_dir, folder, env=env, prune=True, dry_run=False, console=Console(quiet=True),
+        libraries=[library.remote for library in uploaded],
+    )
     spec = RunSpec(
         run_name=f"local {notebook} ({env})",
         tasks=(NotebookTask(task_key=notebook.replace("/", "_"), notebook_path=join(folder, notebook)),),

@@ -9,10 +9,13 @@ from bricktasks.backends.base import Backend
 from bricktasks.errors import ConfigError, UserInputError
 from bricktasks.layout import ProjectLayout
 from bricktasks.settings import Settings, load_settings
+from bricktasks.libraries import INSTALL_LIBRARIES
 
 __all__ = ["Project", "load_project", "open_backend", "local_secrets", "SET_ENVIRONMENT", "set_environment_source"]
 
 SET_ENVIRONMENT = "set_environment"
+# written by the tool into every folder, run by the notebooks, not run on their own
+HELPER_NOTEBOOKS = frozenset({SET_ENVIRONMENT, INSTALL_LIBRARIES})
 SECRET_PREFIX = "BRICKTASKS_SECRET__"
 
 
@@ -61,13 +64,13 @@ class Project:
         return sorted(path.name[: -len("_config.py")] for path in conf.glob("*_config.py")) if conf.is_dir() else []
 
     def notebooks(self) -> list[str]:
-        """Runnable notebooks of the working copy, relative and without extension (conf/ excluded)."""
+        """Runnable notebooks of the working copy, relative and without extension (conf/ and helpers excluded)."""
         names = []
         for path in sorted(self.source_dir.rglob("*.py")):
             rel = path.relative_to(self.source_dir).as_posix()
             if rel.startswith("conf/") or any(part.startswith(".") for part in rel.split("/")):
                 continue
-            if path.read_bytes()[:64].startswith(b"# Databricks notebook source") and rel[:-3] != SET_ENVIRONMENT:
+            if path.read_bytes()[:64].startswith(b"# Databricks notebook source") and rel[:-3] not in HELPER_NOTEBOOKS:
                 names.append(rel[:-3])
         return names
 

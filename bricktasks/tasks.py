@@ -19,6 +19,7 @@ from bricktasks.clusterspec import load_cluster_spec
 from bricktasks.durations import parse_duration
 from bricktasks.errors import BricktasksError, UserInputError
 from bricktasks.layout import PROTECTED_BRANCHES, branch_folder
+from bricktasks.libraries import upload_libraries, write_install_libraries
 from bricktasks.localrun import run_notebook_locally
 from bricktasks.output import Console
 from bricktasks.project import Project, load_project, open_backend
@@ -146,9 +147,12 @@ def upload_lib(c, branch=None, build_id=None, master=False, egg=False, dry_run=F
     backend = open_backend(project, os.environ)
     built = artifacts.build_for(project, target, kind=kind, console=console)
     destination = target.library_folder(project.layout)
-    from bricktasks.libraries import upload_libraries
-
     uploaded = upload_libraries(backend, built, destination, console=console, dry_run=dry_run)
+    notebooks = target.workspace_folder(project.layout)
+    if notebooks and workflow.folder_exists(backend, notebooks):
+        write_install_libraries(backend, notebooks, [library.remote for library in uploaded], console=console, dry_run=dry_run)
+    elif notebooks:
+        console.info(f"{notebooks} does not exist yet: invoke checkout will point its install_libraries at this upload")
     for library in uploaded:
         console.result(library.remote)
 
@@ -274,12 +278,13 @@ def deploy(c, force=False, prune=True, dry_run=False):
         raise UserInputError("the git working tree has uncommitted changes", "commit or stash them; master/ mirrors git")
     _check_source(project)
     backend = open_backend(project, os.environ)
-    console.info(f"deploying {project.settings.source_dir}/ to {project.layout.master}")
-    result = workflow.push_source(backend, project.source_dir, project.layout.master, env=None, prune=prune, dry_run=dry_run, console=console)
     built = artifacts.build_for(project, artifacts.BuildTarget.master(project), kind="wheel", console=console, dry_run=dry_run)
-    from bricktasks.libraries import upload_libraries
-
-    upload_libraries(backend, built, project.layout.master_libraries, console=console, dry_run=dry_run)
+    libraries = upload_libraries(backend, built, project.layout.master_libraries, console=console, dry_run=dry_run)
+    console.info(f"deploying {project.settings.source_dir}/ to {project.layout.master}")
+    result = workflow.push_source(
+        backend, project.source_dir, project.layout.master, env=None, prune=prune, dry_run=dry_run, console=console,
+        libraries=[library.remote for library in libraries],
+    )
     verb = "would upload" if dry_run else "uploaded"
     console.result(f"{verb} {len(result.uploaded)}, unchanged {len(result.unchanged)}, pruned {len(result.pruned)}")
 

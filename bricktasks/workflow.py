@@ -15,6 +15,7 @@ from bricktasks.backends.base import Backend, ObjectType
 from bricktasks.durations import format_duration
 from bricktasks.errors import InvalidRequest, NotFound, UserInputError
 from bricktasks.layout import PROTECTED_BRANCHES, ProjectLayout, branch_folder, join
+from bricktasks.libraries import INSTALL_LIBRARIES_FILE, install_libraries_source, newest_libraries
 from bricktasks.output import Console
 from bricktasks.project import SET_ENVIRONMENT, set_environment_source
 from bricktasks.retry import call_with_retries
@@ -22,6 +23,7 @@ from bricktasks.sync import SyncResult, apply_sync, collect_source, plan_sync
 
 __all__ = [
     "push_source",
+    "folder_exists",
     "checkout",
     "switch_env",
     "BUILD_MANIFEST",
@@ -43,9 +45,13 @@ def push_source(
     prune: bool,
     dry_run: bool,
     console: Console,
+    libraries: list[str] | None = None,
 ) -> SyncResult:
-    """Sync the working copy into `target`; with `env`, set_environment selects conf/<env>_config."""
+    """Sync the working copy into `target`; with `env`, set_environment selects conf/<env>_config;
+    with `libraries`, install_libraries installs those uploads (else the committed one goes up)."""
     replace = {SET_ENVIRONMENT_FILE: set_environment_source(env)} if env else {}
+    if libraries is not None:
+        replace[INSTALL_LIBRARIES_FILE] = install_libraries_source(libraries)
     items = collect_source(source_dir, replace=replace)
     plan, _ = plan_sync(backend, items, target)
     if dry_run:
@@ -78,13 +84,25 @@ def checkout(
         raise UserInputError(f"refusing to check out {branch}: master/ is written only by deploy", "use invoke deploy")
     target = layout.branch(branch)
     console.info(f"checking out {branch} into {target} (env {env})")
-    result = push_source(backend, source_dir, target, env=env, prune=prune, dry_run=dry_run, console=console)
+    libraries = newest_libraries(backend, layout.branch_libraries(branch))
+    if not libraries:
+        console.info(f"no library uploaded for {branch} yet: run invoke upload-lib to have its notebooks install one")
+    result = push_source(
+        backend, source_dir, target, env=env, prune=prune, dry_run=dry_run, console=console, libraries=libraries
+    )
     verb = "would upload" if dry_run else "uploaded"
     console.result(
         f"{verb} {len(result.uploaded)}, unchanged {len(result.unchanged)}, pruned {len(result.pruned)}"
         + (f", not in the working copy {len(result.extra)}" if result.extra else "")
     )
     return result
+
+
+def folder_exists(backend: Backend, folder: str) -> bool:
+    try:
+        return call_with_retries(lambda: backend.get_status(folder)).object_type is ObjectType.DIRECTORY
+    except NotFound:
+        return False
 
 
 def switch_env(

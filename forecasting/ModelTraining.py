@@ -15,6 +15,10 @@
 
 # COMMAND ----------
 
+# MAGIC %run ./install_libraries
+
+# COMMAND ----------
+
 # MAGIC %run ./set_environment
 
 # COMMAND ----------

@@ -8,6 +8,10 @@
 
 # COMMAND ----------
 
+# MAGIC %run ./install_libraries
+
+# COMMAND ----------
+
 # MAGIC %run ./set_environment
 
 # COMMAND ----------

@@ -24,7 +24,11 @@ STRIPPED_PREFIXES = ("DATABRICKS_", "BRICKTASKS_", "GITHUB_", "GITLAB_", "CI_", 
 STRIPPED = {"CI", "TF_BUILD", "PIPELINES_BUILD_ID", "GIT_BRANCH", "BRANCH_NAME", "CHANGE_BRANCH", "JOB_NAME", "BUILD_NUMBER", "GIT_COMMIT"}
 
 HEADER = "# Databricks notebook source\n"
-SMOKE = HEADER + """# MAGIC %run ./set_environment
+SMOKE = HEADER + """# MAGIC %run ./install_libraries
+
+# COMMAND ----------
+
+# MAGIC %run ./set_environment
 
 # COMMAND ----------
 
