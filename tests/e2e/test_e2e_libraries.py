@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 from bricktasks.backends.base import NotebookTask, RunSpec
 from bricktasks.runs import supervise_run
@@ -39,6 +40,7 @@ def test_branch_notebooks_install_the_branchs_newest_upload(project):
     assert wheel.startswith(f"{BRANCH_LIBRARIES}/regimecast-0.4.0.dev0+b") and backend.file_status(wheel).size > 0
     assert not [info for info in backend.list_files(BRANCH_LIBRARIES) if ".tmp" in info.path]
 
+    time.sleep(1.1)  # branch builds are stamped to the second; the same second and commit is the same build
     newer = project.invoke("upload-lib", "--branch", "BI-5613")
     assert newer.returncode == 0, newer.stdout + newer.stderr
     [newest] = _installed_wheels(backend)

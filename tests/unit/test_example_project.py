@@ -43,7 +43,7 @@ def test_the_production_config_is_the_base() -> None:
 
 def test_model_training_reads_its_settings_trains_per_series_and_exits_with_a_summary() -> None:
     text = (SOURCE / "ModelTraining.py").read_text()
-    assert _run_targets(SOURCE / "ModelTraining.py") == ["./set_environment"]
+    assert _run_targets(SOURCE / "ModelTraining.py") == ["./install_libraries", "./set_environment"]
     assert ".applyInPandas(" in text and "groupBy(" in text
     assert "dbutils.notebook.exit(json.dumps(" in text
     assert "raise " in text, "a quality gate must fail the run"
