@@ -24,7 +24,8 @@ STAMP = re.compile(rb"\+b\d{8}t\d{6}")
 VOLATILE = (".bricktasks-sync.json", ".bricktasks-build.json")
 
 
-def _tasks(project, env: dict[str, str]) -> None:
+def _tasks(project, env: dict[str, str]) -> str:
+    """checkout, switch-env, upload-lib, ci, clean-ci in turn; all must succeed. Returns their output."""
     steps = [
         (["checkout", "BI-5613"], {}),
         (["switch-env", "ci", "--branch", "BI-5613"], {}),
@@ -32,10 +33,21 @@ def _tasks(project, env: dict[str, str]) -> None:
         (["ci"], CI_ENV),
         (["clean-ci", "--older-than", "0d"], {}),
     ]
+    output = ""
     for args, extra in steps:
         result = project.invoke(*args, env={**env, **extra})
+        output += result.stdout + result.stderr
         assert result.returncode == 0, f"invoke {' '.join(args)}:\n{result.stdout}{result.stderr}"
-        assert TOKEN not in result.stdout + result.stderr
+    return output
+
+
+def _files_holding(text: str, *folders) -> list[str]:
+    return [
+        str(path)
+        for folder in folders
+        for path in folder.rglob("*")
+        if path.is_file() and not path.is_symlink() and text.encode() in path.read_bytes()
+    ]
 
 
 def _sdk_tree(client, path: str = ROOT) -> dict[str, bytes]:
@@ -82,27 +94,55 @@ def emulator(tmp_path):
         yield running
 
 
-def test_the_tasks_over_the_emulator_leave_what_the_local_backend_holds(project, emulator):
+# A flaky, rate-limited workspace: random 503s and dropped connections, 429 beyond 5 requests/s.
+FAULTY = {"fault_rate": 0.1, "seed": 7, "rate_limit": 5}
+
+
+@pytest.mark.parametrize("conditions", [{}, FAULTY], ids=["clean", "faults-and-rate-limit"])
+def test_the_tasks_over_the_emulator_leave_what_the_local_backend_holds(project, tmp_path, conditions):
     project.write_notebook("Smoke", SMOKE)
     project.commit_all()
+    emulated = tmp_path / "emulated"
+    with EmulatorProcess(emulated, token=TOKEN, **conditions) as emulator:
+        # host and token come from .env, as a developer would keep them (a sentinel token to grep for)
+        (project.root / ".env").write_text(f"DATABRICKS_HOST={emulator.url}\nDATABRICKS_TOKEN={TOKEN}\n")
+        output = _tasks(project, {})
+        remote = _sdk_tree(workspace_client(emulator.url, TOKEN))
+        requests = emulator.requests()
 
-    _tasks(project, client_environment(emulator.url, TOKEN))
-    remote = _sdk_tree(workspace_client(emulator.url, TOKEN))
     assert f"{ROOT}/BI-5613/ModelTraining" in remote
     assert remote[f"{ROOT}/BI-5613/set_environment"].endswith(b"%run ./conf/ci_config\n")
     [wheel] = [path for path in remote if path.startswith(f"{ROOT}/libraries/BI-5613/") and path.endswith(".whl")]
     assert wheel.encode() in remote[f"{ROOT}/BI-5613/install_libraries"]
     assert not [path for path in remote if path.startswith((f"{ROOT}/CI/", f"{ROOT}/libraries/CI/"))]  # cleaned
+    assert not [path for path in remote if ".tmp" in path.rsplit("/", 1)[1]], "no temporary upload is left behind"
 
-    mutating = [r for r in emulator.requests() if r.get("method") == "POST" and "/get" not in r.get("path", "")]
-    assert any("/jobs/runs/submit" in r["path"] for r in mutating), "ci submitted its run through the emulator"
+    # one run only, even when a submit was retried (idempotency token), and it went through the emulator
+    assert len([r for r in requests if r["path"].endswith("/jobs/runs/submit") and r["status"] == 200]) >= 1
+    assert len(list(LocalBackend(emulated).list_runs())) == 1
+    if conditions:
+        assert any(r.get("fault") for r in requests) and any(r["status"] == 429 for r in requests), "faults were injected"
 
-    _tasks(project, {})  # the same tasks on the local backend, in the same working copy
+    # confinement: nothing mutated outside the workspace root, nor in master/
+    # (a request refused with 429 or a fault was never parsed, so it names no target and changed nothing)
+    mutated = [
+        r.get("target") or r["path"] for r in requests if r.get("mutating") and (r["status"] or 999) < 300 and "/jobs/" not in r["path"]
+    ]
+    assert mutated and all(target == ROOT or target.startswith(f"{ROOT}/") for target in mutated), mutated
+    assert not [target for target in mutated if target.startswith(f"{ROOT}/master")]
+
+    # the token never shows: not in output, results, built files or anything the emulator stored
+    assert TOKEN not in output
+    assert _files_holding(TOKEN, project.root / "ci-results", project.root / "dist", emulated) == []
+
+    (project.root / ".env").unlink()
+    _tasks(project, {"BRICKTASKS_BACKEND": "local"})  # the same tasks on the local backend, same working copy
     local = _local_tree(LocalBackend(project.local_root))
     assert _comparable(remote) == _comparable(local)
 
 
 def test_a_wrong_token_is_refused_in_one_line_and_changes_nothing(project, emulator):
+    # the emulator answers 401 with the real error body; the task says which setting to fix
     result = project.invoke("checkout", "BI-5613", env=client_environment(emulator.url, "dapi-wrong-token"))
     assert result.returncode == 2, result.stdout + result.stderr
     lines = result.stderr.strip().splitlines()
