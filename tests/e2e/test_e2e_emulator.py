@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import io
 import re
+import signal
+import time
 import zipfile
 
 import pytest
@@ -14,7 +16,13 @@ import pytest
 from bricktasks.backends.local import LocalBackend
 from bricktasks.emulator.testing import EmulatorProcess, client_environment, workspace_client
 
-from e2e_helpers import SMOKE
+from e2e_helpers import HEADER, SMOKE, terminate, wait_until
+
+SLOW = HEADER + """import time
+
+time.sleep(8)
+dbutils.notebook.exit("done")
+"""
 
 TOKEN = "dapi-e2e-emulator-token-0123456789"
 ROOT = "/Projects/forecasting"
@@ -150,3 +158,29 @@ def test_a_wrong_token_is_refused_in_one_line_and_changes_nothing(project, emula
     assert "dapi-wrong-token" not in result.stdout + result.stderr
     assert not [r for r in emulator.requests() if r.get("method") == "POST"]
     assert _sdk_tree(workspace_client(emulator.url, TOKEN), "/") == {}
+
+
+def test_the_wait_survives_an_emulator_restart_and_reports_the_true_result(project, tmp_path):
+    project.write_notebook("Slow", SLOW)
+    project.commit_all()
+    emulated = tmp_path / "emulated"
+    first = EmulatorProcess(emulated, token=TOKEN).start()
+    port = int(first.url.rsplit(":", 1)[1])
+    env = {**client_environment(first.url, TOKEN), **CI_ENV, "BRICKTASKS_CI_NOTEBOOKS": "Slow"}
+    process = project.start("ci", env=env)
+    second = None
+    try:
+        runs = LocalBackend(emulated)
+        wait_until(lambda: any(r.life_cycle_state == "RUNNING" for r in runs.list_runs()), timeout=120)
+        first.stop()  # the workspace API goes away mid-wait; the run itself goes on
+        time.sleep(3)
+        second = EmulatorProcess(emulated, token=TOKEN, port=port).start()
+        stdout, stderr = process.communicate(timeout=300)
+    finally:
+        terminate(process, signal.SIGKILL)
+        first.stop()
+        if second:
+            second.stop()
+    assert process.returncode == 0, stdout + stderr
+    assert "Slow: SUCCESS; exit value: done" in stdout
+    assert len(list(LocalBackend(emulated).list_runs())) == 1
