@@ -129,7 +129,9 @@ def test_the_tasks_over_the_emulator_leave_what_the_local_backend_holds(project,
     assert len([r for r in requests if r["path"].endswith("/jobs/runs/submit") and r["status"] == 200]) >= 1
     assert len(list(LocalBackend(emulated).list_runs())) == 1
     if conditions:
-        assert any(r.get("fault") for r in requests) and any(r["status"] == 429 for r in requests), "faults were injected"
+        faults, limited = sum(1 for r in requests if r.get("fault")), sum(1 for r in requests if r["status"] == 429)
+        print(f"{len(requests)} requests: {faults} faults injected, {limited} answered 429")  # README's figures (pytest -s)
+        assert faults and limited, "faults were injected"
 
     # confinement: nothing mutated outside the workspace root, nor in master/
     # (a request refused with 429 or a fault was never parsed, so it names no target and changed nothing)
@@ -184,3 +186,28 @@ def test_the_wait_survives_an_emulator_restart_and_reports_the_true_result(proje
     assert process.returncode == 0, stdout + stderr
     assert "Slow: SUCCESS; exit value: done" in stdout
     assert len(list(LocalBackend(emulated).list_runs())) == 1
+
+
+def test_a_checkout_killed_halfway_converges_when_run_again(project, tmp_path):
+    notebooks = project.root / "forecasting" / "many"
+    for index in range(60):
+        (notebooks / f"folder{index % 6}").mkdir(parents=True, exist_ok=True)
+        (notebooks / f"folder{index % 6}" / f"nb{index}.py").write_text(f"{HEADER}print({index})\n")
+    project.commit_all()
+    with EmulatorProcess(tmp_path / "emulated", token=TOKEN, latency_ms=50) as emulator:
+        env = client_environment(emulator.url, TOKEN)
+        process = project.start("checkout", "BI-5613", env=env)
+        try:
+            imports = lambda: [r for r in emulator.requests() if r["path"].endswith("/workspace/import") and r["status"] == 200]
+            wait_until(lambda: len(imports()) >= 10, timeout=60)
+            process.send_signal(signal.SIGKILL)  # no chance to clean up
+            process.wait(timeout=30)
+        finally:
+            terminate(process, signal.SIGKILL)
+        assert 10 <= len(imports()) < 68, "killed halfway"
+        again = project.invoke("checkout", "BI-5613", env=env)
+        assert again.returncode == 0, again.stdout + again.stderr
+        remote = _sdk_tree(workspace_client(emulator.url, TOKEN), f"{ROOT}/BI-5613")
+    for index in range(60):
+        assert remote[f"{ROOT}/BI-5613/many/folder{index % 6}/nb{index}"] == f"{HEADER}print({index})\n".encode()
+    assert remote[f"{ROOT}/BI-5613/set_environment"].endswith(b"%run ./conf/dev_config\n")
