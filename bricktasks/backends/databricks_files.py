@@ -13,6 +13,7 @@ import contextlib
 import email.utils
 import os
 import tempfile
+import uuid
 from pathlib import Path
 
 from databricks.sdk.errors import DatabricksError
@@ -75,11 +76,42 @@ class DatabricksFiles:
         self.import_object(path, Path(source).read_bytes(), format="AUTO", overwrite=overwrite)  # import takes one body
 
     def _upload_dbfs(self, path: str, source: Path, overwrite: bool) -> None:
+        """Stream into a hidden temporary name beside `path`, then move it into place: a killed
+        upload never leaves a half-written file under the final name (DBFS move is atomic)."""
+        if not overwrite and self._dbfs_exists(path):
+            raise AlreadyExists(f"{path} already exists.", "pass overwrite to replace it")
+        folder, name = path.rsplit("/", 1)
+        temporary = f"{folder}/.{name}.{uuid.uuid4().hex[:8]}.tmp"
+        try:
+            self._upload_dbfs_blocks(temporary, source)
+            if overwrite:
+                with contextlib.suppress(DatabricksError):
+                    self._dbfs.delete(path)
+            try:
+                self._dbfs.move(temporary, path)
+            except DatabricksError as exc:
+                # a retried move (after a dropped connection) finds its source gone: the first went through
+                if not (isinstance(translate_error(exc, path), NotFound) and self._dbfs_exists(path)):
+                    raise
+        finally:
+            with contextlib.suppress(DatabricksError):
+                self._dbfs.delete(temporary)  # gone after the move; left over only when something failed
+
+    def _dbfs_exists(self, path: str) -> bool:
+        try:
+            self._dbfs.get_status(path)
+        except DatabricksError as exc:
+            if isinstance(translate_error(exc, path), NotFound):
+                return False
+            raise
+        return True
+
+    def _upload_dbfs_blocks(self, path: str, source: Path) -> None:
         """create / add-block / close, checked: a retried add-block (the SDK retries dropped
         connections) appends its block twice, and a retried close finds its handle gone."""
         size = source.stat().st_size
-        for attempt in range(3):
-            handle = self._dbfs.create(path, overwrite=overwrite or attempt > 0).handle
+        for _attempt in range(3):
+            handle = self._dbfs.create(path, overwrite=True).handle
             with open(source, "rb") as stream:
                 for block in iter(lambda: stream.read(DBFS_BLOCK), b""):  # bounded memory: one block
                     self._dbfs.add_block(handle, base64.b64encode(block).decode())

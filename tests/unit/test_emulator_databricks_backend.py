@@ -92,6 +92,22 @@ def test_a_dbfs_upload_survives_a_block_applied_twice(tmp_path, hermetic):
         assert emulator.backend.read_file("dbfs:/x/big.bin") == source.read_bytes()
 
 
+def test_a_dbfs_upload_never_shows_a_partial_file_under_its_final_name(tmp_path, hermetic):
+    source = tmp_path / "lib.whl"
+    source.write_bytes(os.urandom(3 * 1024 * 1024))
+    with start_emulator(tmp_path / "root") as emulator:
+        backend = databricks_backend(emulator.url)
+        backend.upload_file("dbfs:/libs/lib.whl", source, overwrite=True)
+        backend.upload_file("dbfs:/libs/lib.whl", source, overwrite=True)  # replacing works the same way
+        writes = [e for e in emulator.requests if e["path"] in ("/api/2.0/dbfs/create", "/api/2.0/dbfs/add-block")]
+        assert writes and all(".tmp" in (e.get("target") or "") or e["path"].endswith("add-block") for e in writes), writes
+        assert [e.get("target") for e in emulator.requests if e["path"] == "/api/2.0/dbfs/move"]
+        assert [f.path.rsplit("/", 1)[1] for f in backend.list_files("dbfs:/libs")] == ["lib.whl"]  # no temporary left
+        assert emulator.backend.read_file("dbfs:/libs/lib.whl") == source.read_bytes()
+        with pytest.raises(AlreadyExists):
+            backend.upload_file("dbfs:/libs/lib.whl", source, overwrite=False)
+
+
 def test_overwriting_a_file_survives_the_real_apis_auto_overwrite_refusal(tmp_path, hermetic):
     with start_emulator(tmp_path / "root", quirks=("auto-overwrite-file",)) as emulator:
         client = workspace_client(emulator.url)

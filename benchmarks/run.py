@@ -1,0 +1,594 @@
+"""Benchmark bricktasks against the legacy CLI and plain SDK loops, over the HTTP emulator.
+
+How to run (from the repository root):
+
+    python -m pip install -r requirements.txt -r benchmarks/requirements.txt && python benchmarks/run.py
+
+Options: --runs N (default 3), --quick (fewer files, builds and runs: a smoke check),
+--only NAME,... with NAME among: full, unchanged, onechanged, completion, cancel, clean, local.
+
+Every measurement talks to an emulator on 127.0.0.1 with 50 ms latency per request (a second
+one also has a 30 requests/s rate limit). The table shows the median of the runs (all values in
+brackets) and, where there is a target, the ratio and pass/miss. The machine may be noisy:
+compare the ratios of one run, not absolute times across runs. Nothing is asserted.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Callable
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bricktasks.emulator.testing import EmulatorProcess, client_environment, workspace_client  # noqa: E402
+
+TOKEN = "bench-token"
+LATENCY_MS = 50
+RATE_LIMIT = 30
+HEADER = "# Databricks notebook source\n"
+IMPORT_PATH = "/api/2.0/workspace/import"
+SYNC_MANIFEST = ".bricktasks-sync.json"
+WORKSPACE_ROOT = "/Projects/forecasting"
+CI_ROOT = f"{WORKSPACE_ROOT}/CI"
+CI_LIBRARIES_ROOT = f"{WORKSPACE_ROOT}/libraries/CI"
+COPIED = ["tasks.py", "forecasting", "libs", "cluster.json", ".gitignore", ".env.example"]
+IGNORED = shutil.ignore_patterns("__pycache__", "build", "dist", "*.egg-info", ".pytest_cache", ".databricks-local")
+# variables that would make a project copy think it runs in some CI system or against a workspace
+STRIPPED_PREFIXES = ("DATABRICKS_", "BRICKTASKS_", "GITHUB_", "GITLAB_", "CI_", "BUILD_", "SYSTEM_", "CIRCLE",
+                     "BITBUCKET_", "BUILDKITE", "JENKINS_")
+STRIPPED = {"CI", "TF_BUILD", "PIPELINES_BUILD_ID", "GIT_BRANCH", "BRANCH_NAME", "CHANGE_BRANCH", "JOB_NAME",
+            "BUILD_NUMBER", "GIT_COMMIT", "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "NO_PROXY", "no_proxy"}
+SLEEP_SHORT = HEADER + "import time\n\ntime.sleep(4)\n"
+SLEEP_LONG = HEADER + "import time\n\ntime.sleep(300)\n"
+MAXRSS_WRAPPER = (
+    "import resource, subprocess, sys\n"
+    "code = subprocess.call(sys.argv[1:])\n"
+    "print('maxrss_kb', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)\n"
+    "sys.exit(code)\n"
+)
+SCENARIOS = ["full", "unchanged", "onechanged", "completion", "cancel", "clean", "local"]
+
+
+# ---------------------------------------------------------------------------------------------
+# small helpers
+
+def clean_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in STRIPPED and not k.startswith(STRIPPED_PREFIXES)}
+    env.update(extra or {})
+    return env
+
+
+def timed(action: Callable[[], object]) -> float:
+    start = time.monotonic()
+    action()
+    return time.monotonic() - start
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = 120.0, interval: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise TimeoutError("condition not met in time")
+
+
+def check(result: subprocess.CompletedProcess, what: str) -> subprocess.CompletedProcess:
+    if result.returncode != 0:
+        raise RuntimeError(f"{what} failed ({result.returncode}): {result.stdout[-1500:]} {result.stderr[-1500:]}")
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# the project: a git copy of the example project, optionally with many generated notebooks
+
+class Project:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    @property
+    def source(self) -> Path:
+        return self.root / "forecasting"
+
+    @classmethod
+    def create(cls, root: Path, notebooks: int = 0, folders: int = 0) -> "Project":
+        root.mkdir(parents=True)
+        for name in COPIED:
+            source = REPO / name
+            if source.is_dir():
+                shutil.copytree(source, root / name, ignore=IGNORED)
+            elif source.exists():
+                shutil.copy2(source, root / name)
+        project = cls(root)
+        if notebooks:
+            generate_notebooks(project.source, notebooks, folders)
+        project.git("init", "-q", "-b", "main")
+        project.git("config", "user.email", "bench@example.com")
+        project.git("config", "user.name", "Bench")
+        project.commit_all("initial")
+        return project
+
+    def clone(self, root: Path) -> "Project":
+        """A fresh clone: same content, new modification times."""
+        subprocess.run(["git", "clone", "-q", str(self.root), str(root)], check=True, capture_output=True)
+        return Project(root)
+
+    def git(self, *args: str) -> str:
+        return subprocess.run(["git", *args], cwd=self.root, check=True, capture_output=True, text=True).stdout
+
+    def commit_all(self, message: str) -> None:
+        self.git("add", "-A")
+        self.git("commit", "-q", "-m", message)
+
+    def write_notebook(self, name: str, source: str) -> None:
+        (self.source / f"{name}.py").write_text(source)
+
+    def invoke(self, *args: str, env: dict[str, str] | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=self.root, env=clean_environment(env),
+                              capture_output=True, text=True, timeout=timeout)
+
+    def start(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", "invoke", *args], cwd=self.root, env=clean_environment(env),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def notebook_files(self) -> list[Path]:
+        return sorted(path for path in self.source.rglob("*.py") if "__pycache__" not in path.parts)
+
+
+def generate_notebooks(source: Path, total: int, folders: int) -> None:
+    """Add notebooks in new sub-folders until the source holds `total` .py files in `folders` folders."""
+    existing_files = [p for p in source.rglob("*.py")]
+    existing_folders = {p.parent for p in existing_files}
+    new_folders = max(1, folders - len(existing_folders))
+    to_add = max(0, total - len(existing_files))
+    for index in range(to_add):
+        folder = source / f"module_{index % new_folders:02d}"
+        folder.mkdir(exist_ok=True)
+        body = "".join(f"x_{line} = {line} * {index}\n" for line in range(40))
+        (folder / f"notebook_{index:03d}.py").write_text(f"{HEADER}# generated notebook {index}\n\n{body}")
+
+
+# ---------------------------------------------------------------------------------------------
+# an emulator and the clients pointed at it
+
+@dataclass
+class Emulator:
+    process: EmulatorProcess
+    home: Path  # HOME for the legacy CLI: no ~/.databrickscfg from the user
+    client: object = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.client = workspace_client(self.process.url, TOKEN, retry_timeout_seconds=300)
+
+    @property
+    def url(self) -> str:
+        return self.process.url
+
+    def invoke_env(self, **extra: str) -> dict[str, str]:
+        return {**client_environment(self.url, TOKEN), **extra}
+
+    def legacy_env(self) -> dict[str, str]:
+        # databricks-cli 0.18 drops the port from the host: reach the emulator as an HTTP proxy
+        port = self.url.rsplit(":", 1)[1]
+        return clean_environment({"DATABRICKS_HOST": "http://127.0.0.1", "DATABRICKS_TOKEN": TOKEN,
+                                  "HTTP_PROXY": f"http://127.0.0.1:{port}", "NO_PROXY": "", "HOME": str(self.home)})
+
+    def mark(self) -> int:
+        return len(self.process.requests())
+
+    def imports_since(self, mark: int) -> tuple[int, int]:
+        """(imports of anything, imports of anything but the sync manifest) since `mark`."""
+        imports = [e for e in self.process.requests()[mark:] if e["method"] == "POST" and e["path"] == IMPORT_PATH]
+        content = [e for e in imports if not str(e.get("target") or "").endswith(SYNC_MANIFEST)]
+        return len(imports), len(content)
+
+
+@contextlib.contextmanager
+def emulator(base: Path, name: str, rate_limit: float | None = None):
+    process = EmulatorProcess(base / name, token=TOKEN, latency_ms=LATENCY_MS, rate_limit=rate_limit,
+                              request_log=base / f"{name}.requests.jsonl")
+    home = base / f"{name}-home"
+    home.mkdir()
+    with process:
+        yield Emulator(process, home)
+
+
+# ---------------------------------------------------------------------------------------------
+# the three ways to upload a folder
+
+def legacy_import_dir(em: Emulator, source: Path, target: str) -> None:
+    check(subprocess.run(["databricks", "workspace", "import_dir", "-o", str(source), target],
+                         env=em.legacy_env(), capture_output=True, text=True, timeout=900), "databricks workspace import_dir")
+
+
+def sdk_sequential_upload(em: Emulator, source: Path, target: str) -> None:
+    from databricks.sdk.service.workspace import ImportFormat, Language
+
+    w = em.client
+    for folder in sorted({source, *(p.parent for p in source.rglob("*.py"))}):
+        remote_folder = f"{target}/{folder.relative_to(source).as_posix()}".rstrip("/.")
+        w.workspace.mkdirs(remote_folder)
+        for path in sorted(folder.glob("*.py")):
+            w.workspace.upload(f"{remote_folder}/{path.stem}", path.read_bytes(), format=ImportFormat.SOURCE,
+                               language=Language.PYTHON, overwrite=True)
+
+
+def invoke_checkout(project: Project, em: Emulator, branch: str) -> None:
+    check(project.invoke("checkout", branch, env=em.invoke_env()), f"invoke checkout {branch}")
+
+
+# ---------------------------------------------------------------------------------------------
+# results
+
+@dataclass
+class Row:
+    scenario: str
+    measurement: str
+    values: list[float]
+    unit: str = "s"
+    ratio: str = ""
+    target: str = ""
+    verdict: str = ""
+
+    def cells(self) -> list[str]:
+        shown = ", ".join(fmt(v, self.unit) for v in self.values)
+        value = f"{fmt(median(self.values), self.unit)} [{shown}]" if len(self.values) > 1 else shown
+        return [self.scenario, self.measurement, value, self.ratio, self.target, self.verdict]
+
+
+def fmt(value: float, unit: str) -> str:
+    if unit == "n":
+        return f"{value:g}"
+    if unit == "MB":
+        return f"{value:.0f} MB"
+    return f"{value:.2f} s"
+
+
+def verdict(ok: bool) -> str:
+    return "pass" if ok else "MISS"
+
+
+def print_table(rows: list[Row]) -> None:
+    header = ["scenario", "measurement", "median [runs]", "ratio", "target", "result"]
+    table = [header] + [row.cells() for row in rows]
+    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
+    for index, line in enumerate(table):
+        print(" | ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
+        if index == 0:
+            print("-+-".join("-" * width for width in widths))
+
+
+# ---------------------------------------------------------------------------------------------
+# scenarios: each takes the Bench and returns rows
+
+@dataclass
+class Bench:
+    base: Path
+    runs: int
+    notebooks: int
+    folders: int
+    builds: int
+    fast: Emulator
+    limited: Emulator
+    project: Project  # the big generated project
+    ci_project: Project  # the example project plus sleeping notebooks
+    counter: int = 0
+
+    def unique(self, prefix: str) -> str:
+        self.counter += 1
+        return f"{prefix}-{self.counter}"
+
+    def new_dir(self, prefix: str) -> Path:
+        return self.base / self.unique(prefix)
+
+
+def bench_full(b: Bench) -> list[Row]:
+    files = len(b.project.notebook_files())
+    rows = []
+    for label, em in (("no rate limit", b.fast), (f"rate limit {RATE_LIMIT}/s", b.limited)):
+        legacy, sdk, ours = [], [], []
+        for _ in range(b.runs):
+            legacy.append(timed(lambda: legacy_import_dir(em, b.project.source, f"/Projects/legacy/{b.unique('full')}")))
+            sdk.append(timed(lambda: sdk_sequential_upload(em, b.project.source, f"/Projects/sdk/{b.unique('full')}")))
+            ours.append(timed(lambda: invoke_checkout(b.project, em, b.unique("full"))))
+        scenario = f"1 full upload {files} files, {label}"
+        rows += [Row(scenario, "legacy import_dir", legacy), Row(scenario, "SDK sequential loop", sdk)]
+        speedup = median(legacy) / median(ours)
+        sdk_speedup = median(sdk) / median(ours)
+        if em is b.fast:
+            rows.append(Row(scenario, "invoke checkout", ours, ratio=f"{speedup:.1f}x vs legacy, {sdk_speedup:.1f}x vs SDK",
+                            target=">= 5x vs legacy", verdict=verdict(speedup >= 5)))
+        else:
+            ideal = files / RATE_LIMIT
+            rows.append(Row(scenario, "invoke checkout", ours,
+                            ratio=f"{median(ours) / ideal:.2f}x of N/{RATE_LIMIT}={ideal:.1f}s; {speedup:.1f}x vs legacy",
+                            target="<= 1.5x of N/30 s", verdict=verdict(median(ours) <= 1.5 * ideal)))
+    return rows
+
+
+def bench_unchanged(b: Bench) -> list[Row]:
+    em, branch, legacy_target = b.fast, b.unique("unchanged"), f"/Projects/legacy/{b.unique('unchanged')}"
+    invoke_checkout(b.project, em, branch)
+    legacy_import_dir(em, b.project.source, legacy_target)
+    ours, legacy, our_counts, legacy_counts = [], [], [], []
+    for _ in range(b.runs):
+        clone = b.project.clone(b.new_dir("clone"))
+        try:
+            mark = em.mark()
+            ours.append(timed(lambda: invoke_checkout(clone, em, branch)))
+            our_counts.append(em.imports_since(mark))
+            mark = em.mark()
+            legacy.append(timed(lambda: legacy_import_dir(em, clone.source, legacy_target)))
+            legacy_counts.append(em.imports_since(mark))
+        finally:
+            shutil.rmtree(clone.root, ignore_errors=True)
+    speedup = median(legacy) / median(ours)
+    scenario = "2 re-upload, nothing changed (fresh clone)"
+    return [
+        Row(scenario, "legacy import_dir", legacy),
+        Row(scenario, "invoke checkout", ours, ratio=f"{speedup:.1f}x vs legacy", target=">= 20x", verdict=verdict(speedup >= 20)),
+        Row(scenario, "legacy: workspace/import POSTs", [c[0] for c in legacy_counts], unit="n"),
+        Row(scenario, "invoke: imports of notebooks", [c[1] for c in our_counts], unit="n", target="0",
+            verdict=verdict(all(c[1] == 0 for c in our_counts))),
+        Row(scenario, "invoke: imports incl. sync manifest", [c[0] for c in our_counts], unit="n"),
+    ]
+
+
+def bench_onechanged(b: Bench) -> list[Row]:
+    em, branch = b.fast, b.unique("onechanged")
+    invoke_checkout(b.project, em, branch)
+    ours, counts = [], []
+    for run in range(b.runs):
+        clone = b.project.clone(b.new_dir("clone"))
+        try:
+            changed = clone.notebook_files()[-1]
+            changed.write_text(changed.read_text() + f"# change {run}\n")
+            mark = em.mark()
+            ours.append(timed(lambda: invoke_checkout(clone, em, branch)))
+            counts.append(em.imports_since(mark))
+        finally:
+            shutil.rmtree(clone.root, ignore_errors=True)
+    scenario = "3 re-upload, one file changed"
+    return [
+        Row(scenario, "invoke checkout", ours),
+        Row(scenario, "invoke: imports of notebooks", [c[1] for c in counts], unit="n", target="exactly 1",
+            verdict=verdict(all(c[1] == 1 for c in counts))),
+        Row(scenario, "invoke: imports incl. sync manifest", [c[0] for c in counts], unit="n"),
+    ]
+
+
+def ci_env(em: Emulator, build_id: str, notebook: str) -> dict[str, str]:
+    return em.invoke_env(BRICKTASKS_BUILD_ID=build_id, BRICKTASKS_BRANCH="bench", BRICKTASKS_CI_NOTEBOOKS=notebook)
+
+
+def sdk_waiter_delay(em: Emulator, notebook_path: str) -> float:
+    from databricks.sdk.service.jobs import NotebookTask, SubmitTask
+
+    waiter = em.client.jobs.submit(run_name="bench waiter", tasks=[SubmitTask(
+        task_key="t", notebook_task=NotebookTask(notebook_path=notebook_path), existing_cluster_id="local")])
+    run = waiter.result(timeout=timedelta(minutes=5))
+    returned = time.time()
+    if run.state.result_state is None or run.state.result_state.value != "SUCCESS":
+        raise RuntimeError(f"the SDK's run ended {run.state}")
+    return returned - run.end_time / 1000
+
+
+def invoke_ci_delay(b: Bench, em: Emulator) -> float:
+    result = check(b.ci_project.invoke("ci", env=ci_env(em, str(100 + b.counter), "SleepShort")), "invoke ci")
+    b.counter += 1
+    ended = time.time()
+    run_ids = [int(m) for m in re.findall(r"\brun (\d+):", result.stdout + result.stderr)]
+    run_id = run_ids[-1] if run_ids else next(iter(em.client.jobs.list_runs(limit=1))).run_id
+    run = em.client.jobs.get_run(run_id)
+    return ended - run.end_time / 1000
+
+
+def bench_completion(b: Bench) -> list[Row]:
+    from databricks.sdk.service.workspace import ImportFormat, Language
+
+    em, path = b.fast, "/Projects/bench/SleepShort"
+    em.client.workspace.mkdirs("/Projects/bench")
+    em.client.workspace.upload(path, SLEEP_SHORT.encode(), format=ImportFormat.SOURCE, language=Language.PYTHON, overwrite=True)
+    sdk, ours = [], []
+    for _ in range(b.runs):
+        sdk.append(sdk_waiter_delay(em, path))
+        ours.append(invoke_ci_delay(b, em))
+    scenario = "4 completion detection delay (4 s run)"
+    return [
+        Row(scenario, "SDK waiter: return - end_time", sdk),
+        Row(scenario, "invoke ci: process exit - end_time", ours, ratio=f"{median(sdk) - median(ours):+.2f}s earlier",
+            target="< SDK waiter", verdict=verdict(median(ours) < median(sdk))),
+    ]
+
+
+def running_run_id(em: Emulator) -> int | None:
+    for run in em.client.jobs.list_runs(active_only=True):
+        detail = em.client.jobs.get_run(run.run_id)
+        if any(task.state and task.state.life_cycle_state and task.state.life_cycle_state.value == "RUNNING"
+               for task in detail.tasks or []):
+            return run.run_id
+    return None
+
+
+def cancel_delay(b: Bench, em: Emulator) -> tuple[float, float]:
+    """(SIGTERM -> run TERMINATED/CANCELED seen via the API, SIGTERM -> cancel request in the emulator log)."""
+    process = b.ci_project.start("ci", env=ci_env(em, str(200 + b.counter), "SleepLong"))
+    b.counter += 1
+    try:
+        run_id = wait_until(lambda: running_run_id(em), timeout=300, interval=0.2)
+        signalled = time.time()
+        process.send_signal(signal.SIGTERM)
+
+        def canceled() -> bool:
+            state = em.client.jobs.get_run(run_id).state
+            return state.life_cycle_state.value in ("TERMINATED", "INTERNAL_ERROR", "SKIPPED")
+
+        wait_until(canceled, timeout=60, interval=0.02)
+        seen = time.time()
+        cancels = [e["t"] for e in em.process.requests() if e["path"].endswith("/runs/cancel") and e["t"] >= signalled]
+        return seen - signalled, (min(cancels) - signalled) if cancels else float("nan")
+    finally:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.communicate(timeout=30)
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+def bench_cancel(b: Bench) -> list[Row]:
+    seen, requested = [], []
+    for _ in range(b.runs):
+        s, r = cancel_delay(b, b.fast)
+        seen.append(s)
+        requested.append(r)
+    scenario = "5 cancel after SIGTERM to invoke ci"
+    return [
+        Row(scenario, "SIGTERM -> cancel request logged", requested),
+        Row(scenario, "SIGTERM -> run TERMINATED", seen, target="< 2 s", verdict=verdict(median(seen) < 2)),
+    ]
+
+
+def create_builds(em: Emulator, count: int, tag: str) -> list[tuple[str, str]]:
+    """`count` CI build folders with manifests and library folders, made in parallel (setup, not timed)."""
+    import json
+    from datetime import datetime, timezone
+
+    from databricks.sdk.service.workspace import ImportFormat
+
+    w = em.client
+
+    def create(index: int) -> tuple[str, str]:
+        name = f"{index}-{tag}"
+        folder, libraries = f"{CI_ROOT}/{name}", f"{CI_LIBRARIES_ROOT}/{name}"
+        w.workspace.mkdirs(folder)
+        manifest = {"build_id": str(index), "branch": tag, "created": datetime.now(timezone.utc).isoformat(), "run_id": None}
+        w.workspace.upload(f"{folder}/.bricktasks-build.json", json.dumps(manifest).encode(), format=ImportFormat.AUTO, overwrite=True)
+        w.workspace.mkdirs(libraries)
+        return folder, libraries
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        return list(pool.map(create, range(1, count + 1)))
+
+
+def remaining_builds(em: Emulator) -> int:
+    total = 0
+    for root in (CI_ROOT, CI_LIBRARIES_ROOT):
+        with contextlib.suppress(Exception):
+            total += sum(1 for _ in em.client.workspace.list(root))
+    return total
+
+
+def bench_clean(b: Bench) -> list[Row]:
+    em, ours, sequential = b.fast, [], []
+    for _ in range(b.runs):
+        builds = create_builds(em, b.builds, b.unique("clean"))
+        sequential.append(timed(lambda: [em.client.workspace.delete(path, recursive=True) for pair in builds for path in pair]))
+        assert remaining_builds(em) == 0, "the sequential loop left builds behind"
+        create_builds(em, b.builds, b.unique("clean"))
+        ours.append(timed(lambda: check(b.ci_project.invoke("clean-ci", "--older-than", "0d", env=em.invoke_env()), "clean-ci")))
+        left = remaining_builds(em)
+        if left:
+            raise RuntimeError(f"invoke clean-ci left {left} folders")
+    speedup = median(sequential) / median(ours)
+    scenario = f"6 clean-ci of {b.builds} builds"
+    return [
+        Row(scenario, "SDK sequential deletes", sequential),
+        Row(scenario, "invoke clean-ci --older-than 0d", ours, ratio=f"{speedup:.1f}x vs sequential", target=">= 5x",
+            verdict=verdict(speedup >= 5)),
+    ]
+
+
+def bench_local(b: Bench) -> list[Row]:
+    walls, peaks = [], []
+    for _ in range(b.runs):
+        env = clean_environment({"BRICKTASKS_BACKEND": "local", "BRICKTASKS_BUILD_ID": str(300 + b.counter),
+                                 "BRICKTASKS_BRANCH": "bench"})
+        b.counter += 1
+        start = time.monotonic()
+        result = subprocess.run([sys.executable, "-c", MAXRSS_WRAPPER, sys.executable, "-m", "invoke", "ci"],
+                                cwd=b.ci_project.root, env=env, capture_output=True, text=True, timeout=900)
+        walls.append(time.monotonic() - start)
+        check(result, "local invoke ci")
+        peaks.append(int(re.findall(r"maxrss_kb (\d+)", result.stderr)[-1]) / 1024)
+    scenario = "7 local invoke ci (ModelTraining)"
+    return [
+        Row(scenario, "wall time", walls, target="< 45 s", verdict=verdict(median(walls) < 45)),
+        Row(scenario, "peak RSS (largest process)", peaks, unit="MB"),
+    ]
+
+
+BENCHMARKS: dict[str, Callable[[Bench], list[Row]]] = {
+    "full": bench_full, "unchanged": bench_unchanged, "onechanged": bench_onechanged, "completion": bench_completion,
+    "cancel": bench_cancel, "clean": bench_clean, "local": bench_local,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=None, help="runs per measurement (default 3, 1 with --quick)")
+    parser.add_argument("--quick", action="store_true", help="fewer files, builds and runs: a smoke check")
+    parser.add_argument("--only", default=",".join(SCENARIOS), help=f"comma-separated subset of: {','.join(SCENARIOS)}")
+    args = parser.parse_args(argv)
+    args.only = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = set(args.only) - set(SCENARIOS)
+    if unknown:
+        parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
+    args.runs = args.runs or (1 if args.quick else 3)
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if shutil.which("databricks") is None and {"full", "unchanged"} & set(args.only):
+        print("the legacy CLI is missing: python -m pip install -r benchmarks/requirements.txt", file=sys.stderr)
+        return 2
+    notebooks, folders, builds = (40, 5, 30) if args.quick else (250, 20, 300)
+    base = Path(tempfile.mkdtemp(prefix="bricktasks-bench-"))
+    rows: list[Row] = []
+    try:
+        with emulator(base, "fast") as fast, emulator(base, "limited", RATE_LIMIT) as limited:
+            project = Project.create(base / "project", notebooks, folders)
+            ci_project = Project.create(base / "ci-project")
+            ci_project.write_notebook("SleepShort", SLEEP_SHORT)
+            ci_project.write_notebook("SleepLong", SLEEP_LONG)
+            ci_project.commit_all("sleeping notebooks")
+            bench = Bench(base, args.runs, notebooks, folders, builds, fast, limited, project, ci_project)
+            print(f"emulators: {fast.url} (latency {LATENCY_MS} ms), {limited.url} (latency {LATENCY_MS} ms, "
+                  f"{RATE_LIMIT} req/s); {len(project.notebook_files())} notebooks; {args.runs} run(s)", flush=True)
+            for name in args.only:
+                started = time.monotonic()
+                try:
+                    rows += BENCHMARKS[name](bench)
+                except Exception as error:  # noqa: BLE001 - one broken scenario must not hide the others
+                    rows.append(Row(name, f"ERROR: {str(error)[:300]}", []))
+                print(f"... {name} done in {time.monotonic() - started:.0f}s", flush=True)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    print()
+    print_table(rows)
+    return 1 if any(row.measurement.startswith("ERROR") for row in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
