@@ -360,7 +360,8 @@ def bench_onechanged(b: Bench) -> list[Row]:
     for run in range(b.runs):
         clone = b.project.clone(b.new_dir("clone"))
         try:
-            changed = clone.notebook_files()[-1]
+            # a generated notebook: checkout rewrites set_environment and install_libraries itself
+            changed = [path for path in clone.notebook_files() if path.parent.name.startswith("module_")][-1]
             changed.write_text(changed.read_text() + f"# change {run}\n")
             mark = em.mark()
             ours.append(timed(lambda: invoke_checkout(clone, em, branch)))
@@ -380,7 +381,17 @@ def ci_env(em: Emulator, build_id: str, notebook: str) -> dict[str, str]:
     return em.invoke_env(BRICKTASKS_BUILD_ID=build_id, BRICKTASKS_BRANCH="bench", BRICKTASKS_CI_NOTEBOOKS=notebook)
 
 
-def sdk_waiter_delay(em: Emulator, notebook_path: str) -> float:
+def detected_after(em: Emulator, end_time_ms: int) -> float:
+    """Seconds from the run's end to the first runs/get answered after it (from the request log: the
+    request's arrival plus the emulator's latency, when its answer is computed). Only one client polls
+    at a time here, so the first such request is the waiting client's."""
+    end = end_time_ms / 1000
+    answered = [e["t"] + LATENCY_MS / 1000 for e in em.process.requests() if e["path"].endswith("/jobs/runs/get")]
+    later = [t for t in answered if t >= end]
+    return (min(later) - end) if later else float("nan")
+
+
+def sdk_waiter_delay(em: Emulator, notebook_path: str) -> tuple[float, float]:
     from databricks.sdk.service.jobs import NotebookTask, SubmitTask
 
     waiter = em.client.jobs.submit(run_name="bench waiter", tasks=[SubmitTask(
@@ -389,17 +400,17 @@ def sdk_waiter_delay(em: Emulator, notebook_path: str) -> float:
     returned = time.time()
     if run.state.result_state is None or run.state.result_state.value != "SUCCESS":
         raise RuntimeError(f"the SDK's run ended {run.state}")
-    return returned - run.end_time / 1000
+    return detected_after(em, run.end_time), returned - run.end_time / 1000
 
 
-def invoke_ci_delay(b: Bench, em: Emulator) -> float:
+def invoke_ci_delay(b: Bench, em: Emulator) -> tuple[float, float]:
     result = check(b.ci_project.invoke("ci", env=ci_env(em, str(100 + b.counter), "SleepShort")), "invoke ci")
     b.counter += 1
     ended = time.time()
     run_ids = [int(m) for m in re.findall(r"\brun (\d+):", result.stdout + result.stderr)]
     run_id = run_ids[-1] if run_ids else next(iter(em.client.jobs.list_runs(limit=1))).run_id
     run = em.client.jobs.get_run(run_id)
-    return ended - run.end_time / 1000
+    return detected_after(em, run.end_time), ended - run.end_time / 1000
 
 
 def bench_completion(b: Bench) -> list[Row]:
@@ -412,11 +423,14 @@ def bench_completion(b: Bench) -> list[Row]:
     for _ in range(b.runs):
         sdk.append(sdk_waiter_delay(em, path))
         ours.append(invoke_ci_delay(b, em))
+    sdk_seen, ours_seen = median([s[0] for s in sdk]), median([o[0] for o in ours])
     scenario = "4 completion detection delay (4 s run)"
     return [
-        Row(scenario, "SDK waiter: return - end_time", sdk),
-        Row(scenario, "invoke ci: process exit - end_time", ours, ratio=f"{median(sdk) - median(ours):+.2f}s earlier",
-            target="< SDK waiter", verdict=verdict(median(ours) < median(sdk))),
+        Row(scenario, "SDK waiter: first poll seeing the end", [s[0] for s in sdk]),
+        Row(scenario, "invoke ci: first poll seeing the end", [o[0] for o in ours],
+            ratio=f"{sdk_seen - ours_seen:+.2f}s sooner than SDK", target="< SDK waiter", verdict=verdict(ours_seen < sdk_seen)),
+        Row(scenario, "SDK waiter: .result() returned", [s[1] for s in sdk]),
+        Row(scenario, "invoke ci: process exited (after report)", [o[1] for o in ours]),
     ]
 
 
@@ -489,6 +503,13 @@ def create_builds(em: Emulator, count: int, tag: str) -> list[tuple[str, str]]:
         return list(pool.map(create, range(1, count + 1)))
 
 
+def reset_ci_folders(em: Emulator) -> None:
+    """Remove every CI build (also those the ci scenarios left) so both contenders face the same folders."""
+    for root in (CI_ROOT, CI_LIBRARIES_ROOT):
+        with contextlib.suppress(Exception):
+            em.client.workspace.delete(root, recursive=True)
+
+
 def remaining_builds(em: Emulator) -> int:
     total = 0
     for root in (CI_ROOT, CI_LIBRARIES_ROOT):
@@ -500,6 +521,7 @@ def remaining_builds(em: Emulator) -> int:
 def bench_clean(b: Bench) -> list[Row]:
     em, ours, sequential = b.fast, [], []
     for _ in range(b.runs):
+        reset_ci_folders(em)
         builds = create_builds(em, b.builds, b.unique("clean"))
         sequential.append(timed(lambda: [em.client.workspace.delete(path, recursive=True) for pair in builds for path in pair]))
         assert remaining_builds(em) == 0, "the sequential loop left builds behind"
@@ -517,22 +539,50 @@ def bench_clean(b: Bench) -> list[Row]:
     ]
 
 
+def tree_rss_kb(root: Path) -> int:
+    """Summed RSS of the live processes working under `root` (the run's subprocesses inherit its folder)."""
+    total = 0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            if str(root) in os.readlink(proc / "cwd"):
+                found = re.search(r"VmRSS:\s+(\d+)", (proc / "status").read_text())
+                total += int(found.group(1)) if found else 0  # zombies have no VmRSS
+    return total
+
+
+def run_sampling_rss(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[subprocess.CompletedProcess, int]:
+    """Run `command`, sampling the summed RSS of the processes under `cwd` every 0.1 s; returns the peak (kB)."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=err, text=True)
+        peak = 0
+        while process.poll() is None:
+            peak = max(peak, tree_rss_kb(cwd))
+            time.sleep(0.1)
+        out.seek(0)
+        err.seek(0)
+        return subprocess.CompletedProcess(command, process.returncode, out.read(), err.read()), peak
+
+
 def bench_local(b: Bench) -> list[Row]:
-    walls, peaks = [], []
+    walls, peaks, sums = [], [], []
     for _ in range(b.runs):
         env = clean_environment({"BRICKTASKS_BACKEND": "local", "BRICKTASKS_BUILD_ID": str(300 + b.counter),
                                  "BRICKTASKS_BRANCH": "bench"})
         b.counter += 1
         start = time.monotonic()
-        result = subprocess.run([sys.executable, "-c", MAXRSS_WRAPPER, sys.executable, "-m", "invoke", "ci"],
-                                cwd=b.ci_project.root, env=env, capture_output=True, text=True, timeout=900)
+        result, summed = run_sampling_rss([sys.executable, "-c", MAXRSS_WRAPPER, sys.executable, "-m", "invoke", "ci"],
+                                          b.ci_project.root, env)
         walls.append(time.monotonic() - start)
         check(result, "local invoke ci")
         peaks.append(int(re.findall(r"maxrss_kb (\d+)", result.stderr)[-1]) / 1024)
+        sums.append(summed / 1024)
     scenario = "7 local invoke ci (ModelTraining)"
     return [
         Row(scenario, "wall time", walls, target="< 45 s", verdict=verdict(median(walls) < 45)),
-        Row(scenario, "peak RSS (largest process)", peaks, unit="MB"),
+        Row(scenario, "peak RSS, largest reaped process (getrusage)", peaks, unit="MB"),
+        Row(scenario, "peak RSS, sum of its processes (/proc, 0.1 s)", sums, unit="MB"),
     ]
 
 
