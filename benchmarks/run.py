@@ -79,7 +79,8 @@ def timed(action: Callable[[], object]) -> float:
 
 
 def median(values: list[float]) -> float:
-    return statistics.median(values) if values else float("nan")
+    known = [value for value in values if value == value]  # nan (not measured) is left out
+    return statistics.median(known) if known else float("nan")
 
 
 def wait_until(predicate: Callable[[], object], timeout: float = 120.0, interval: float = 0.05):
@@ -260,7 +261,7 @@ def fmt(value: float, unit: str) -> str:
         return f"{value:g}"
     if unit == "MB":
         return f"{value:.0f} MB"
-    return f"{value:.2f} s"
+    return f"{value:.3f} s" if abs(value) < 1 else f"{value:.2f} s"
 
 
 def verdict(ok: bool) -> str:
@@ -329,13 +330,15 @@ def bench_unchanged(b: Bench) -> list[Row]:
     em, branch, legacy_target = b.fast, b.unique("unchanged"), f"/Projects/legacy/{b.unique('unchanged')}"
     invoke_checkout(b.project, em, branch)
     legacy_import_dir(em, b.project.source, legacy_target)
-    ours, legacy, our_counts, legacy_counts = [], [], [], []
+    ours, legacy, our_counts, legacy_counts, requests, startup = [], [], [], [], [], []
     for _ in range(b.runs):
         clone = b.project.clone(b.new_dir("clone"))
         try:
+            startup.append(timed(lambda: check(clone.invoke("--list"), "invoke --list")))
             mark = em.mark()
             ours.append(timed(lambda: invoke_checkout(clone, em, branch)))
             our_counts.append(em.imports_since(mark))
+            requests.append(em.mark() - mark)
             mark = em.mark()
             legacy.append(timed(lambda: legacy_import_dir(em, clone.source, legacy_target)))
             legacy_counts.append(em.imports_since(mark))
@@ -350,6 +353,8 @@ def bench_unchanged(b: Bench) -> list[Row]:
         Row(scenario, "invoke: imports of notebooks", [c[1] for c in our_counts], unit="n", target="0",
             verdict=verdict(all(c[1] == 0 for c in our_counts))),
         Row(scenario, "invoke: imports incl. sync manifest", [c[0] for c in our_counts], unit="n"),
+        Row(scenario, "invoke: API requests of any kind", requests, unit="n"),
+        Row(scenario, "fixed cost: invoke --list (no API call)", startup),
     ]
 
 
@@ -458,7 +463,13 @@ def cancel_delay(b: Bench, em: Emulator) -> tuple[float, float]:
 
         wait_until(canceled, timeout=60, interval=0.02)
         seen = time.time()
-        cancels = [e["t"] for e in em.process.requests() if e["path"].endswith("/runs/cancel") and e["t"] >= signalled]
+
+        def cancel_logged() -> list[float]:  # logged once answered, which may be just after the state changed
+            return [e["t"] for e in em.process.requests() if e["path"].endswith("/runs/cancel") and e["t"] >= signalled]
+
+        with contextlib.suppress(TimeoutError):
+            wait_until(cancel_logged, timeout=5)
+        cancels = cancel_logged()
         return seen - signalled, (min(cancels) - signalled) if cancels else float("nan")
     finally:
         with contextlib.suppress(subprocess.TimeoutExpired):
