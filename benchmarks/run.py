@@ -568,9 +568,18 @@ def run_sampling_rss(command: list[str], cwd: Path, env: dict[str, str]) -> tupl
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=err, text=True)
         peak = 0
-        while process.poll() is None:
-            peak = max(peak, tree_rss_kb(cwd))
-            time.sleep(0.1)
+        try:
+            while process.poll() is None:
+                peak = max(peak, tree_rss_kb(cwd))
+                time.sleep(0.1)
+        finally:  # never leave the run behind, writing into a folder being removed
+            if process.poll() is None:
+                process.terminate()
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(30)
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
         out.seek(0)
         err.seek(0)
         return subprocess.CompletedProcess(command, process.returncode, out.read(), err.read()), peak
