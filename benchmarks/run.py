@@ -35,6 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bricktasks.emulator.testing import EmulatorProcess, client_environment, workspace_client  # noqa: E402
+from bricktasks.projectcopy import ProjectCopy, clean_environment, wait_until  # noqa: E402
 
 TOKEN = "bench-token"
 LATENCY_MS = 50
@@ -45,13 +46,6 @@ SYNC_MANIFEST = ".bricktasks-sync.json"
 WORKSPACE_ROOT = "/Projects/forecasting"
 CI_ROOT = f"{WORKSPACE_ROOT}/CI"
 CI_LIBRARIES_ROOT = f"{WORKSPACE_ROOT}/libraries/CI"
-COPIED = ["tasks.py", "forecasting", "libs", "cluster.json", ".gitignore", ".env.example"]
-IGNORED = shutil.ignore_patterns("__pycache__", "build", "dist", "*.egg-info", ".pytest_cache", ".databricks-local")
-# variables that would make a project copy think it runs in some CI system or against a workspace
-STRIPPED_PREFIXES = ("DATABRICKS_", "BRICKTASKS_", "GITHUB_", "GITLAB_", "CI_", "BUILD_", "SYSTEM_", "CIRCLE",
-                     "BITBUCKET_", "BUILDKITE", "JENKINS_")
-STRIPPED = {"CI", "TF_BUILD", "PIPELINES_BUILD_ID", "GIT_BRANCH", "BRANCH_NAME", "CHANGE_BRANCH", "JOB_NAME",
-            "BUILD_NUMBER", "GIT_COMMIT", "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "NO_PROXY", "no_proxy"}
 SLEEP_SHORT = HEADER + "import time\n\ntime.sleep(4)\n"
 SLEEP_LONG = HEADER + "import time\n\ntime.sleep(300)\n"
 MAXRSS_WRAPPER = (
@@ -66,12 +60,6 @@ SCENARIOS = ["full", "unchanged", "onechanged", "completion", "cancel", "clean",
 # ---------------------------------------------------------------------------------------------
 # small helpers
 
-def clean_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in STRIPPED and not k.startswith(STRIPPED_PREFIXES)}
-    env.update(extra or {})
-    return env
-
-
 def timed(action: Callable[[], object]) -> float:
     start = time.monotonic()
     action()
@@ -83,16 +71,6 @@ def median(values: list[float]) -> float:
     return statistics.median(known) if known else float("nan")
 
 
-def wait_until(predicate: Callable[[], object], timeout: float = 120.0, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise TimeoutError("condition not met in time")
-
-
 def check(result: subprocess.CompletedProcess, what: str) -> subprocess.CompletedProcess:
     if result.returncode != 0:
         raise RuntimeError(f"{what} failed ({result.returncode}): {result.stdout[-1500:]} {result.stderr[-1500:]}")
@@ -102,54 +80,12 @@ def check(result: subprocess.CompletedProcess, what: str) -> subprocess.Complete
 # ---------------------------------------------------------------------------------------------
 # the project: a git copy of the example project, optionally with many generated notebooks
 
-class Project:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    @property
-    def source(self) -> Path:
-        return self.root / "forecasting"
-
+class Project(ProjectCopy):
     @classmethod
-    def create(cls, root: Path, notebooks: int = 0, folders: int = 0) -> "Project":
-        root.mkdir(parents=True)
-        for name in COPIED:
-            source = REPO / name
-            if source.is_dir():
-                shutil.copytree(source, root / name, ignore=IGNORED)
-            elif source.exists():
-                shutil.copy2(source, root / name)
-        project = cls(root)
-        if notebooks:
-            generate_notebooks(project.source, notebooks, folders)
-        project.git("init", "-q", "-b", "main")
-        project.git("config", "user.email", "bench@example.com")
-        project.git("config", "user.name", "Bench")
-        project.commit_all("initial")
-        return project
-
-    def clone(self, root: Path) -> "Project":
-        """A fresh clone: same content, new modification times."""
-        subprocess.run(["git", "clone", "-q", str(self.root), str(root)], check=True, capture_output=True)
-        return Project(root)
-
-    def git(self, *args: str) -> str:
-        return subprocess.run(["git", *args], cwd=self.root, check=True, capture_output=True, text=True).stdout
-
-    def commit_all(self, message: str) -> None:
-        self.git("add", "-A")
-        self.git("commit", "-q", "-m", message)
-
-    def write_notebook(self, name: str, source: str) -> None:
-        (self.source / f"{name}.py").write_text(source)
-
-    def invoke(self, *args: str, env: dict[str, str] | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=self.root, env=clean_environment(env),
-                              capture_output=True, text=True, timeout=timeout)
-
-    def start(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
-        return subprocess.Popen([sys.executable, "-m", "invoke", *args], cwd=self.root, env=clean_environment(env),
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    def generated(cls, root: Path, notebooks: int = 0, folders: int = 0) -> "Project":
+        """The example project, plus `notebooks` generated notebooks in about `folders` folders."""
+        prepare = (lambda source: generate_notebooks(source, notebooks, folders)) if notebooks else None
+        return cls.create(root, repo=REPO, author="Bench", prepare=prepare)
 
     def notebook_files(self) -> list[Path]:
         return sorted(path for path in self.source.rglob("*.py") if "__pycache__" not in path.parts)
@@ -468,7 +404,7 @@ def cancel_delay(b: Bench, em: Emulator) -> tuple[float, float]:
             return [e["t"] for e in em.process.requests() if e["path"].endswith("/runs/cancel") and e["t"] >= signalled]
 
         with contextlib.suppress(TimeoutError):
-            wait_until(cancel_logged, timeout=5)
+            wait_until(cancel_logged, timeout=5, interval=0.05)
         cancels = cancel_logged()
         return seen - signalled, (min(cancels) - signalled) if cancels else float("nan")
     finally:
@@ -638,8 +574,8 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = []
     try:
         with emulator(base, "fast") as fast, emulator(base, "limited", RATE_LIMIT) as limited:
-            project = Project.create(base / "project", notebooks, folders)
-            ci_project = Project.create(base / "ci-project")
+            project = Project.generated(base / "project", notebooks, folders)
+            ci_project = Project.generated(base / "ci-project")
             ci_project.write_notebook("SleepShort", SLEEP_SHORT)
             ci_project.write_notebook("SleepLong", SLEEP_LONG)
             ci_project.commit_all("sleeping notebooks")

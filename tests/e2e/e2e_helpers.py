@@ -1,27 +1,20 @@
-"""End-to-end helpers: a temporary git copy of the project, driven with `invoke` in a subprocess.
+"""End-to-end helpers: notebooks the tests write, the project copy (bricktasks.projectcopy) with
+its local backend, and process checks.
 
 A module of its own (not conftest) so tests import it by a name no other test folder uses."""
 from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
-import pytest
-
+from bricktasks import projectcopy
 from bricktasks.backends.local import LocalBackend
+from bricktasks.projectcopy import clean_environment, wait_until  # noqa: F401 - the tests import them from here
 
 REPO = Path(__file__).resolve().parents[2]
-COPIED = ["tasks.py", "forecasting", "libs", "cluster.json", ".gitignore", ".env.example"]
-IGNORED = shutil.ignore_patterns("__pycache__", "build", "dist", "*.egg-info", ".pytest_cache")
-# variables that would make the copy think it runs in some CI system or against a workspace
-STRIPPED_PREFIXES = ("DATABRICKS_", "BRICKTASKS_", "GITHUB_", "GITLAB_", "CI_", "BUILD_", "SYSTEM_", "CIRCLE", "BITBUCKET_", "BUILDKITE", "JENKINS_")
-STRIPPED = {"CI", "TF_BUILD", "PIPELINES_BUILD_ID", "GIT_BRANCH", "BRANCH_NAME", "CHANGE_BRANCH", "JOB_NAME", "BUILD_NUMBER", "GIT_COMMIT"}
 
 HEADER = "# Databricks notebook source\n"
 SMOKE = HEADER + """# MAGIC %run ./install_libraries
@@ -46,60 +39,18 @@ SLEEPER = HEADER + """import time
 
 time.sleep(300)
 """
+SLOW = HEADER + """import time
+
+time.sleep(8)
+dbutils.notebook.exit("done")
+"""
 
 
-def clean_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if name not in STRIPPED and not name.startswith(STRIPPED_PREFIXES)
-    }
-    env.update(extra or {})
-    return env
-
-
-class ProjectCopy:
-    """A git working copy of the example project in a temporary folder."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    @property
-    def local_root(self) -> Path:
-        return self.root / ".databricks-local"
+class ProjectCopy(projectcopy.ProjectCopy):
+    """The example project's copy, with what the tests look at in its local backend."""
 
     def backend(self) -> LocalBackend:
         return LocalBackend(self.local_root)
-
-    def git(self, *args: str) -> str:
-        return subprocess.run(["git", *args], cwd=self.root, check=True, capture_output=True, text=True).stdout.strip()
-
-    def commit_all(self, message: str = "change") -> None:
-        self.git("add", "-A")
-        self.git("commit", "-q", "-m", message)
-
-    def write_notebook(self, name: str, source: str) -> None:
-        (self.root / "forecasting" / f"{name}.py").write_text(source)
-
-    def invoke(self, *args: str, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "invoke", *args],
-            cwd=self.root,
-            env=clean_environment(env),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-
-    def start(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
-        return subprocess.Popen(
-            [sys.executable, "-m", "invoke", *args],
-            cwd=self.root,
-            env=clean_environment(env),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
 
     def workspace_digest(self) -> str:
         """A hash of the local backend's workspace, DBFS and Volumes (every path and its bytes) plus
@@ -115,16 +66,6 @@ class ProjectCopy:
                 elif path.is_file() and path.name != ".lock":
                     digest.update(str(relative).encode() + b"\0" + path.read_bytes())
         return digest.hexdigest()
-
-
-def wait_until(predicate, timeout: float = 120.0, interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")
 
 
 def processes_mentioning(text: str) -> list[int]:

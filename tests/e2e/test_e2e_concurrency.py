@@ -1,31 +1,17 @@
 """Two CI builds of different branches at once, with clean-ci running meanwhile; two checkouts of one branch."""
 from __future__ import annotations
 
-import shutil
 import signal
 import subprocess
 import sys
 
-from e2e_helpers import HEADER, ProjectCopy, clean_environment, terminate, wait_until
-
-SLOW = HEADER + """import time
-
-time.sleep(8)
-dbutils.notebook.exit("done")
-"""
-
-
-def _second_copy(project: ProjectCopy, tmp_path) -> ProjectCopy:
-    """Another clone of the same repository (CI agents build in their own working copies), sharing the backend."""
-    other = tmp_path / "other"
-    shutil.copytree(project.root, other, ignore=shutil.ignore_patterns(".databricks-local", "dist", "build"))
-    return ProjectCopy(other)
+from e2e_helpers import SLOW, clean_environment, terminate, wait_until
 
 
 def test_two_builds_run_at_once_and_clean_ci_skips_them(project, tmp_path):
     project.write_notebook("Slow", SLOW)
     project.commit_all()
-    other = _second_copy(project, tmp_path)
+    other = project.clone(tmp_path / "other")  # CI agents build in their own clones; the backend is shared
     shared = {"BRICKTASKS_LOCAL_ROOT": str(project.local_root), "BRICKTASKS_CI_NOTEBOOKS": "Slow"}
     builds = [
         project.start("ci", env={**shared, "BRICKTASKS_BUILD_ID": "1", "BRICKTASKS_BRANCH": "feature/a"}),

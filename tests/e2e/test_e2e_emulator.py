@@ -16,13 +16,7 @@ import pytest
 from bricktasks.backends.local import LocalBackend
 from bricktasks.emulator.testing import EmulatorProcess, client_environment, workspace_client
 
-from e2e_helpers import HEADER, SMOKE, terminate, wait_until
-
-SLOW = HEADER + """import time
-
-time.sleep(8)
-dbutils.notebook.exit("done")
-"""
+from e2e_helpers import HEADER, SLOW, SMOKE, terminate, wait_until
 
 TOKEN = "dapi-e2e-emulator-token-0123456789"
 ROOT = "/Projects/forecasting"
