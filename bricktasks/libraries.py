@@ -5,7 +5,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from bricktasks.backends.base import Backend, FileInfo, file_kind
+from bricktasks.backends.base import NOTEBOOK_HEADERS, Backend, FileInfo, file_kind
 from bricktasks.errors import NotFound
 from bricktasks.layout import join
 from bricktasks.output import Console
@@ -79,7 +79,7 @@ def upload_libraries(
 
 INSTALL_LIBRARIES = "install_libraries"
 INSTALL_LIBRARIES_FILE = f"{INSTALL_LIBRARIES}.py"
-_HEADER = "# Databricks notebook source\n"
+_HEADER = NOTEBOOK_HEADERS["PYTHON"] + "\n"
 _SEPARATOR = "\n# COMMAND ----------\n\n"
 
 

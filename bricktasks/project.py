@@ -8,8 +8,8 @@ from typing import Any, Mapping
 from bricktasks.backends.base import Backend
 from bricktasks.errors import ConfigError, UserInputError
 from bricktasks.layout import ProjectLayout
-from bricktasks.settings import Settings, load_settings
 from bricktasks.libraries import INSTALL_LIBRARIES
+from bricktasks.settings import Settings, load_settings
 
 __all__ = ["Project", "load_project", "open_backend", "local_secrets", "SET_ENVIRONMENT", "set_environment_source"]
 

@@ -78,7 +78,7 @@ class DatabricksFiles:
     def _upload_dbfs(self, path: str, source: Path, overwrite: bool) -> None:
         """Stream into a hidden temporary name beside `path`, then move it into place: a killed
         upload never leaves a half-written file under the final name (DBFS move is atomic)."""
-        if not overwrite and self._dbfs_exists(path):
+        if not overwrite and self._exists(path):
             raise AlreadyExists(f"{path} already exists.", "pass overwrite to replace it")
         folder, name = path.rsplit("/", 1)
         temporary = f"{folder}/.{name}.{uuid.uuid4().hex[:8]}.tmp"
@@ -91,19 +91,17 @@ class DatabricksFiles:
                 self._dbfs.move(temporary, path)
             except DatabricksError as exc:
                 # a retried move (after a dropped connection) finds its source gone: the first went through
-                if not (isinstance(translate_error(exc, path), NotFound) and self._dbfs_exists(path)):
+                if not (isinstance(translate_error(exc, path), NotFound) and self._exists(path)):
                     raise
         finally:
             with contextlib.suppress(DatabricksError):
                 self._dbfs.delete(temporary)  # gone after the move; left over only when something failed
 
-    def _dbfs_exists(self, path: str) -> bool:
+    def _exists(self, path: str) -> bool:
         try:
-            self._dbfs.get_status(path)
-        except DatabricksError as exc:
-            if isinstance(translate_error(exc, path), NotFound):
-                return False
-            raise
+            self.file_status(path)
+        except NotFound:
+            return False
         return True
 
     def _upload_dbfs_blocks(self, path: str, source: Path) -> None:
@@ -148,10 +146,8 @@ class DatabricksFiles:
         if overwrite:
             with contextlib.suppress(NotFound):
                 self.delete_file(destination)
-        elif kind != "dbfs":
-            with contextlib.suppress(NotFound):
-                self.file_status(destination)
-                raise AlreadyExists(f"{destination} already exists.", "pass overwrite to replace it")
+        elif kind != "dbfs" and self._exists(destination):
+            raise AlreadyExists(f"{destination} already exists.", "pass overwrite to replace it")
         if kind == "dbfs":
             with self._errors(destination):
                 self._dbfs.move(source, destination)
