@@ -9,7 +9,7 @@ or loading anything from the network when the report is opened.
 
 Stable hooks for tests and for people grepping a report: `id="status"` (overall
 status, once per page) and the classes `notebook`, `cell`, `cell-error`, `exit-value`,
-`error-trace`, `output-table`, `output-image`, `output-html`, `output-text`.
+`exit-table`, `error-trace`, `output-table`, `output-image`, `output-html`, `output-text`.
 """
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ import markdown
 
 from bricktasks.durations import format_duration
 
-__all__ = ["CSP", "CSS", "clean_text", "esc", "link", "overall_status", "page", "render_notebook", "render_run_html",
-           "seconds", "shorten", "status_badge"]
+__all__ = ["CSP", "CSS", "clean_text", "esc", "image_src", "link", "overall_status", "page", "render_notebook",
+           "render_run_html", "seconds", "shorten", "status_badge"]
 
 # Scripts, frames and remote loads are off; inline styles and data: images are all a report needs.
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:; base-uri 'none'; form-action 'none'"
@@ -43,6 +43,8 @@ pre{background:#f6f8fa;border-radius:4px;margin:6px 0;overflow:auto;padding:8px;
 .exit-value pre{background:#dafbe1}.output-html{overflow:auto}.output-image{max-width:100%}
 table{border-collapse:collapse;margin:6px 0}td,th{border:1px solid #d0d7de;font-size:12px;padding:3px 6px;text-align:left}
 th{background:#f6f8fa}.note{color:#57606a;font-size:12px;font-style:italic}
+.figures{display:flex;flex-wrap:wrap;gap:12px}.figures figure{margin:0;max-width:580px}
+.figures img{border:1px solid #d0d7de;max-width:100%}.figures figcaption{color:#57606a;font-size:12px}
 """
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
@@ -112,16 +114,25 @@ def _render_table(output: dict[str, Any]) -> str:
     return f'<table class="output-table"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>{note}'
 
 
-def _render_image(output: dict[str, Any]) -> str:
+def image_src(output: dict[str, Any]) -> str | None:
+    """An image output as a data: URI, or None when its data is not valid base64 of a known image type.
+
+    Never write a data: URI we have not checked: it sits inside an attribute.
+    """
     kind = _IMAGE_TYPES.get(str(output.get("format") or "png").lower())
     data = re.sub(r"\s+", "", str(output.get("data_base64") or ""))
     try:
         base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
-        kind = None  # never write a data: URI we have not checked: it sits inside an attribute
-    if not kind or not data:
+        return None
+    return f"data:image/{kind};base64,{data}" if kind and data else None
+
+
+def _render_image(output: dict[str, Any]) -> str:
+    src = image_src(output)
+    if src is None:
         return '<p class="note">(an image that could not be shown)</p>'
-    return f'<img class="output-image" alt="image output" src="data:image/{kind};base64,{data}">'
+    return f'<img class="output-image" alt="image output" src="{src}">'
 
 
 def _render_output(output: dict[str, Any]) -> str:
@@ -143,6 +154,27 @@ def _error_block(error: str | None, trace: str | None) -> str:
     if trace:
         parts.append(f'<pre class="error-trace">{esc(trace)}</pre>')
     return "".join(parts)
+
+
+def _exit_table(exit_value: str) -> str:
+    """A JSON object of plain values (the example exits with its metrics) as a two-column table.
+
+    For a remote run this is the only table in the report: its cells stay in the Databricks export.
+    """
+    try:
+        data = json.loads(exit_value)
+    except ValueError:
+        return ""
+    if not isinstance(data, dict) or not data or any(isinstance(value, (dict, list)) for value in data.values()):
+        return ""
+
+    def shown(value: Any) -> str:
+        if isinstance(value, float):
+            return format(value, ".6g")  # the raw JSON below keeps every digit
+        return "null" if value is None else str(value)
+
+    rows = "".join(f"<tr><th>{esc(key)}</th><td>{esc(shown(value))}</td></tr>" for key, value in data.items())
+    return f'<table class="exit-table"><tbody>{rows}</tbody></table>'
 
 
 def _render_cell(cell: dict[str, Any], anchor: str, failed: bool, result: dict[str, Any]) -> str:
@@ -183,7 +215,8 @@ def render_notebook(result: dict[str, Any], *, anchor: str, title: str | None = 
     if (result.get("error") or result.get("error_trace")) and not failed_here:
         body.append(f'<div class="notebook-error">{_error_block(result.get("error"), result.get("error_trace"))}</div>')
     if result.get("exit_value") is not None:
-        body.append(f'<div class="exit-value"><strong>Exit value</strong><pre>{esc(result["exit_value"])}</pre></div>')
+        exit_value = clean_text(result["exit_value"])
+        body.append(f'<div class="exit-value"><strong>Exit value</strong>{_exit_table(exit_value)}<pre>{esc(exit_value)}</pre></div>')
     return f'<section class="notebook" id="{esc(anchor)}">{head}{extra_html}{"".join(body)}</section>'
 
 

@@ -5,6 +5,9 @@ Every writer takes `secrets` and redacts them twice: from the data before it is 
 HTML export from Databricks carries the notebook as base64 inside a script, where plain
 text replacement cannot see a token, so that blob is decoded, redacted and re-encoded.
 Files are written atomically: a CI system never publishes half a report.
+
+report.html opens with what a reader came for: the status, each notebook's outcome, and every
+figure the notebooks displayed (the example's forecast plots), each linking to its cell.
 """
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ from typing import Any, Iterable
 from urllib.parse import quote, unquote
 
 from bricktasks.notebook_html import (
-    clean_text, esc, link, overall_status, page, render_notebook, seconds, shorten, status_badge,
+    clean_text, esc, image_src, link, overall_status, page, render_notebook, seconds, shorten, status_badge,
 )
 from bricktasks.output import redact
 
@@ -35,6 +38,8 @@ SKIPPED_STATES = frozenset({"SKIPPED", "EXCLUDED", "DISABLED", "UPSTREAM_FAILED"
 _MODEL = re.compile(r"(__DATABRICKS_NOTEBOOK_MODEL\s*=\s*')([^']*)(')")
 _MESSAGE_LIMIT = 1000
 _BULKY = ("result", "export_html")  # in report.html and the export file, not in summary.json
+# mkstemp makes 0600 files; a report is for people and CI systems that may not be the writing user
+_FILE_MODE = 0o644
 
 
 @dataclass(frozen=True)
@@ -139,6 +144,7 @@ def _atomic_write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(temp, _FILE_MODE)
         with os.fdopen(fd, "w", encoding="utf-8", errors="replace", newline="\n") as handle:
             handle.write(text)
         os.replace(temp, path)
@@ -238,6 +244,25 @@ def _export_names(notebooks: list[NotebookRunReport]) -> dict[int, str]:
     return names
 
 
+def _figures(notebooks: list[NotebookRunReport]) -> str:
+    """Every image output of every notebook, in order, each linking to the cell that displayed it."""
+    figures = []
+    for number, nb in enumerate(notebooks, 1):
+        for cell in (nb.result or {}).get("cells") or []:
+            if not isinstance(cell, dict):
+                continue
+            for output in cell.get("outputs") or []:
+                src = image_src(output) if isinstance(output, dict) and output.get("type") == "image" else None
+                if src:
+                    caption = esc(f"{nb.name} · cell {cell.get('index')}")
+                    anchor = esc(f"nb-{number}-cell-{cell.get('index')}")
+                    figures.append(f'<figure><a href="#{anchor}"><img class="figure-image" alt="{caption}" src="{src}"></a>'
+                                   f"<figcaption>{caption}</figcaption></figure>")
+    if not figures:
+        return ""
+    return f'<h2>Figures</h2><div class="figures">{"".join(figures)}</div>'
+
+
 def _summary(report: BuildReport, exports: dict[int, str]) -> str:
     facts = [("Build", report.build_id), ("Branch", report.branch), ("Commit", report.commit),
              ("Backend", report.backend), ("CI folder", report.ci_folder), ("Started", report.started_at)]
@@ -256,7 +281,7 @@ def _summary(report: BuildReport, exports: dict[int, str]) -> str:
         f'<header class="summary"><h1>bricktasks ci {esc(report.name)} {status_badge(overall, element_id="status")}</h1>'
         + "<table class=\"facts\">" + "".join(f"<tr><th>{label}</th><td>{esc(value)}</td></tr>" for label, value in facts) + "</table>"
         + '<table class="notebooks"><thead><tr><th>Notebook</th><th>State</th><th>Duration</th><th>Exit value</th><th>Error</th><th>Links</th></tr></thead>'
-        + f"<tbody>{''.join(rows)}</tbody></table></header>"
+        + f"<tbody>{''.join(rows)}</tbody></table>{_figures(report.notebooks)}</header>"
     )
 
 
@@ -270,8 +295,10 @@ def _detail(nb: NotebookRunReport, number: int, export: str | None) -> str:
     if nb.state_message and nb.result_state != "SUCCESS" and nb.state_message != result.get("error"):
         extra.append(esc(nb.state_message))
     extra.append(link(nb.run_page_url, "run page"))
-    if export:
-        extra.append(f'<a href="{esc(quote(export))}">Databricks run export</a>')
+    if export:  # a remote run's cells, outputs and plots are only there
+        extra.append(f'<a href="{esc(quote(export))}">Databricks run export</a>' + ("" if nb.result else ": the cells, their outputs and plots"))
+    elif not nb.result:
+        extra.append("no cell detail for this run")
     extra_html = f'<p class="meta">{" · ".join(part for part in extra if part)}</p>' if any(extra) else ""
     return render_notebook(result, anchor=f"nb-{number}", title=nb.name, extra_html=extra_html)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import base64
 from html.parser import HTMLParser
 
-from bricktasks.notebook_html import clean_text, render_notebook, render_run_html
+from bricktasks.notebook_html import clean_text, image_src, render_notebook, render_run_html
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 16).decode()
 PATH = "/Projects/forecasting/CI/12-BI-1/ModelTraining"
@@ -136,3 +136,28 @@ def test_a_run_without_results_says_so() -> None:
 def test_clean_text_removes_what_xml_forbids_and_ansi_codes() -> None:
     assert clean_text("a\x00b\x07c\x1b[1;31md\x1b[0m\te\nf\ud800\uffff") == "abcd\te\nf"
     assert clean_text(12) == "12"
+
+
+def test_a_json_object_exit_value_is_also_a_table_of_its_values() -> None:
+    exit_value = '{"environment": "ci", "series_in": 200, "mae_ratio": 0.29581790949401177, "note": "<b>", "gone": null}'
+    page = render_run_html("run", [result(exit_value=exit_value)])
+    (table,) = Elements(page).with_class("exit-table")
+    block = page.split('class="exit-value"', 1)[1]
+    assert "<tr><th>series_in</th><td>200</td></tr>" in block and "<tr><th>mae_ratio</th><td>0.295818</td></tr>" in block
+    assert "<td>&lt;b&gt;</td>" in block and "<td>null</td>" in block
+    assert "0.29581790949401177" in block  # the raw value, every digit, stays under the table
+
+
+def test_exit_values_that_are_not_flat_json_objects_stay_text_only() -> None:
+    for exit_value in ("done", "[1, 2]", '{"nested": {"a": 1}}', "{}", "{not json"):
+        page = render_run_html("run", [result(exit_value=exit_value)])
+        assert Elements(page).with_class("exit-table") == [], exit_value
+        assert len(Elements(page).with_class("exit-value")) == 1
+
+
+def test_image_src_is_a_checked_data_uri_or_none() -> None:
+    assert image_src({"type": "image", "format": "png", "data_base64": PNG}) == f"data:image/png;base64,{PNG}"
+    assert image_src({"type": "image", "format": "svg", "data_base64": PNG}).startswith("data:image/svg+xml;base64,")
+    assert image_src({"type": "image", "format": "png", "data_base64": '" onerror="x'}) is None
+    assert image_src({"type": "image", "format": "bmp-or-worse", "data_base64": PNG}) is None
+    assert image_src({"type": "image", "format": "png", "data_base64": ""}) is None

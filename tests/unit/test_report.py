@@ -161,6 +161,7 @@ def test_remote_runs_link_their_run_page_and_save_their_export(tmp_path: Path) -
     assert export.read_text() == "<html>the run as Databricks exports it</html>"
     assert 'href="sub_Model_Training-run-export.html"' in page and f'href="{url.replace("&", "&amp;")}"' in page
     assert '<pre class="error-trace">Trace &lt;here&gt;</pre>' in page
+    assert "Databricks run export</a>: the cells, their outputs and plots" in page  # where to look for the rest
     assert json.loads((write_summary_json(build(remote), tmp_path)).read_text())["notebooks"][0]["export_file"] == export.name
 
 
@@ -221,3 +222,34 @@ def test_redact_export_leaves_clean_exports_alone_and_drops_models_it_cannot_rea
 
 def test_redact_replaces_every_secret_and_ignores_empty_ones() -> None:
     assert redact(f"a {TOKEN} b {TOKEN}", ["", TOKEN]) == "a [REDACTED] b [REDACTED]"
+
+
+def test_figures_come_first_each_linking_to_the_cell_that_displayed_it(tmp_path: Path) -> None:
+    page = write_html_report(build(notebook(result=local_result()), failed_locally()), tmp_path).read_text()
+    summary, details = page.split("</header>", 1)
+    figures = re.findall(r'<figure><a href="#([^"]+)"><img class="figure-image" alt="([^"]+)" src="([^"]+)">', summary)
+    assert figures == [("nb-1-cell-2", "ModelTraining · cell 2", f"data:image/png;base64,{PNG}"),
+                       ("nb-2-cell-2", "Broken · cell 2", f"data:image/png;base64,{PNG}")]
+    assert 'id="nb-1-cell-2"' in details and 'id="nb-2-cell-2"' in details  # the links lead somewhere
+    assert summary.index("<h2>Figures</h2>") > summary.index('class="notebooks"')  # after the outcomes
+
+
+def test_no_figures_heading_without_images_and_bad_images_are_left_out(tmp_path: Path) -> None:
+    result = local_result()
+    result["cells"][1]["outputs"] = [{"type": "image", "format": "png", "data_base64": "not base64!"}]
+    for report in (build(notebook()), build(notebook(result=result))):
+        assert "Figures" not in write_html_report(report, tmp_path).read_text()
+
+
+def test_a_remote_runs_exit_metrics_are_a_table_in_the_report(tmp_path: Path) -> None:
+    remote = notebook(exit_value='{"environment": "ci", "mae_ratio": 0.2958179}', run_page_url="https://x/run/41",
+                      export_html="<html></html>")
+    page = write_html_report(replace(build(remote), backend="databricks"), tmp_path).read_text()
+    assert "<tr><th>mae_ratio</th><td>0.295818</td></tr>" in page.split("</header>", 1)[1]
+
+
+def test_written_files_are_readable_by_others(tmp_path: Path) -> None:
+    report = build(notebook(export_html="<html></html>"))
+    paths = [write_junit(report, tmp_path / "test-results.xml"), write_html_report(report, tmp_path),
+             write_summary_json(report, tmp_path), tmp_path / "ModelTraining-run-export.html"]
+    assert {oct(path.stat().st_mode & 0o777) for path in paths} == {"0o644"}
