@@ -52,21 +52,29 @@ def upload_libraries(
     its final name only once it is complete.
     """
     uploaded = []
-    for artifact in map(Path, artifacts):  # build.Artifact objects are path-like
-        remote = join(destination, artifact.name)
-        size = artifact.stat().st_size
-        try:
-            same = call_with_retries(lambda: backend.file_status(remote)).size == size
-        except NotFound:
-            same = False
-        if same:
-            console.info(f"unchanged {remote}")
-        elif dry_run:
-            console.info(f"would upload {artifact.name} ({size:,} bytes) -> {remote}")
-        else:
-            call_with_retries(lambda: backend.upload_file(remote, artifact, overwrite=True))
-            console.info(f"uploaded {artifact.name} ({size:,} bytes) -> {remote}")
-        uploaded.append(UploadedLibrary(artifact, remote, skipped=same))
+    paths = list(map(Path, artifacts))  # build.Artifact objects are path-like
+    # a bar on a terminal only: in a log the per-library lines below already say it all
+    progress = console.upload_progress(
+        files=0 if dry_run else len(paths), total_bytes=sum(path.stat().st_size for path in paths),
+        label=f"uploading libraries to {destination}", announce=False,
+    )
+    with progress:
+        for artifact in paths:
+            remote = join(destination, artifact.name)
+            size = artifact.stat().st_size
+            try:
+                same = call_with_retries(lambda: backend.file_status(remote)).size == size
+            except NotFound:
+                same = False
+            if same:
+                console.info(f"unchanged {remote}")
+            elif dry_run:
+                console.info(f"would upload {artifact.name} ({size:,} bytes) -> {remote}")
+            else:
+                call_with_retries(lambda: backend.upload_file(remote, artifact, overwrite=True))
+                console.info(f"uploaded {artifact.name} ({size:,} bytes) -> {remote}")
+            progress.advance(size)
+            uploaded.append(UploadedLibrary(artifact, remote, skipped=same))
     return uploaded
 
 

@@ -1,28 +1,32 @@
-"""What the tasks print: plain timestamped lines in CI logs, with every secret redacted.
+"""What the tasks print: live displays on a terminal, plain timestamped lines in CI logs, every
+secret redacted.
 
-All user-facing text goes through one `Console`, so redaction cannot be forgotten on a
-side path. `--quiet` keeps only warnings and errors.
+All user-facing text goes through one `Console`, so redaction cannot be forgotten on a side
+path; the live displays (bricktasks.progress) are made here and redact the same way.
+`--quiet` keeps only warnings, errors and result lines.
 """
 from __future__ import annotations
 
 import sys
 import time
-from typing import Iterable, TextIO
+from typing import TYPE_CHECKING, Iterable, TextIO
 
-__all__ = ["Console", "redact"]
+from bricktasks.redaction import REDACTED, redact
 
-REDACTED = "[REDACTED]"
+if TYPE_CHECKING:  # rich is imported only when something is drawn on a terminal: CI logs skip its import cost
+    from rich.console import Console as RichConsole
 
+    from bricktasks.progress import RunStatusLine, UploadProgress
 
-def redact(text: str, secrets: Iterable[str]) -> str:
-    for secret in secrets:
-        if secret and len(secret) >= 4:  # a one-letter "secret" would shred every message
-            text = text.replace(secret, REDACTED)
-    return text
+__all__ = ["Console", "redact", "REDACTED"]
 
 
 class Console:
-    """Prints progress and results; timestamps lines when the output is not a terminal."""
+    """Prints progress and results; timestamps lines when the output is not a terminal.
+
+    `terminal` overrides the detection (tests draw "terminal" output into a StringIO);
+    `width` fixes the terminal width for such tests.
+    """
 
     def __init__(
         self,
@@ -31,29 +35,87 @@ class Console:
         quiet: bool = False,
         stream: TextIO | None = None,
         error_stream: TextIO | None = None,
+        terminal: bool | None = None,
+        width: int | None = None,
     ) -> None:
         self.secrets = [secret for secret in secrets if secret]
         self.quiet = quiet
         self.stream = stream or sys.stdout
         self.error_stream = error_stream or sys.stderr
-        self.is_terminal = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.is_terminal = terminal if terminal is not None else bool(getattr(self.stream, "isatty", lambda: False)())
+        self.width = width
+        self._rich: RichConsole | None = None
+        self._displays: list[UploadProgress | RunStatusLine] = []
 
-    def _emit(self, text: str, stream: TextIO) -> None:
+    def _rich_console(self) -> RichConsole:
+        if self._rich is None:
+            from bricktasks.progress import rich_console
+
+            self._rich = rich_console(self.stream, self.secrets, width=self.width)
+        return self._rich
+
+    def _print(self, text: str, *, timestamp: bool) -> None:
         text = redact(text, self.secrets)
-        if not self.is_terminal:
+        if self.is_terminal:
+            from rich.text import Text
+
+            # through rich: a line printed while a bar or status line is live goes above it
+            self._rich_console().print(Text(text))
+            return
+        if timestamp:
             text = f"{time.strftime('%H:%M:%S')} {text}"
-        print(text, file=stream, flush=True)
+        print(text, file=self.stream, flush=True)
 
     def info(self, text: str) -> None:
         if not self.quiet:
-            self._emit(text, self.stream)
+            self._print(text, timestamp=True)
 
     def result(self, text: str) -> None:
         """A line that is the task's answer: printed even with --quiet, never timestamped."""
-        print(redact(text, self.secrets), file=self.stream, flush=True)
+        self._print(text, timestamp=False)
 
     def warn(self, text: str) -> None:
-        self._emit(f"warning: {text}", self.error_stream)
+        self.close()  # a live line would be redrawn over the warning
+        line = f"warning: {redact(text, self.secrets)}"
+        if not self.is_terminal:
+            line = f"{time.strftime('%H:%M:%S')} {line}"
+        print(line, file=self.error_stream, flush=True)
 
     def error(self, text: str) -> None:
+        self.close()
         print(redact(f"error: {text}", self.secrets), file=self.error_stream, flush=True)
+
+    # ---- live displays ------------------------------------------------------------------------
+
+    def upload_progress(self, *, files: int, total_bytes: int, label: str, announce: bool = True) -> UploadProgress:
+        """A context manager counting uploads (`advance(size)` per file): a bar on a terminal; in a
+        log one line naming the count and size (with `announce`); nothing with --quiet."""
+        from bricktasks.progress import UploadProgress
+
+        drawn = self.is_terminal and not self.quiet
+        progress = UploadProgress(
+            files=files, total_bytes=total_bytes, label=redact(label, self.secrets),
+            rich=self._rich_console() if drawn else None,
+            announce=self.info if announce and not drawn else None,
+        )
+        self._displays.append(progress)
+        return progress
+
+    def run_status(self, run_id: int) -> RunStatusLine:
+        """`on_state` for a run's wait: a live line with state, elapsed time and run page URL on a
+        terminal; in a log a timestamped line per state change; nothing with --quiet."""
+        from bricktasks.progress import RunStatusLine
+
+        drawn = self.is_terminal and not self.quiet
+        status = RunStatusLine(
+            run_id, secrets=self.secrets, rich=self._rich_console() if drawn else None,
+            print_line=None if drawn else self.info,
+        )
+        self._displays.append(status)
+        return status
+
+    def close(self) -> None:
+        """Stop every live display (their last frame stays on screen)."""
+        displays, self._displays = self._displays, []
+        for display in displays:
+            display.close()

@@ -1,30 +1,35 @@
 """The invoke tasks: each resolves settings, then calls one plain function.
 
+Every task also takes --quiet (only warnings, errors and the result line) and --json (one JSON
+object with the outcome on stdout); see bricktasks.taskguard.
+
 Exit codes (all tasks): 0 success; 1 the run failed; 2 bad input or configuration (nothing
 changed); 124 --timeout reached (run cancelled); 130/143 SIGINT/SIGTERM (run cancelled).
 """
 from __future__ import annotations
 
-import functools
 import os
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from invoke import Collection, Exit, task
+from invoke import Collection
 
 from bricktasks import artifacts, ci, workflow
-from bricktasks.buildinfo import BuildInfo, current_git_branch, detect_build_info, git_tree_is_dirty
+from bricktasks.buildinfo import current_git_branch, detect_build_info, git_tree_is_dirty
+from bricktasks.cibuilds import ci_build_statuses, format_table
+from bricktasks.cisummary import ci_fields
 from bricktasks.clusterspec import load_cluster_spec
 from bricktasks.durations import parse_duration
-from bricktasks.errors import BricktasksError, UserInputError
+from bricktasks.errors import UserInputError
 from bricktasks.layout import PROTECTED_BRANCHES, branch_folder
 from bricktasks.libraries import upload_libraries, write_install_libraries
 from bricktasks.localrun import run_notebook_locally
 from bricktasks.output import Console
-from bricktasks.project import Project, load_project, open_backend
-from bricktasks.runs import Interrupted
+from bricktasks.project import Project, load_project, local_secrets, open_backend
 from bricktasks.secrets_scan import refuse_tracked_dotenv, scan_for_credentials
+from bricktasks.taskguard import bricktask
+from bricktasks.taskoutput import TaskOutput
 
 __all__ = ["namespace"]
 
@@ -34,32 +39,11 @@ def _project_dir(c) -> Path:
     return Path(configured) if configured else Path.cwd()
 
 
-def _guarded(body: Callable[..., int | None]) -> Callable[..., None]:
-    """Turn project errors into one line and an exit code; never a traceback for a user error."""
-
-    @functools.wraps(body)
-    def wrapper(c, *args: Any, **kwargs: Any) -> None:
-        console = Console(quiet=bool(kwargs.get("quiet")))
-        try:
-            code = body(c, *args, **kwargs)
-        except BricktasksError as exc:
-            console.error(exc.one_line())
-            raise Exit(code=exc.exit_code) from None
-        except Interrupted as exc:
-            console.error(f"interrupted by {exc}; the run was cancelled")
-            raise Exit(code=exc.exit_code) from None
-        except KeyboardInterrupt:
-            console.error("interrupted")
-            raise Exit(code=130) from None
-        if code:
-            raise Exit(code=code)
-
-    return wrapper
-
-
-def _load(c, **flags: Any) -> tuple[Project, Console]:
+def _load(c, out: TaskOutput, **flags: Any) -> tuple[Project, Console]:
     project = load_project(_project_dir(c), os.environ, flags)
-    return project, Console(secrets=project.settings.secret_values(), quiet=bool(flags.get("quiet")))
+    # the workspace token, and the local runs' secret values (a notebook may print them back)
+    local = [value for scope in local_secrets(os.environ).values() for value in scope.values()]
+    return project, out.console([*project.settings.secret_values(), *local])
 
 
 def _branch(project: Project, branch: str | None) -> str:
@@ -77,58 +61,59 @@ def _check_source(project: Project) -> None:
     scan_for_credentials(project.source_dir)
 
 
-@task(
+@bricktask(
     help={
         "notebook": "notebook of the working copy to run, e.g. ModelTraining",
         "env": "config to use: conf/<env>_config (default: BRICKTASKS_ENV)",
         "timeout": "cancel the run after this long, e.g. 90s, 25m (default: BRICKTASKS_TIMEOUT)",
     }
 )
-@_guarded
-def run(c, notebook, env=None, timeout=None):
+def run(c, out, notebook, env=None, timeout=None):
     """Run a notebook of the working copy on the local backend and print its exit value."""
-    project, console = _load(c, env=env, timeout=timeout)
+    project, console = _load(c, out, env=env, timeout=timeout)
     name = project.check_notebook(notebook)
     chosen_env = project.check_env(project.settings.env)
     limit = parse_duration(project.settings.timeout, name="--timeout").total_seconds()
     branch = project.settings.branch or current_git_branch(project.root) or "local"
+    out.record(notebook=name, env=chosen_env, branch=branch)
     built = artifacts.build_for(project, artifacts.BuildTarget.local(project, branch), kind="wheel", console=console)
     return run_notebook_locally(project, name, chosen_env, built, timeout_s=limit, console=console, branch=branch)
 
 
-@task(
+def _build_libraries(c, out, kind: str, branch, build_id, master) -> None:
+    project, console = _load(c, out, branch=branch, build_id=build_id)
+    target = artifacts.target_for(project, branch=branch, build_id=build_id, master=master)
+    built = artifacts.build_for(project, target, kind=kind, console=console)
+    out.record(kind=kind, artifacts=[str(path) for path in built])
+    for path in built:
+        console.result(str(path))
+
+
+@bricktask(
     help={
         "branch": "stamp the version for this branch (default: the current git branch)",
         "build_id": "stamp the version for this CI build id",
         "master": "stamp a master (release) version",
     }
 )
-@_guarded
-def build_wheel(c, branch=None, build_id=None, master=False):
+def build_wheel(c, out, branch=None, build_id=None, master=False):
     """Build every library under libs/ as a wheel into dist/, with a unique traceable version."""
-    project, console = _load(c, branch=branch, build_id=build_id)
-    target = artifacts.target_for(project, branch=branch, build_id=build_id, master=master)
-    for path in artifacts.build_for(project, target, kind="wheel", console=console):
-        console.result(str(path))
+    _build_libraries(c, out, "wheel", branch, build_id, master)
 
 
-@task(
+@bricktask(
     help={
         "branch": "stamp the version for this branch (default: the current git branch)",
         "build_id": "stamp the version for this CI build id",
         "master": "stamp a master (release) version",
     }
 )
-@_guarded
-def build_egg(c, branch=None, build_id=None, master=False):
+def build_egg(c, out, branch=None, build_id=None, master=False):
     """Build every library under libs/ as an egg (Databricks Runtime 13 and older only)."""
-    project, console = _load(c, branch=branch, build_id=build_id)
-    target = artifacts.target_for(project, branch=branch, build_id=build_id, master=master)
-    for path in artifacts.build_for(project, target, kind="egg", console=console):
-        console.result(str(path))
+    _build_libraries(c, out, "egg", branch, build_id, master)
 
 
-@task(
+@bricktask(
     help={
         "branch": "upload into the branch's library folder (default: the current git branch)",
         "build_id": "upload into the CI build's library folder CI/<build>-<branch>",
@@ -137,10 +122,9 @@ def build_egg(c, branch=None, build_id=None, master=False):
         "dry_run": "print what would be uploaded; change nothing",
     }
 )
-@_guarded
-def upload_lib(c, branch=None, build_id=None, master=False, egg=False, dry_run=False):
+def upload_lib(c, out, branch=None, build_id=None, master=False, egg=False, dry_run=False):
     """Build the libraries and upload them where the target's clusters install them."""
-    project, console = _load(c, branch=branch, build_id=build_id)
+    project, console = _load(c, out, branch=branch, build_id=build_id)
     target = artifacts.target_for(project, branch=branch, build_id=build_id, master=master)
     kind = "egg" if egg else "wheel"
     artifacts.check_kind_supported(project, kind)
@@ -148,6 +132,10 @@ def upload_lib(c, branch=None, build_id=None, master=False, egg=False, dry_run=F
     built = artifacts.build_for(project, target, kind=kind, console=console)
     destination = target.library_folder(project.layout)
     uploaded = upload_libraries(backend, built, destination, console=console, dry_run=dry_run)
+    out.record(
+        folder=destination, dry_run=dry_run,
+        libraries=[{"remote": library.remote, "unchanged": library.skipped} for library in uploaded],
+    )
     notebooks = target.workspace_folder(project.layout)
     if notebooks and workflow.folder_exists(backend, notebooks):
         write_install_libraries(backend, notebooks, [library.remote for library in uploaded], console=console, dry_run=dry_run)
@@ -157,7 +145,7 @@ def upload_lib(c, branch=None, build_id=None, master=False, egg=False, dry_run=F
         console.result(library.remote)
 
 
-@task(
+@bricktask(
     aliases=["checkout"],
     positional=["branch"],
     help={
@@ -167,24 +155,27 @@ def upload_lib(c, branch=None, build_id=None, master=False, egg=False, dry_run=F
         "dry_run": "print the plan; change nothing",
     },
 )
-@_guarded
-def checkout_branch(c, branch, env=None, prune=False, dry_run=False):
+def checkout_branch(c, out, branch, env=None, prune=False, dry_run=False):
     """Push the working copy's notebooks into the branch's workspace folder: invoke checkout BI-5613."""
     # The branch is a required positional argument, as in the article (`invoke checkout BI-5613`):
     # invoke's parser has no optional positionals, and a flag would break that muscle memory.
-    project, console = _load(c, env=env, branch=branch)
+    project, console = _load(c, out, env=env, branch=branch)
     chosen = _branch(project, branch)
     if chosen.lower() in PROTECTED_BRANCHES:
         raise UserInputError(f"refusing to check out {chosen}: master/ is written only by deploy", "use invoke deploy")
     chosen_env = project.check_env(project.settings.env)
     _check_source(project)
     backend = open_backend(project, os.environ)
-    workflow.checkout(
+    result = workflow.checkout(
         backend, project.layout, project.source_dir, chosen, env=chosen_env, prune=prune, dry_run=dry_run, console=console
+    )
+    out.record(
+        branch=chosen, folder=result.target, env=chosen_env, dry_run=dry_run, uploaded=len(result.uploaded),
+        unchanged=len(result.unchanged), pruned=len(result.pruned), not_in_working_copy=len(result.extra),
     )
 
 
-@task(
+@bricktask(
     help={
         "env": "config to select: conf/<env>_config",
         "branch": "branch whose folder to switch (default: the current git branch)",
@@ -192,10 +183,9 @@ def checkout_branch(c, branch, env=None, prune=False, dry_run=False):
         "dry_run": "print what would change; change nothing",
     }
 )
-@_guarded
-def switch_env(c, env, branch=None, force=False, dry_run=False):
+def switch_env(c, out, env, branch=None, force=False, dry_run=False):
     """Point a branch folder's set_environment at conf/<env>_config."""
-    project, console = _load(c, branch=branch)
+    project, console = _load(c, out, branch=branch)
     chosen = _branch(project, branch)
     if chosen.lower() in PROTECTED_BRANCHES:
         raise UserInputError("master/ keeps the production config", "deploy refreshes it; switch a branch folder instead")
@@ -204,10 +194,12 @@ def switch_env(c, env, branch=None, force=False, dry_run=False):
     if env == "production" and not force:
         raise UserInputError("the production config outside master/ could overwrite production data", "pass --force if you mean it")
     backend = open_backend(project, os.environ)
-    workflow.switch_env(backend, project.layout.branch(chosen), env, valid_envs=valid, dry_run=dry_run, console=console)
+    folder = project.layout.branch(chosen)
+    workflow.switch_env(backend, folder, env, valid_envs=valid, dry_run=dry_run, console=console)
+    out.record(branch=chosen, folder=folder, env=env, dry_run=dry_run)
 
 
-@task(
+@bricktask(
     aliases=["ci"],
     help={
         "timeout": "cancel the run after this long (default: BRICKTASKS_TIMEOUT, 25m)",
@@ -215,22 +207,26 @@ def switch_env(c, env, branch=None, force=False, dry_run=False):
         "dry_run": "print the plan; change nothing",
     },
 )
-@_guarded
-def run_ci(c, timeout=None, notebooks=None, dry_run=False):
+def run_ci(c, out, timeout=None, notebooks=None, dry_run=False):
     """Build, upload into CI/<build>-<branch>, run the CI notebooks, wait, report; fail unless it succeeded."""
-    project, console = _load(c, timeout=timeout, ci_notebooks=notebooks)
+    project, console = _load(c, out, timeout=timeout, ci_notebooks=notebooks)
     limit = parse_duration(project.settings.timeout, name="--timeout").total_seconds()
     build = detect_build_info(_build_environ(project), cwd=project.root)
     plan = ci.plan_ci(project, build, project.settings.ci_notebook_list)
     cluster = load_cluster_spec(project.cluster_spec_path)
     _check_source(project)
     backend = open_backend(project, os.environ)
+    out.record(build_id=build.build_id, branch=build.branch, commit=build.commit, folder=plan.ci_folder, dry_run=dry_run)
     target = artifacts.BuildTarget.ci(build)
     built = artifacts.build_for(project, target, kind="wheel", console=console, dry_run=dry_run)
-    return ci.run_ci(
-        project, backend, plan, artifacts=built, cluster=cluster, timeout_s=limit, console=console,
-        secrets=project.settings.secret_values(), dry_run=dry_run,
-    )
+    try:
+        return ci.run_ci(
+            project, backend, plan, artifacts=built, cluster=cluster, timeout_s=limit, console=console,
+            secrets=project.settings.secret_values(), dry_run=dry_run,
+        )
+    finally:  # also when a signal ended the wait: the summary names the run that was cancelled
+        if not dry_run:
+            out.record(**ci_fields(backend, plan.ci_folder, project.results_dir))
 
 
 def _build_environ(project: Project) -> dict[str, str]:
@@ -243,34 +239,49 @@ def _build_environ(project: Project) -> dict[str, str]:
     return environ
 
 
-@task(
+@bricktask(help={"branch": "list only this branch's builds (default: every branch)"})
+def builds(c, out, branch=None):
+    """List the CI builds, newest first: branch, age and result (running while the run is active)."""
+    project, console = _load(c, out)
+    if branch is not None:
+        branch_folder(branch)  # validate before asking the workspace
+    backend = open_backend(project, os.environ)
+    statuses = ci_build_statuses(backend, project.layout, now=datetime.now(timezone.utc), branch=branch)
+    out.record(folder=project.layout.ci_root, builds=[status.as_dict() for status in statuses])
+    if not statuses:
+        console.result(f"no CI builds{f' of {branch}' if branch else ''} in {project.layout.ci_root}")
+        return
+    for line in format_table(statuses):
+        console.result(line)
+
+
+@bricktask(
     help={
         "older_than": "delete builds older than this: 90m, 12h, 30d, 2w",
         "dry_run": "list what would be deleted; change nothing",
     }
 )
-@_guarded
-def clean_ci(c, older_than, dry_run=False):
+def clean_ci(c, out, older_than, dry_run=False):
     """Delete old CI build folders and their libraries; never an active build, never anything else."""
-    project, console = _load(c)
+    project, console = _load(c, out)
     age = parse_duration(older_than, name="--older-than")
     backend = open_backend(project, os.environ)
     outcome = workflow.clean_ci(backend, project.layout, age, now=datetime.now(timezone.utc), dry_run=dry_run, console=console)
+    out.record(older_than=older_than, dry_run=dry_run, deleted=outcome["deleted"], kept=outcome["kept"], active=outcome["active"])
     verb = "would delete" if dry_run else "deleted"
     console.result(f"{verb} {len(outcome['deleted'])}, kept {len(outcome['kept'])}, active {len(outcome['active'])}")
 
 
-@task(
+@bricktask(
     help={
         "force": "deploy from a branch other than main/master",
         "prune": "delete objects in master/ that are not in the working copy (default: on)",
         "dry_run": "print the plan; change nothing",
     }
 )
-@_guarded
-def deploy(c, force=False, prune=True, dry_run=False):
+def deploy(c, out, force=False, prune=True, dry_run=False):
     """Refresh master/ and the master libraries from a clean main/master working copy."""
-    project, console = _load(c)
+    project, console = _load(c, out)
     branch = current_git_branch(project.root)
     if branch not in PROTECTED_BRANCHES and not force:
         raise UserInputError(f"deploy runs from main or master, not {branch!r}", "merge first, or pass --force")
@@ -285,8 +296,12 @@ def deploy(c, force=False, prune=True, dry_run=False):
         backend, project.source_dir, project.layout.master, env=None, prune=prune, dry_run=dry_run, console=console,
         libraries=[library.remote for library in libraries],
     )
+    out.record(
+        folder=project.layout.master, dry_run=dry_run, libraries=[library.remote for library in libraries],
+        uploaded=len(result.uploaded), unchanged=len(result.unchanged), pruned=len(result.pruned),
+    )
     verb = "would upload" if dry_run else "uploaded"
     console.result(f"{verb} {len(result.uploaded)}, unchanged {len(result.unchanged)}, pruned {len(result.pruned)}")
 
 
-namespace = Collection(run, build_wheel, build_egg, upload_lib, checkout_branch, switch_env, run_ci, clean_ci, deploy)
+namespace = Collection(run, build_wheel, build_egg, upload_lib, checkout_branch, switch_env, run_ci, builds, clean_ci, deploy)

@@ -60,7 +60,11 @@ def push_source(
         for rel in plan.extra:
             console.info(f"would {'prune' if prune else 'keep (not in the working copy)'} {rel}")
         return SyncResult(target, uploaded=[i.remote_rel for i in plan.uploads], unchanged=[i.remote_rel for i in plan.unchanged], extra=plan.extra)
-    result = apply_sync(backend, plan, prune=prune)
+    uploading = console.upload_progress(
+        files=len(plan.uploads), total_bytes=sum(len(item.content) for item in plan.uploads), label=f"uploading to {target}"
+    )
+    with uploading:
+        result = apply_sync(backend, plan, prune=prune, on_upload=lambda item: uploading.advance(len(item.content)))
     for rel in result.extra:
         console.info(f"not in the working copy (pass --prune to remove): {rel}")
     for rel in result.pruned:

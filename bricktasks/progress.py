@@ -1,0 +1,204 @@
+"""Live displays for a terminal: an upload bar (files and bytes) and a status line while a run waits.
+
+On a terminal they are drawn with rich; in a CI log (not a terminal) they print a plain line
+when something starts or a run changes state, never one per file or per poll. Every text is
+redacted before rich sees it, and the rich console writes through `RedactingFile`, so a secret
+cannot reach the screen by this side path either.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable, TextIO
+
+from rich.console import Console as RichConsole
+from rich.filesize import decimal as human_size
+from rich.live import Live
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.spinner import Spinner
+from rich.table import Table
+from rich.text import Text
+
+from bricktasks.backends.base import Run
+from bricktasks.durations import format_duration
+from bricktasks.redaction import redact
+
+__all__ = ["RedactingFile", "rich_console", "UploadProgress", "RunStatusLine", "human_size"]
+
+class RedactingFile:
+    """A text stream that redacts what rich writes: the last guard behind the texts we redact ourselves.
+
+    rich writes a whole frame per `write` call, so a secret is not split across two calls.
+    """
+
+    def __init__(self, stream: TextIO, secrets: list[str]) -> None:
+        self.stream = stream
+        self.secrets = secrets
+
+    def write(self, text: str) -> int:
+        self.stream.write(redact(text, self.secrets))
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return True  # only ever built for a terminal (or a test that says it is one)
+
+    @property
+    def encoding(self) -> str:
+        return getattr(self.stream, "encoding", None) or "utf-8"
+
+
+def rich_console(stream: TextIO, secrets: list[str], *, width: int | None = None) -> RichConsole:
+    """A rich console drawing on `stream` as on a terminal; no markup or highlighting of our texts."""
+    return RichConsole(
+        file=RedactingFile(stream, secrets), force_terminal=True, force_interactive=True, width=width,
+        markup=False, highlight=False, emoji=False, soft_wrap=True,
+    )
+
+
+class UploadProgress:
+    """Counts uploaded files and bytes; a bar on a terminal, one announcing line in a log.
+
+    `advance` is called from the upload threads (sync's `on_upload` callback), so it locks.
+    """
+
+    def __init__(
+        self,
+        *,
+        files: int,
+        total_bytes: int,
+        label: str,
+        rich: RichConsole | None,
+        announce: Callable[[str], None] | None,
+    ) -> None:
+        self.files = files
+        self.total_bytes = total_bytes
+        self.label = label
+        self.rich = rich
+        self.announce = announce
+        self.done_files = 0
+        self.done_bytes = 0
+        self._lock = threading.Lock()
+        self._progress: Progress | None = None
+        self._task = None
+
+    def __enter__(self) -> UploadProgress:
+        if self.files == 0:
+            return self  # nothing to upload: no bar, no line
+        if self.rich is not None:
+            self._progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TextColumn("{task.fields[done_files]}/{task.fields[files]} files"),
+                DownloadColumn(),
+                TimeElapsedColumn(),
+                console=self.rich,
+                redirect_stdout=False,  # never swap sys.stdout under other threads
+                redirect_stderr=False,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task(self.label, total=max(self.total_bytes, 1), done_files=0, files=self.files)
+        elif self.announce is not None:
+            self.announce(f"{self.label}: {self.files} files ({human_size(self.total_bytes)})")
+        return self
+
+    def advance(self, size: int) -> None:
+        """One file of `size` bytes is up."""
+        with self._lock:
+            self.done_files += 1
+            self.done_bytes += size
+            if self._progress is not None:
+                completed = self.done_bytes if self.total_bytes else (1 if self.done_files >= self.files else 0)
+                self._progress.update(self._task, completed=completed, done_files=self.done_files)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._progress is not None:
+                self._progress.stop()
+                self._progress = None
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class RunStatusLine:
+    """`on_state` for runs.wait_for_run: a live line (state, elapsed, run page URL) on a terminal,
+    a plain line per state change in a log.
+
+    On a terminal the elapsed time keeps ticking between polls: the line is drawn from the
+    last state plus the time since it was seen. It stops by itself when the run is terminal;
+    `close` stops it on timeout, signal or error.
+    """
+
+    def __init__(
+        self,
+        run_id: int,
+        *,
+        secrets: list[str],
+        rich: RichConsole | None,
+        print_line: Callable[[str], None] | None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.run_id = run_id
+        self.secrets = secrets
+        self.rich = rich
+        self.print_line = print_line
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._live: Live | None = None
+        self._run: Run | None = None
+        self._elapsed = 0.0
+        self._seen_at = clock()
+
+    def describe(self, run: Run, elapsed: float) -> str:
+        state = run.life_cycle_state + (f" {run.result_state}" if run.result_state else "")
+        url = f" {run.run_page_url}" if run.run_page_url else ""
+        return redact(f"run {self.run_id}: {state} after {format_duration(elapsed)}{url}", self.secrets)
+
+    def __call__(self, run: Run, elapsed: float) -> None:
+        with self._lock:  # never held while calling into Live: its refresh thread takes this lock in _render
+            self._run, self._elapsed, self._seen_at = run, elapsed, self.clock()
+            start = self.rich is not None and self._live is None and not run.is_terminal
+            if start:
+                self._live = Live(
+                    get_renderable=self._render, console=self.rich, refresh_per_second=4,
+                    redirect_stdout=False, redirect_stderr=False,
+                )
+            live = self._live
+        if self.rich is None:
+            if self.print_line is not None:
+                self.print_line(self.describe(run, elapsed))
+            return
+        if start and live is not None:
+            live.start()
+        if run.is_terminal:
+            if live is None:  # terminal at the first look: one plain final line, no live display
+                self.rich.print(Text(self.describe(run, elapsed)))
+            self.close()
+
+    def _render(self) -> Table | Text:
+        with self._lock:
+            run = self._run
+            if run is None:
+                return Text("")
+            if run.is_terminal:
+                return Text(self.describe(run, self._elapsed))
+            elapsed = self._elapsed + self.clock() - self._seen_at
+            line = self.describe(run, elapsed)
+        row = Table.grid(padding=(0, 1))
+        row.add_row(Spinner("dots"), Text(line))
+        return row
+
+    def close(self) -> None:
+        with self._lock:
+            live, self._live = self._live, None
+        if live is not None:
+            live.stop()  # draws the last frame: the final state stays on screen
+
+    def __enter__(self) -> RunStatusLine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
