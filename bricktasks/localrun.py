@@ -38,7 +38,13 @@ def run_notebook_locally(
     )
     spec = RunSpec(
         run_name=f"local {notebook} ({env})",
-        tasks=(NotebookTask(task_key=notebook.replace("/", "_"), notebook_path=join(folder, notebook)),),
+        # the branch as a parameter, as a CI job would pass it: notebooks that declare a `branch` widget
+        # (ModelTraining tags its MLflow run with it) see it; the others ignore it
+        tasks=(
+            NotebookTask(
+                task_key=notebook.replace("/", "_"), notebook_path=join(folder, notebook), base_parameters={"branch": branch}
+            ),
+        ),
         libraries=tuple(library_spec(library.remote) for library in uploaded),
         timeout_seconds=int(timeout_s),
     )

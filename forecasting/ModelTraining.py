@@ -3,8 +3,9 @@
 # MAGIC # Model training
 # MAGIC Trains one regime-aware forecaster per series (structural breaks found with `ruptures`, exponential
 # MAGIC smoothing on the latest regime, from the `regimecast` library), in parallel with Spark's
-# MAGIC `groupBy().applyInPandas()`. Writes forecasts and metrics, then checks quality against the
-# MAGIC config's thresholds and fails the run below them.
+# MAGIC `groupBy().applyInPandas()`. Writes forecasts and metrics, logs the run to MLflow (parameters,
+# MAGIC metrics, a figure and the model), then checks quality against the config's thresholds and fails
+# MAGIC the run below them.
 # MAGIC
 # MAGIC | setting | meaning |
 # MAGIC |---|---|
@@ -12,6 +13,12 @@
 # MAGIC | `OUTPUT_PATH`, `METRICS_PATH` | where forecasts and metrics go |
 # MAGIC | `HORIZON`, `HOLDOUT` | forecast steps; points held out to score the model |
 # MAGIC | `MAX_MAE_RATIO`, `MIN_SERIES_FRACTION` | quality gates |
+# MAGIC | `MLFLOW_EXPERIMENT` | the MLflow experiment of the run, a workspace path: each config has its own, so CI and developers' runs stay apart from production's |
+# MAGIC
+# MAGIC Widgets (both optional, for CI jobs): `build` and `branch` tag the MLflow run.
+# MAGIC
+# MAGIC MLflow goes wherever the cluster's tracking points: the workspace on Databricks; the local root's
+# MAGIC `mlflow/` file store on the bricktasks local backend, which sets `MLFLOW_TRACKING_URI` for its runs.
 
 # COMMAND ----------
 
@@ -28,6 +35,8 @@ import time
 
 import regimecast
 
+dbutils.widgets.text("build", "", "CI build (tags the MLflow run)")
+dbutils.widgets.text("branch", "", "Git branch (tags the MLflow run)")
 print(f"environment {ENVIRONMENT}, regimecast {regimecast.__version__}")
 started = time.time()
 
@@ -93,13 +102,108 @@ display(figure)
 
 # COMMAND ----------
 
+# MAGIC %md
+# MAGIC ## Quality gates
+# MAGIC Checked here, enforced after the MLflow run is logged: a run that misses them is still recorded
+# MAGIC (tagged `quality_gate = failed`), so the experiment shows why a build failed.
+
+# COMMAND ----------
+
+quality_problems = []
 if metrics["series_forecast"] < MIN_SERIES_FRACTION * metrics["series_in"]:
-    raise RuntimeError(f"only {metrics['series_forecast']} of {metrics['series_in']} series got a forecast")
+    quality_problems.append(f"only {metrics['series_forecast']} of {metrics['series_in']} series got a forecast")
 if metrics["mae_ratio"] > MAX_MAE_RATIO:
-    raise RuntimeError(f"forecast quality too low: MAE ratio {metrics['mae_ratio']:.3f} > {MAX_MAE_RATIO}")
+    quality_problems.append(f"forecast quality too low: MAE ratio {metrics['mae_ratio']:.3f} > {MAX_MAE_RATIO}")
+
+# COMMAND ----------
+
+# MAGIC %md
+# MAGIC ## The model, as MLflow serves it
+# MAGIC A regime forecaster keeps no fitted weights across series: it finds each series' breaks and
+# MAGIC smooths its latest regime when asked. The logged model is that method with this run's settings:
+# MAGIC a frame of history (`series_id`, `t`, `y`) in, one row per series out with its `HORIZON`
+# MAGIC forecasts after the last point, fitted on all the history given (no holdout). It carries
+# MAGIC `regimecast`'s code (`code_paths`), so it loads where the library is not installed.
+
+# COMMAND ----------
+
+import os
+from importlib.metadata import version
+
+import mlflow
+import mlflow.pyfunc
+import pandas as pd
+
+
+class RegimeForecastModel(mlflow.pyfunc.PythonModel):
+    def __init__(self, horizon):
+        self.horizon = horizon
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        forecasts = regimecast.forecast_frame(model_input, horizon=self.horizon, holdout=0)
+        return forecasts.drop(columns=["mae", "baseline_mae"])  # no holdout: nothing to score
+
+
+# regimecast's own dependencies (libs/regimecast/pyproject.toml), pinned to the versions it trained with
+MODEL_REQUIREMENTS = [f"{name}=={version(name)}" for name in ("numpy", "pandas", "ruptures", "statsmodels")]
+
+# COMMAND ----------
+
+# MAGIC %md
+# MAGIC ## MLflow run
+# MAGIC Parameters are the model's settings (and the generated input's, when this run made it); metrics
+# MAGIC are the summary above; tags say where the run came from.
+
+# COMMAND ----------
+
+if ON_DATABRICKS:
+    # on Databricks an experiment is a workspace object, and its folder must exist before it
+    from databricks.sdk import WorkspaceClient
+
+    WorkspaceClient().workspace.mkdirs(MLFLOW_EXPERIMENT.rsplit("/", 1)[0])
+mlflow.set_experiment(MLFLOW_EXPERIMENT)
+
+forecaster = regimecast.RegimeForecaster()  # the settings forecast_frame fits every series with
+params = {
+    "horizon": HORIZON,
+    "holdout": HOLDOUT,
+    "min_size": forecaster.min_size,
+    "penalty": "default" if forecaster.penalty is None else forecaster.penalty,
+    "regimecast_version": regimecast.__version__,
+    "table_format": TABLE_FORMAT,
+}
+if REFRESH_INPUT:
+    params.update(n_series=N_SERIES, series_length=SERIES_LENGTH, seed=SEED)
+notebook_path = dbutils.notebook.entry_point.getDbutils().notebook().getContext().notebookPath().get()
+tags = {"environment": ENVIRONMENT, "notebook": notebook_path, "quality_gate": "failed" if quality_problems else "passed"}
+tags.update({name: dbutils.widgets.get(name) for name in ("build", "branch") if dbutils.widgets.get(name)})
+
+with mlflow.start_run(run_name=f"ModelTraining ({ENVIRONMENT})") as mlflow_run:
+    mlflow.set_tags(tags)
+    mlflow.log_params(params)
+    mlflow.log_metrics({name: value for name, value in metrics.items() if name != "environment"})
+    mlflow.log_figure(figure, "forecast_examples.png")
+    model_info = mlflow.pyfunc.log_model(
+        name="model",
+        python_model=RegimeForecastModel(HORIZON),
+        code_paths=[os.path.dirname(regimecast.__file__)],
+        pip_requirements=MODEL_REQUIREMENTS,
+        input_example=history[history["series_id"] == examples[0]][["series_id", "t", "y"]],
+    )
+print(f"MLflow run {mlflow_run.info.run_id} in {MLFLOW_EXPERIMENT}; model {model_info.model_uri}")
+
+# COMMAND ----------
+
+if quality_problems:
+    raise RuntimeError("; ".join(quality_problems))
 print(f"quality ok: MAE ratio {metrics['mae_ratio']:.3f} <= {MAX_MAE_RATIO}")
 
 # COMMAND ----------
 
-metrics["seconds"] = round(time.time() - started, 1)
-dbutils.notebook.exit(json.dumps(metrics))
+summary = {
+    **metrics,
+    "mlflow_run_id": mlflow_run.info.run_id,
+    "model_uri": model_info.model_uri,
+    "seconds": round(time.time() - started, 1),
+}
+dbutils.notebook.exit(json.dumps(summary))

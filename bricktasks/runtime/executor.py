@@ -44,7 +44,7 @@ def execute_notebook(ctx: RuntimeContext, notebook_path: str, *, listener: CellL
     """Run the notebook at a workspace path with the context's parameters, libraries and secrets."""
     started = time.monotonic()
     plain = normal_workspace_path(notebook_path)
-    session = Session(ctx, app_name=f"bricktasks {plain}")
+    session = Session(ctx, plain)
     try:
         try:
             session.open()

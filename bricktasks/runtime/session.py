@@ -2,8 +2,8 @@
 figures, the current cell's outputs, cell sources for tracebacks, the environment it set.
 
 Everything it changes in the process is undone by `close()`: `sys.path`, modules loaded
-from the run's libraries, pyplot's show, the environment variables it set, the Spark
-session. A runtime subprocess exits right after anyway; an in-process run (tests, a
+from the run's libraries, pyplot's show, the environment variables it set, `sys.argv`, the
+Spark session. A runtime subprocess exits right after anyway; an in-process run (tests, a
 caller that wants no subprocess) leaves the caller as it found it, except for the Spark
 JVM, which pyspark keeps until the process ends.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import linecache
 import os
+import sys
 from pathlib import Path
 
 from bricktasks.runtime.context import RuntimeContext
@@ -24,6 +25,7 @@ from bricktasks.runtime.notebook import Notebook, parse_notebook
 from bricktasks.runtime.paths import normal_workspace_path, resolve_notebook_path
 from bricktasks.runtime.result import Redactor
 from bricktasks.runtime.spark import SparkHolder
+from bricktasks.runtime.tracking import tracking_environment
 
 __all__ = ["Session"]
 
@@ -33,16 +35,18 @@ _OTHER_LANGUAGES = {".sql": "SQL", ".scala": "Scala", ".r": "R", ".R": "R"}
 class Session:
     """Resources shared by a run's notebooks (the top-level one, %run and notebook.run children)."""
 
-    def __init__(self, ctx: RuntimeContext, app_name: str) -> None:
+    def __init__(self, ctx: RuntimeContext, notebook_path: str) -> None:
         self.ctx = ctx
+        self.notebook_path = notebook_path
         self.libraries = RunLibraries(ctx.run_dir)
-        self.spark = SparkHolder(ctx.spark_master, ctx.run_dir, app_name, lambda: self.libraries.pythonpath)
+        self.spark = SparkHolder(ctx.spark_master, ctx.run_dir, f"bricktasks {notebook_path}", lambda: self.libraries.pythonpath)
         self.figures = FigureCapture()
         self.redact = Redactor(ctx.secrets)
         self.fs = FsUtils(ctx.to_local_path)
         self.sink = OutputSink()
         self._filenames: set[str] = set()
         self._saved_env: dict[str, str | None] = {}
+        self._saved_argv: list[str] | None = None
 
     # -- life ---------------------------------------------------------------------
     def open(self) -> None:
@@ -55,6 +59,13 @@ class Session:
         self._set_env("BRICKTASKS_VOLUMES_DIR", str(self.ctx.local_root / "volumes"))
         self._set_env("BRICKTASKS_DBFS_DIR", str(self.ctx.local_root / "dbfs"))
         self._set_env("MPLBACKEND", "Agg")
+        # MLflow logs to the local root's store; on Databricks the workspace's tracking needs no setting
+        for name, value in tracking_environment(self.ctx.local_root).items():
+            self._set_env(name, value)
+        # the notebook is the main program, as on a cluster: tools that read sys.argv[0] (MLflow's
+        # source name and git tags) see the notebook's file, not this runtime in the toolkit's checkout
+        self._saved_argv = list(sys.argv)
+        sys.argv[:] = [str(self.ctx.workspace_file(self.notebook_path + ".py"))]
         for library in self.ctx.libraries:
             self.libraries.install_file(Path(library))
 
@@ -65,6 +76,9 @@ class Session:
         finally:
             self.figures.uninstall()
             self.libraries.deactivate()
+            if self._saved_argv is not None:
+                sys.argv[:] = self._saved_argv
+                self._saved_argv = None
             for name, value in self._saved_env.items():
                 if value is None:
                     os.environ.pop(name, None)

@@ -35,4 +35,6 @@ HOLDOUT = 12
 MAX_MAE_RATIO = 0.7  # mean forecast MAE / mean whole-history-mean MAE on the holdout
 MIN_SERIES_FRACTION = 0.99  # share of input series that must get a forecast
 
+# MLflow experiment of the training runs: a workspace path on Databricks (a plain name in the local
+# backend's file store). Every other config names its own, so CI and developers' runs stay out of this one.
 MLFLOW_EXPERIMENT = "/Projects/forecasting/experiments/production"

@@ -47,3 +47,44 @@ def test_model_training_reads_its_settings_trains_per_series_and_exits_with_a_su
     assert ".applyInPandas(" in text and "groupBy(" in text
     assert "dbutils.notebook.exit(json.dumps(" in text
     assert "raise " in text, "a quality gate must fail the run"
+
+
+def _experiment(path: Path) -> str | None:
+    found = re.findall(r'^MLFLOW_EXPERIMENT = "([^"]+)"$', path.read_text(), flags=re.MULTILINE)
+    return found[-1] if found else None
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
+def test_every_config_names_its_own_mlflow_experiment_as_a_workspace_path(path: Path) -> None:
+    experiment = _experiment(path)
+    assert experiment is not None, f"{path.name} must set MLFLOW_EXPERIMENT, or its runs land in production's"
+    assert experiment.startswith("/"), "on Databricks an experiment name is an absolute workspace path"
+
+
+def test_ci_and_developers_log_to_other_experiments_than_production() -> None:
+    experiments = {path.stem: _experiment(path) for path in CONFIGS}
+    assert experiments["ci_config"] != experiments["production_config"]
+    assert len(set(experiments.values())) == len(experiments), f"configs share an experiment: {experiments}"
+
+
+def test_model_training_logs_params_metrics_and_the_model_to_the_configs_experiment() -> None:
+    text = (SOURCE / "ModelTraining.py").read_text()
+    assert "mlflow.set_experiment(MLFLOW_EXPERIMENT)" in text
+    assert "mlflow.start_run(" in text
+    for call in ("mlflow.log_params(", "mlflow.log_metrics(", "mlflow.pyfunc.log_model(", "mlflow.set_tags("):
+        assert call in text
+    # the local backend sets the tracking URI for its runs; a notebook that set one would miss the workspace
+    assert "set_tracking_uri" not in text and "MLFLOW_TRACKING_URI =" not in text
+    assert text.index("mlflow.start_run(") < text.index("raise RuntimeError("), "a run below the gates is logged too"
+
+
+def test_the_logged_model_pins_regimecasts_own_dependencies() -> None:
+    """The model carries regimecast's code, so its requirements are the library's dependencies."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    pyproject = tomllib.loads((SOURCE.parent / "libs" / "regimecast" / "pyproject.toml").read_text())
+    library = sorted(Requirement(line).name for line in pyproject["project"]["dependencies"])
+    (line,) = [line for line in (SOURCE / "ModelTraining.py").read_text().splitlines() if line.startswith("MODEL_REQUIREMENTS =")]
+    assert sorted(re.findall(r'"([a-z0-9_.-]+)"', line.split(" for name in ", 1)[1])) == library
