@@ -114,7 +114,7 @@ def png_size(data_uri: str) -> tuple[int, int]:
 
 
 def section(dom: str, css_class: str) -> str:
-    """The first element with `css_class` up to the next section: enough to look inside it."""
+    """The DOM from the first element with `css_class` on: what is inside it comes first."""
     start = re.search(rf'class="[^"]*\b{css_class}\b', dom)
     assert start, f"no element of class {css_class}"
     return dom[start.start():]
