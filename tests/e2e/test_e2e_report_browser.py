@@ -149,7 +149,8 @@ def test_a_reader_sees_the_status_the_metrics_the_forecast_plots_and_the_exit_va
 
     # the forecast plot: in the cell and among the figures up front, a real PNG of a sensible size...
     sources = re.findall(r'<img class="(output-image|figure-image)" alt="[^"]*" src="(data:image/png;base64,[^"]+)"', dom)
-    assert sorted(kind for kind, _ in sources) == ["figure-image", "output-image"]
+    kinds = [kind for kind, _ in sources]
+    assert kinds.count("figure-image") == kinds.count("output-image") >= 1, "each plot in its cell and among the figures"
     for _, src in sources:
         width, height = png_size(src)
         assert width >= 400 and height >= 400
@@ -158,7 +159,8 @@ def test_a_reader_sees_the_status_the_metrics_the_forecast_plots_and_the_exit_va
 
     # ...that the browser decoded...
     decoded = chromium.images(report, tmp_path / "probe.html")
-    assert len(decoded) == 2 and all(image["complete"] and image["width"] >= 400 and image["height"] >= 400 for image in decoded), decoded
+    assert len(decoded) >= len(sources) and all(image["complete"] and image["width"] > 0 for image in decoded), decoded
+    assert len([image for image in decoded if image["width"] >= 400 and image["height"] >= 400]) >= 2, decoded
 
     # ...and painted: the observed series and the forecast in their line colours, in the first window
     picture = chromium.screenshot(report, tmp_path / "report.png")
