@@ -1,7 +1,19 @@
-"""Every refusal: exit 2, one line that says what to fix, no traceback, nothing changed."""
+"""Every refusal: exit 2, one line that says what to fix, no traceback, nothing changed.
+
+The table runs twice: on the local backend (nothing in its root changes), and with
+BRICKTASKS_BACKEND=databricks against one emulator for the module (its request log shows no write
+request while the case runs, and its root does not change).
+"""
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import pytest
+
+from bricktasks.emulator.testing import EmulatorProcess
+
+from e2e_helpers import REPO, SENTINEL_TOKEN, ProjectCopy, is_write
 
 TOKEN = "dapi" + "feedc0de" * 4
 
@@ -28,12 +40,15 @@ CASES = [
     ("run-unknown-notebook", ["run", "Nope"], {}, None, "use one of: ModelTraining, PrepareData"),
     ("run-unknown-env", ["run", "ModelTraining", "--env", "nobody"], {}, None, "no conf/nobody_config.py"),
     ("ci-bad-build-id", ["ci"], {"BRICKTASKS_BUILD_ID": "../x"}, None, "is not a safe build id"),
-    ("dotenv-malformed", ["checkout", "BI-1"], {}, "BRICKTASKS_ENV=dev\nnot a line\n", ".env line 2 is malformed"),
+    ("dotenv-malformed", ["checkout", "BI-1"], {}, f"DATABRICKS_TOKEN={SENTINEL_TOKEN}\nnot a line\n", ".env line 2 is malformed"),
+    # a malformed line holding the token: the error names the line, never echoes it
+    ("dotenv-malformed-token", ["checkout", "BI-1"], {}, f"DATABRICKS_TOKEN='{SENTINEL_TOKEN}\n", ".env line 1 is malformed"),
     ("dotenv-unknown", ["checkout", "BI-1"], {}, "BRICKTASKS_ENVV=dev\n", "unknown setting BRICKTASKS_ENVV"),
     ("backend-unknown", ["checkout", "BI-1"], {"BRICKTASKS_BACKEND": "spark"}, None, "is not a backend"),
-    ("host-without-token", ["checkout", "BI-1"], {"DATABRICKS_HOST": "https://x.cloud.databricks.com"}, None, "DATABRICKS_TOKEN is not set"),
-    ("databricks-without-host", ["checkout", "BI-1"], {"BRICKTASKS_BACKEND": "databricks"}, None, "DATABRICKS_HOST is not set"),
-    ("ci-without-host", ["ci"], {"CI": "true"}, None, "CI is set but DATABRICKS_HOST is not"),
+    # (an empty value unsets the emulator's host that the remote run sets)
+    ("host-without-token", ["checkout", "BI-1"], {"DATABRICKS_HOST": "https://x.cloud.databricks.com"}, "", "DATABRICKS_TOKEN is not set"),
+    ("databricks-without-host", ["checkout", "BI-1"], {"BRICKTASKS_BACKEND": "databricks", "DATABRICKS_HOST": ""}, None, "DATABRICKS_HOST is not set"),
+    ("ci-without-host", ["ci"], {"CI": "true", "DATABRICKS_HOST": ""}, None, "CI is set but DATABRICKS_HOST is not"),
     ("library-root-outside", ["upload-lib", "--branch", "BI-1"], {"BRICKTASKS_LIBRARY_ROOT": "/Shared/libs"}, None, "outside the workspace root"),
     ("library-root-dbfs-root", ["upload-lib", "--branch", "BI-1"], {"BRICKTASKS_LIBRARY_ROOT": "dbfs:/"}, None, "DBFS root"),
     ("egg-new-runtime", ["build-egg"], {}, None, "build-wheel"),
@@ -42,21 +57,70 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", CASES, ids=[case[0] for case in CASES])
-def test_refusal(project, case):
-    _, arguments, env, dotenv, expected = case
-    assert project.invoke("checkout", "BI-1").returncode == 0  # something in the workspace that must stay as it is
+def _arrange(project: ProjectCopy, dotenv: str | None) -> None:
     (project.root / "bad.json").write_text("{not json")
     if dotenv is not None:
         (project.root / ".env").write_text(dotenv)
-    before = project.workspace_digest()
-    result = project.invoke(*arguments, env=env)
+
+
+def _assert_refused(result, expected: str) -> None:
     assert result.returncode == 2, result.stdout + result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     assert expected in lines[0]
     assert "Traceback" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case[0] for case in CASES])
+def test_refusal(project, case):
+    _, arguments, env, dotenv, expected = case
+    assert project.invoke("checkout", "BI-1").returncode == 0  # something in the workspace that must stay as it is
+    _arrange(project, dotenv)
+    before = project.workspace_digest()
+    _assert_refused(project.invoke(*arguments, env=env), expected)
     assert project.workspace_digest() == before
+
+
+def _tree_digest(root: Path) -> str:
+    """Every path and its bytes below the emulator's root, but its spooled uploads."""
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root)
+        if relative.parts[0] != ".emulator-spool" and path.is_file() and path.name != ".lock":
+            digest.update(str(relative).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def remote(tmp_path_factory):
+    """One emulator for the module, holding a branch folder that must stay as it is."""
+    folder = tmp_path_factory.mktemp("refusals-remote")
+    with EmulatorProcess(folder / "emulated", token=SENTINEL_TOKEN) as emulator:
+        seeding = ProjectCopy.create(folder / "project", repo=REPO)
+        (seeding.root / ".env").write_text(f"DATABRICKS_TOKEN={SENTINEL_TOKEN}\n")
+        seeded = seeding.invoke("checkout", "BI-1", env=_remote_env(emulator))
+        assert seeded.returncode == 0, seeded.stdout + seeded.stderr
+        assert SENTINEL_TOKEN not in seeded.stdout + seeded.stderr
+        yield emulator
+
+
+def _remote_env(emulator: EmulatorProcess) -> dict[str, str]:
+    # the host in the environment, the token in .env (the project fixture's sentinel), as a CI
+    # pipeline might have them; a case's own environment comes on top
+    return {"BRICKTASKS_BACKEND": "databricks", "DATABRICKS_HOST": emulator.url}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case[0] for case in CASES])
+def test_refusal_over_the_emulator(project, remote, end_checks, case):
+    _, arguments, env, dotenv, expected = case
+    end_checks.paths += [remote.root, remote.request_log]
+    end_checks.request_logs.append(remote.request_log)
+    _arrange(project, dotenv)
+    seen, before = len(remote.requests()), _tree_digest(remote.root)
+    _assert_refused(project.invoke(*arguments, env={**_remote_env(remote), **env}), expected)
+    writes = [request for request in remote.requests()[seen:] if is_write(request)]
+    assert writes == [], writes
+    assert _tree_digest(remote.root) == before
 
 
 def test_a_credential_in_the_source_refuses_the_upload(project):
