@@ -184,6 +184,7 @@ def test_a_checkout_killed_halfway_converges_when_run_again(project, tmp_path):
         finally:
             terminate(process, signal.SIGKILL)
         assert 10 <= len(imports()) < 68, "killed halfway"
+        print(f"checkout killed after {len(imports())} of 68 imports")  # README's figures (pytest -s)
         again = project.invoke("checkout", "BI-5613", env=env)
         assert again.returncode == 0, again.stdout + again.stderr
         remote = _sdk_tree(workspace_client(emulator.url, TOKEN), f"{ROOT}/BI-5613")
@@ -236,6 +237,8 @@ def test_an_upload_lib_killed_halfway_never_shows_a_partial_library_and_converge
         assert "move" not in dbfs_calls(), "killed before the library was moved into place"
         [wheel] = (project.root / "dist").glob("*.whl")
         assert wheel.stat().st_size > 3 * DBFS_BLOCK, "the upload takes several blocks"
+        blocks = -(-wheel.stat().st_size // DBFS_BLOCK)
+        print(f"upload-lib killed at {kill_at} after {dbfs_calls().count('add-block')} of {blocks} blocks")  # README's figures
 
         left = _dbfs_names(stored, folder)
         assert wheel.name not in left, "no library under its final name"
