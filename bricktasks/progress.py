@@ -158,20 +158,21 @@ class RunStatusLine:
         return redact(f"run {self.run_id}: {state} after {format_duration(elapsed)}{url}", self.secrets)
 
     def __call__(self, run: Run, elapsed: float) -> None:
-        with self._lock:  # never held while calling into Live: its refresh thread takes this lock in _render
+        # the lock is never held while calling into Live: Live draws by calling _render, which takes it
+        with self._lock:
             self._run, self._elapsed, self._seen_at = run, elapsed, self.clock()
-            start = self.rich is not None and self._live is None and not run.is_terminal
-            if start:
-                self._live = Live(
-                    get_renderable=self._render, console=self.rich, refresh_per_second=4,
-                    redirect_stdout=False, redirect_stderr=False,
-                )
             live = self._live
         if self.rich is None:
             if self.print_line is not None:
                 self.print_line(self.describe(run, elapsed))
             return
-        if start and live is not None:
+        if live is None and not run.is_terminal:
+            live = Live(
+                get_renderable=self._render, console=self.rich, refresh_per_second=4,
+                redirect_stdout=False, redirect_stderr=False,
+            )
+            with self._lock:
+                self._live = live
             live.start()
         if run.is_terminal:
             if live is None:  # terminal at the first look: one plain final line, no live display
