@@ -1,4 +1,4 @@
-"""The Databricks backend: the Backend interface over databricks-sdk's WorkspaceClient.
+"""The Databricks backend: the Backend interface over databricks-sdk (its workspace, jobs and files services).
 
 Auth is the SDK's unified auth, configured explicitly (never through os.environ): a host and
 token, a `~/.databrickscfg` profile, or whatever the SDK resolves from the environment
@@ -18,16 +18,12 @@ import itertools
 import os
 from typing import Iterator
 
-from databricks.sdk import WorkspaceClient
-from databricks.sdk.core import Config
-from databricks.sdk.errors import DatabricksError
-from databricks.sdk.service import compute, jobs
-from databricks.sdk.service.files import DbfsAPI
-from databricks.sdk.service.workspace import ExportFormat, ImportFormat, Language
-
 from bricktasks.backends.base import NOTEBOOK_EXTENSIONS, Backend, ObjectInfo, ObjectType, Run, RunOutput, RunSpec, TaskRun
 from bricktasks.backends.databricks_errors import translate_error
 from bricktasks.backends.databricks_files import DatabricksFiles
+from bricktasks.backends.databricks_sdk import (
+    Config, DatabricksError, DbfsAPI, ExportFormat, ImportFormat, Language, SdkClient, compute, jobs,
+)
 from bricktasks.backends.local import notebook_language
 from bricktasks.errors import AlreadyExists, BricktasksError, ConfigError, InvalidRequest
 
@@ -36,8 +32,16 @@ __all__ = ["DatabricksBackend", "translate_error"]
 MAX_LISTED_RUNS = 250  # list_runs pages through everything; a busy workspace has thousands
 
 
+# Config() probes the host's /.well-known/databricks-config, a best-effort discovery the SDK falls
+# back from, with the retry budget it is given: a whole task's budget would stall start-up for
+# minutes on an unreachable host before the first real request could say so.
+HOST_PROBE_SECONDS = 10
+
+
 def _build_config(host: str | None, token: str | None, profile: str | None, retry: int, http: int) -> Config:
-    options: dict[str, object] = {"retry_timeout_seconds": retry, "http_timeout_seconds": http}
+    options: dict[str, object] = {
+        "retry_timeout_seconds": min(retry, HOST_PROBE_SECONDS), "http_timeout_seconds": min(http, HOST_PROBE_SECONDS),
+    }
     if host:
         options["host"] = host
     if profile:
@@ -46,13 +50,15 @@ def _build_config(host: str | None, token: str | None, profile: str | None, retr
         options["token"] = token
         options["auth_type"] = "pat"  # explicit PAT wins over whatever else the environment holds
     try:
-        return Config(**options)
+        config = Config(**options)
     except ValueError as exc:
         message = str(exc).replace(token, "***") if token else str(exc)
         raise ConfigError(
             f"cannot configure the Databricks client: {message}",
             "set DATABRICKS_HOST and DATABRICKS_TOKEN, or DATABRICKS_CONFIG_PROFILE naming a ~/.databrickscfg profile",
         ) from None
+    config.retry_timeout_seconds, config.http_timeout_seconds = retry, http  # the budget for real requests
+    return config
 
 
 class DatabricksBackend(DatabricksFiles, Backend):
@@ -73,7 +79,7 @@ class DatabricksBackend(DatabricksFiles, Backend):
         self.config = _build_config(host, token, profile, retry_timeout_seconds, http_timeout_seconds)
         self.host = (self.config.host or "").rstrip("/")
         self.profile = profile
-        self.client = WorkspaceClient(config=self.config)
+        self.client = SdkClient(self.config)
         self._dbfs = DbfsAPI(self.client.api_client)  # the plain API: the mixin adds local-path rules
 
     def __repr__(self) -> str:

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import re
 
-from databricks.sdk.errors import DatabricksError
-
+from bricktasks.backends.databricks_sdk import DatabricksError
 from bricktasks.errors import (
     AlreadyExists,
     AuthError,

@@ -16,10 +16,9 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from databricks.sdk.errors import DatabricksError
-
 from bricktasks.backends.base import FileInfo, ObjectType, file_kind
 from bricktasks.backends.databricks_errors import error_code, translate_error
+from bricktasks.backends.databricks_sdk import DatabricksError
 from bricktasks.errors import AlreadyExists, DirectoryNotEmpty, InvalidRequest, NotFound, TransientError
 
 __all__ = ["DatabricksFiles", "DBFS_BLOCK"]

@@ -1,0 +1,60 @@
+"""The Databricks backend imports databricks-sdk without its aggregate `__init__`, and the
+package stays whole for anyone else in the process. Each check runs in a fresh interpreter:
+what is imported is process-wide state."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+
+def run_python(code: str) -> str:
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_the_backend_imports_only_the_services_it_uses():
+    loaded = run_python("""
+        import sys
+        import bricktasks.backends.databricks
+        print(sorted(m for m in sys.modules if m.startswith("databricks.sdk.service.")))
+    """)
+    assert "databricks.sdk.service.workspace" in loaded and "databricks.sdk.service.jobs" in loaded
+    assert "databricks.sdk.service.catalog" not in loaded and "databricks.sdk.service.ml" not in loaded
+
+
+def test_workspace_client_is_still_importable_after_the_backend():
+    answer = run_python("""
+        import bricktasks.backends.databricks
+        from databricks.sdk import WorkspaceClient
+        import databricks.sdk
+        from databricks.sdk.core import Config
+        client = WorkspaceClient(config=Config(host="http://127.0.0.1:9", token="dapi-test", auth_type="pat",
+                                               retry_timeout_seconds=1, http_timeout_seconds=1))
+        print(databricks.sdk.WorkspaceClient is WorkspaceClient, type(client.workspace).__name__)
+    """)
+    assert answer.splitlines()[-1] == "True WorkspaceExt"
+
+
+def test_a_fully_imported_sdk_is_used_as_it_is():
+    answer = run_python("""
+        import databricks.sdk
+        full = databricks.sdk
+        from bricktasks.backends.databricks_sdk import SdkClient
+        import sys
+        print(sys.modules["databricks.sdk"] is full, type(full).__name__)
+    """)
+    assert answer == "True module"
+
+
+def test_a_missing_name_is_still_an_attribute_error():
+    answer = run_python("""
+        import bricktasks.backends.databricks
+        import databricks.sdk
+        try:
+            databricks.sdk.NoSuchThing
+        except AttributeError as exc:
+            print("AttributeError", "NoSuchThing" in str(exc))
+    """)
+    assert answer == "AttributeError True"
