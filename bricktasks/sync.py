@@ -9,10 +9,11 @@ is overwritten, as the workflow wants: Git is the source of truth.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import posixpath
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -26,7 +27,7 @@ __all__ = ["SourceItem", "SyncPlan", "SyncResult", "collect_source", "plan_sync"
 
 MANIFEST_NAME = ".bricktasks-sync.json"
 SKIPPED_DIRS = {"__pycache__", "node_modules"}
-DEFAULT_WORKERS = 8
+DEFAULT_WORKERS = 16  # the SDK's connection pool holds 20; 429s shrink the pool (AdaptiveConcurrency)
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,8 @@ class SyncPlan:
     extra: list[str]  # remote objects (relative) with no local counterpart
     folders: list[str]  # relative folders to create, parents first
     manifest: dict[str, dict]  # the destination's manifest as found
+    remote: dict[str, ObjectInfo] = field(default_factory=dict, repr=False)  # what the destination held
+    target_exists: bool = True
 
 
 @dataclass
@@ -101,27 +104,40 @@ def _item(rel: str, content: bytes) -> SourceItem:
 
 
 def list_tree(backend: Backend, root: str, workers: int = DEFAULT_WORKERS) -> dict[str, ObjectInfo]:
-    """Every object below `root`, keyed by relative path; folders listed in parallel, level by level."""
+    """Every object below `root`, keyed by relative path ({} if `root` is missing or not a folder)."""
+    return _walk(backend, root, workers)[1]
+
+
+def _walk(backend: Backend, root: str, workers: int) -> tuple[bool, dict[str, ObjectInfo]]:
+    """(whether `root` is a folder, every object below it). The Workspace API lists one folder per
+    request, so each folder is listed as soon as its parent's listing names it, with no wait for
+    the rest of its level: the walk takes one round trip per level of depth, at most."""
     found: dict[str, ObjectInfo] = {}
-    try:
-        level = [root] if backend.get_status(root).object_type is ObjectType.DIRECTORY else []
-    except NotFound:
-        return found
+
+    def listing(folder: str) -> list[ObjectInfo]:
+        return call_with_retries(lambda: backend.list(folder))
+
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        while level:
-            next_level = []
-            for listing in pool.map(lambda folder: call_with_retries(lambda: backend.list(folder)), level):
-                for info in listing:
-                    found[info.path[len(root):].lstrip("/")] = info
-                    if info.object_type is ObjectType.DIRECTORY:
-                        next_level.append(info.path)
-            level = next_level
-    return found
+        try:
+            first = listing(root)
+        except NotFound:
+            return False, found
+        if any(info.path == root for info in first):
+            return False, found  # listing a notebook or file answers with the object itself
+        arrived, pending = [first], set()
+        while arrived:
+            for info in itertools.chain.from_iterable(arrived):
+                found[info.path[len(root):].lstrip("/")] = info
+                if info.object_type is ObjectType.DIRECTORY:
+                    pending.add(pool.submit(listing, info.path))
+            if not pending:
+                break
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            arrived = [future.result() for future in done]
+    return True, found
 
 
-def read_manifest(backend: Backend, target: str, remote: dict[str, ObjectInfo]) -> dict[str, dict]:
-    if MANIFEST_NAME not in remote:
-        return {}
+def read_manifest(backend: Backend, target: str) -> dict[str, dict]:
     try:
         data = json.loads(call_with_retries(lambda: backend.export(f"{target}/{MANIFEST_NAME}")))
         return data.get("objects", {}) if isinstance(data, dict) else {}
@@ -131,8 +147,11 @@ def read_manifest(backend: Backend, target: str, remote: dict[str, ObjectInfo]) 
 
 def plan_sync(backend: Backend, items: list[SourceItem], target: str) -> tuple[SyncPlan, dict[str, ObjectInfo]]:
     """Decide what to upload: anything whose hash or workspace modification time differs from the manifest."""
-    remote = list_tree(backend, target)
-    manifest = read_manifest(backend, target, remote)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # the manifest is fetched while the tree is listed: one round trip instead of two
+        manifest_read = pool.submit(read_manifest, backend, target)
+        target_exists, remote = _walk(backend, target, DEFAULT_WORKERS)
+        manifest = manifest_read.result() if MANIFEST_NAME in remote else {}
     uploads, unchanged = [], []
     for item in items:
         info, recorded = remote.get(item.remote_rel), manifest.get(item.remote_rel)
@@ -161,7 +180,8 @@ def plan_sync(backend: Backend, items: list[SourceItem], target: str) -> tuple[S
         (folder for folder in wanted_folders if folder not in remote or remote[folder].object_type is not ObjectType.DIRECTORY),
         key=lambda folder: folder.count("/"),
     )
-    return SyncPlan(target, uploads, unchanged, extra, missing_folders, manifest), remote
+    plan = SyncPlan(target, uploads, unchanged, extra, missing_folders, manifest, remote=remote, target_exists=target_exists)
+    return plan, remote
 
 
 def apply_sync(
@@ -174,7 +194,8 @@ def apply_sync(
 ) -> SyncResult:
     """Create missing folders once, upload in parallel (adaptive on rate limits), prune, write the manifest."""
     result = SyncResult(plan.target, unchanged=[item.remote_rel for item in plan.unchanged], extra=list(plan.extra))
-    call_with_retries(lambda: backend.mkdirs(plan.target))
+    if not plan.target_exists:
+        call_with_retries(lambda: backend.mkdirs(plan.target))
     # mkdirs is mkdir -p: creating only the deepest missing folders covers their parents
     leaves = [folder for folder in plan.folders if not any(other.startswith(folder + "/") for other in plan.folders)]
     limiter = AdaptiveConcurrency(workers)
@@ -199,7 +220,7 @@ def apply_sync(
             result.pruned = list(plan.extra)
             result.extra = []
     if plan.uploads or result.pruned or not plan.manifest:
-        write_manifest(backend, plan.target, plan.uploads + plan.unchanged)
+        write_manifest(backend, plan, workers=workers)
     result.uploaded.sort()
     return result
 
@@ -211,13 +232,19 @@ def _delete_quietly(backend: Backend, path: str) -> None:
         pass  # already gone: pruning is idempotent
 
 
-def write_manifest(backend: Backend, target: str, items: list[SourceItem]) -> None:
-    """Record each object's hash with the modification time the workspace gives it now."""
-    remote = list_tree(backend, target)
-    objects = {
-        item.remote_rel: {"sha256": item.digest, "modified_at": remote[item.remote_rel].modified_at}
-        for item in items
-        if item.remote_rel in remote
-    }
+def write_manifest(backend: Backend, plan: SyncPlan, *, workers: int = DEFAULT_WORKERS) -> None:
+    """Record each object's hash with the modification time the workspace gives it now.
+
+    Unchanged objects keep the time the plan's listing saw; only the folders that received an
+    upload are listed again, all at once, since an import does not answer with the new time."""
+    touched = sorted({posixpath.dirname(f"{plan.target}/{item.remote_rel}") for item in plan.uploads})
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        listings = pool.map(lambda folder: call_with_retries(lambda: backend.list(folder)), touched)
+        now = {info.path[len(plan.target):].lstrip("/"): info for listing in listings for info in listing}
+    objects = {}
+    for item in plan.uploads + plan.unchanged:
+        info = now.get(item.remote_rel) or plan.remote.get(item.remote_rel)
+        if info is not None:  # an object missing now is simply uploaded again next time
+            objects[item.remote_rel] = {"sha256": item.digest, "modified_at": info.modified_at}
     body = json.dumps({"version": 1, "objects": objects}, indent=0, sort_keys=True).encode()
-    call_with_retries(lambda: backend.import_object(f"{target}/{MANIFEST_NAME}", body, format="AUTO", overwrite=True))
+    call_with_retries(lambda: backend.import_object(f"{plan.target}/{MANIFEST_NAME}", body, format="AUTO", overwrite=True))
