@@ -62,18 +62,18 @@ class RecordedProcess(subprocess.Popen):
 
     def __init__(self, *args: Any, outputs: list[str], **options: Any) -> None:
         self.outputs = outputs
-        self.read = False
+        self.kept = False
         super().__init__(*args, **options)
 
     def communicate(self, *args: Any, **kwargs: Any) -> tuple[str, str]:
         stdout, stderr = super().communicate(*args, **kwargs)
-        self.read = True
+        self.kept = True
         self.outputs += [stdout or "", stderr or ""]
         return stdout, stderr
 
     def read_rest(self) -> None:
         """Keep what a process printed that the test never read (one it killed); skips one still running."""
-        if not self.read and self.poll() is not None:
+        if not self.kept and self.poll() is not None:
             try:
                 self.communicate(timeout=10)
             except (subprocess.TimeoutExpired, ValueError):  # a child still holds the pipe; closed streams
