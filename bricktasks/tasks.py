@@ -83,10 +83,10 @@ def run(c, out, notebook, env=None, timeout=None):
 def _build_libraries(c, out, kind: str, branch, build_id, master) -> None:
     project, console = _load(c, out, branch=branch, build_id=build_id)
     target = artifacts.target_for(project, branch=branch, build_id=build_id, master=master)
-    built = artifacts.build_for(project, target, kind=kind, console=console)
-    out.record(kind=kind, artifacts=[str(path) for path in built])
-    for path in built:
-        console.result(str(path))
+    paths = [os.fspath(artifact) for artifact in artifacts.build_for(project, target, kind=kind, console=console)]
+    out.record(kind=kind, artifacts=paths)
+    for path in paths:
+        console.result(path)
 
 
 @bricktask(

@@ -185,3 +185,11 @@ def test_a_log_gets_timestamped_lines_and_no_bar(project):
     assert "\x1b[" not in result.stdout and "━" not in result.stdout
     announced = [line for line in result.stdout.splitlines() if "uploading to /Projects/forecasting/BI-1" in line]
     assert len(announced) == 1 and TIMESTAMPED.match(announced[0]) and "8 files" in announced[0]
+
+
+def test_build_wheel_names_the_wheel_in_json_and_as_its_quiet_result(project):
+    data = one_json_object(project.invoke("build-wheel", "--branch", "BI-1", "--json"))
+    (wheel,) = data["artifacts"]
+    assert data["ok"] is True and wheel.endswith(".whl") and os.path.isfile(wheel)
+    quiet = project.invoke("build-wheel", "--branch", "BI-1", "-q")
+    assert len(quiet.stdout.splitlines()) == 1 and quiet.stdout.strip().endswith(".whl") and os.path.isfile(quiet.stdout.strip())
