@@ -19,7 +19,7 @@ from bricktasks.libraries import INSTALL_LIBRARIES_FILE, install_libraries_sourc
 from bricktasks.output import Console
 from bricktasks.project import SET_ENVIRONMENT, set_environment_source
 from bricktasks.retry import call_with_retries
-from bricktasks.sync import SyncResult, apply_sync, collect_source, plan_sync
+from bricktasks.sync import DEFAULT_WORKERS, SyncResult, apply_sync, collect_source, plan_sync
 
 __all__ = [
     "push_source",
@@ -152,7 +152,7 @@ def read_build_manifest(backend: Backend, ci_folder: str) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
-def list_ci_builds(backend: Backend, layout: ProjectLayout) -> list[CiBuild]:
+def list_ci_builds(backend: Backend, layout: ProjectLayout, *, workers: int = DEFAULT_WORKERS) -> list[CiBuild]:
     """Every CI build folder with its creation time (manifest, else the folder's modification time)."""
     try:
         folders = [info for info in call_with_retries(lambda: backend.list(layout.ci_root)) if info.object_type is ObjectType.DIRECTORY]
@@ -165,7 +165,7 @@ def list_ci_builds(backend: Backend, layout: ProjectLayout) -> list[CiBuild]:
         name = info.path.rsplit("/", 1)[1]
         return CiBuild(name, info.path, created, manifest.get("run_id"), manifest.get("branch"), manifest.get("result"))
 
-    with ThreadPoolExecutor(max_workers=8) as pool:
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         return sorted(pool.map(describe, folders), key=lambda build: build.created)
 
 
@@ -187,34 +187,37 @@ def clean_ci(
     now: datetime,
     dry_run: bool,
     console: Console,
-    workers: int = 8,
+    workers: int = DEFAULT_WORKERS,
 ) -> dict[str, list[str]]:
-    """Delete CI builds (and their library folders) older than `older_than`, never an active one."""
+    """Delete CI builds (and their library folders) older than `older_than`, never an active one.
+
+    Each old build is checked and deleted by one worker, all builds in parallel: a build's run is
+    looked up right before its folders go, and hundreds of builds cost a few round trips, not hundreds."""
     outcome: dict[str, list[str]] = {"deleted": [], "active": [], "kept": []}
-    to_delete = []
-    for build in list_ci_builds(backend, layout):
+    old = []
+    for build in list_ci_builds(backend, layout, workers=workers):
         age = now - build.created
         if age < older_than:
             outcome["kept"].append(build.name)
             console.info(f"keep    {build.name} (age {format_duration(age.total_seconds())})")
-            continue
-        if build.run_id is not None and _run_active(backend, build.run_id):
-            outcome["active"].append(build.name)
-            console.info(f"skip    {build.name} (age {format_duration(age.total_seconds())}): run {build.run_id} is still active")
-            continue
-        to_delete.append((build, age))
+        else:
+            old.append((build, age))
 
-    def delete(entry) -> None:
+    def clean(entry: tuple[CiBuild, timedelta]) -> str:
         build, age = entry
+        if build.run_id is not None and _run_active(backend, build.run_id):
+            console.info(f"skip    {build.name} (age {format_duration(age.total_seconds())}): run {build.run_id} is still active")
+            return "active"
         if not dry_run:
             _delete_if_present(backend, build.path, folder=True)
             _delete_if_present(backend, join(layout.ci_libraries_root, build.name), folder=False)
-        verb = "would delete" if dry_run else "deleted"
-        console.info(f"{verb} {build.name} (age {format_duration(age.total_seconds())})")
+        console.info(f"{'would delete' if dry_run else 'deleted'} {build.name} (age {format_duration(age.total_seconds())})")
+        return "deleted"
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        list(pool.map(delete, to_delete))
-    outcome["deleted"] = sorted(build.name for build, _ in to_delete)
+        for (build, _), verdict in zip(old, pool.map(clean, old)):
+            outcome[verdict].append(build.name)
+    outcome["deleted"].sort()
     return outcome
 
 
