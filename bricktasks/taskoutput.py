@@ -41,7 +41,8 @@ class TaskOutput:
 
     def console(self, secrets: list[str] | tuple[str, ...] = ()) -> Console:
         """The console for human lines, redacting `secrets` (which also apply to the JSON summary)."""
-        self.secrets = sorted({*self.secrets, *(secret for secret in secrets if secret)})
+        # longest first: a secret that contains another is redacted whole
+        self.secrets = sorted({*self.secrets, *(secret for secret in secrets if secret)}, key=len, reverse=True)
         made = Console(
             secrets=self.secrets,
             quiet=self.quiet,
