@@ -173,12 +173,13 @@ def test_a_checkout_killed_halfway_converges_when_run_again(project, tmp_path):
         (notebooks / f"folder{index % 6}").mkdir(parents=True, exist_ok=True)
         (notebooks / f"folder{index % 6}" / f"nb{index}.py").write_text(f"{HEADER}print({index})\n")
     project.commit_all()
-    with EmulatorProcess(tmp_path / "emulated", token=TOKEN, latency_ms=50) as emulator:
+    # checkout imports 16 at a time: 300 ms a request leaves several rounds to kill it in
+    with EmulatorProcess(tmp_path / "emulated", token=TOKEN, latency_ms=300) as emulator:
         env = client_environment(emulator.url, TOKEN)
         process = project.start("checkout", "BI-5613", env=env)
         try:
             imports = lambda: [r for r in emulator.requests() if r["path"].endswith("/workspace/import") and r["status"] == 200]
-            wait_until(lambda: len(imports()) >= 10, timeout=60)
+            wait_until(lambda: len(imports()) >= 10, timeout=60, interval=0.02)
             process.send_signal(signal.SIGKILL)  # no chance to clean up
             process.wait(timeout=30)
         finally:
