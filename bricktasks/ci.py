@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bricktasks.backends.base import Backend, NotebookTask, Run, RunSpec
+from bricktasks.backends.base import Backend, NotebookTask, RunSpec
 from bricktasks.buildinfo import BuildInfo
 from bricktasks.clusterspec import ClusterSpec
 from bricktasks.durations import format_duration
@@ -118,12 +118,8 @@ def run_ci(
     write_build_manifest(backend, plan.ci_folder, manifest)
     console.info(f"submitted run {run_id} ({plan.run_name})")
 
-    def show(run: Run, elapsed: float) -> None:
-        state = run.life_cycle_state + (f" {run.result_state}" if run.result_state else "")
-        url = f" {run.run_page_url}" if run.run_page_url else ""
-        console.info(f"run {run_id}: {state} after {format_duration(elapsed)}{url}")
-
-    outcome = supervise_run(backend, run_id, timeout_s=timeout_s, on_state=show, on_cancel=console.warn)
+    # a live status line on a terminal, a line per state change in a log (same text as before)
+    outcome = supervise_run(backend, run_id, timeout_s=timeout_s, on_state=console.run_status(run_id), on_cancel=console.warn)
     _finish(project, backend, plan, outcome.run, outcome.elapsed_s, manifest, console, secrets)
     if outcome.interrupted:
         raise outcome.interrupted

@@ -9,9 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from bricktasks.backends.base import NotebookTask, Run, RunSpec
+from bricktasks.backends.base import NotebookTask, RunSpec
 from bricktasks.backends.local import LocalBackend
-from bricktasks.durations import format_duration
 from bricktasks.layout import branch_folder, join
 from bricktasks.libraries import library_spec, upload_libraries
 from bricktasks.output import Console
@@ -51,10 +50,7 @@ def run_notebook_locally(
     run_id = backend.submit_run(spec)
     console.info(f"running {notebook} with conf/{env}_config (run {run_id}, logs in {backend.runs.run_dir(run_id)})")
 
-    def show(run: Run, elapsed: float) -> None:
-        console.info(f"{run.life_cycle_state}{' ' + run.result_state if run.result_state else ''} after {format_duration(elapsed)}")
-
-    outcome = supervise_run(backend, run_id, timeout_s=timeout_s, on_state=show, on_cancel=console.warn)
+    outcome = supervise_run(backend, run_id, timeout_s=timeout_s, on_state=console.run_status(run_id), on_cancel=console.warn)
     task = outcome.run.tasks[0] if outcome.run and outcome.run.tasks else None
     result = backend.task_result(task.run_id) if task else None
     if result and result.get("status") == "SUCCESS":
