@@ -23,11 +23,12 @@ from bricktasks.backends.local import notebook_language
 from bricktasks.errors import NotFound
 from bricktasks.retry import AdaptiveConcurrency, call_with_retries
 
-__all__ = ["SourceItem", "SyncPlan", "SyncResult", "collect_source", "plan_sync", "apply_sync", "MANIFEST_NAME"]
+__all__ = ["Destination", "SourceItem", "SyncPlan", "SyncResult", "apply_sync", "collect_source", "plan_sync", "survey", "MANIFEST_NAME"]
 
 MANIFEST_NAME = ".bricktasks-sync.json"
 SKIPPED_DIRS = {"__pycache__", "node_modules"}
-DEFAULT_WORKERS = 16  # the SDK's connection pool holds 20; 429s shrink the pool (AdaptiveConcurrency)
+DEFAULT_WORKERS = 16  # writes at once; a rate limit shrinks it (AdaptiveConcurrency)
+LIST_WORKERS = 32  # listings at once: reads, one per folder (the Databricks backend keeps 32 connections)
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,7 @@ def _item(rel: str, content: bytes) -> SourceItem:
     return SourceItem(rel, rel, ObjectType.FILE, content)
 
 
-def list_tree(backend: Backend, root: str, workers: int = DEFAULT_WORKERS) -> dict[str, ObjectInfo]:
+def list_tree(backend: Backend, root: str, workers: int = LIST_WORKERS) -> dict[str, ObjectInfo]:
     """Every object below `root`, keyed by relative path ({} if `root` is missing or not a folder)."""
     return _walk(backend, root, workers)[1]
 
@@ -145,13 +146,32 @@ def read_manifest(backend: Backend, target: str) -> dict[str, dict]:
         return {}  # a missing or garbled manifest only costs a full upload
 
 
-def plan_sync(backend: Backend, items: list[SourceItem], target: str) -> tuple[SyncPlan, dict[str, ObjectInfo]]:
-    """Decide what to upload: anything whose hash or workspace modification time differs from the manifest."""
+@dataclass(frozen=True)
+class Destination:
+    """What a destination folder holds, read before planning."""
+
+    target: str
+    exists: bool  # the folder exists (it may be empty)
+    objects: dict[str, ObjectInfo]  # everything below it, keyed by relative path
+    manifest: dict[str, dict]  # its sync manifest's entries ({} if none)
+
+
+def survey(backend: Backend, target: str, *, workers: int = LIST_WORKERS) -> Destination:
+    """List `target`'s tree and read its manifest, both at once: the manifest costs no extra round trip."""
     with ThreadPoolExecutor(max_workers=1) as pool:
-        # the manifest is fetched while the tree is listed: one round trip instead of two
         manifest_read = pool.submit(read_manifest, backend, target)
-        target_exists, remote = _walk(backend, target, DEFAULT_WORKERS)
-        manifest = manifest_read.result() if MANIFEST_NAME in remote else {}
+        exists, objects = _walk(backend, target, workers)
+        manifest = manifest_read.result() if MANIFEST_NAME in objects else {}
+    return Destination(target, exists, objects, manifest)
+
+
+def plan_sync(
+    backend: Backend, items: list[SourceItem], target: str, destination: Destination | None = None
+) -> tuple[SyncPlan, dict[str, ObjectInfo]]:
+    """Decide what to upload: anything whose hash or workspace modification time differs from the
+    manifest. `destination` is `survey(backend, target)`, when the caller read it already."""
+    destination = destination or survey(backend, target)
+    remote, manifest = destination.objects, destination.manifest
     uploads, unchanged = [], []
     for item in items:
         info, recorded = remote.get(item.remote_rel), manifest.get(item.remote_rel)
@@ -180,7 +200,7 @@ def plan_sync(backend: Backend, items: list[SourceItem], target: str) -> tuple[S
         (folder for folder in wanted_folders if folder not in remote or remote[folder].object_type is not ObjectType.DIRECTORY),
         key=lambda folder: folder.count("/"),
     )
-    plan = SyncPlan(target, uploads, unchanged, extra, missing_folders, manifest, remote=remote, target_exists=target_exists)
+    plan = SyncPlan(target, uploads, unchanged, extra, missing_folders, manifest, remote=remote, target_exists=destination.exists)
     return plan, remote
 
 

@@ -19,7 +19,7 @@ from bricktasks.libraries import INSTALL_LIBRARIES_FILE, install_libraries_sourc
 from bricktasks.output import Console
 from bricktasks.project import SET_ENVIRONMENT, set_environment_source
 from bricktasks.retry import call_with_retries
-from bricktasks.sync import DEFAULT_WORKERS, SyncResult, apply_sync, collect_source, plan_sync
+from bricktasks.sync import DEFAULT_WORKERS, Destination, SyncResult, apply_sync, collect_source, plan_sync, survey
 
 __all__ = [
     "push_source",
@@ -46,14 +46,16 @@ def push_source(
     dry_run: bool,
     console: Console,
     libraries: list[str] | None = None,
+    destination: Destination | None = None,
 ) -> SyncResult:
     """Sync the working copy into `target`; with `env`, set_environment selects conf/<env>_config;
-    with `libraries`, install_libraries installs those uploads (else the committed one goes up)."""
+    with `libraries`, install_libraries installs those uploads (else the committed one goes up).
+    `destination` is the target's survey, when the caller read it already."""
     replace = {SET_ENVIRONMENT_FILE: set_environment_source(env)} if env else {}
     if libraries is not None:
         replace[INSTALL_LIBRARIES_FILE] = install_libraries_source(libraries)
     items = collect_source(source_dir, replace=replace)
-    plan, _ = plan_sync(backend, items, target)
+    plan, _ = plan_sync(backend, items, target, destination)
     if dry_run:
         for item in plan.uploads:
             console.info(f"would upload {item.remote_rel}")
@@ -88,11 +90,16 @@ def checkout(
         raise UserInputError(f"refusing to check out {branch}: master/ is written only by deploy", "use invoke deploy")
     target = layout.branch(branch)
     console.info(f"checking out {branch} into {target} (env {env})")
-    libraries = newest_libraries(backend, layout.branch_libraries(branch))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # the branch's libraries decide install_libraries' content, not what the folder holds: read both at once
+        newest = pool.submit(newest_libraries, backend, layout.branch_libraries(branch))
+        destination = survey(backend, target)
+        libraries = newest.result()
     if not libraries:
         console.info(f"no library uploaded for {branch} yet: run invoke upload-lib to have its notebooks install one")
     result = push_source(
-        backend, source_dir, target, env=env, prune=prune, dry_run=dry_run, console=console, libraries=libraries
+        backend, source_dir, target, env=env, prune=prune, dry_run=dry_run, console=console, libraries=libraries,
+        destination=destination,
     )
     verb = "would upload" if dry_run else "uploaded"
     console.result(

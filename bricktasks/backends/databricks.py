@@ -36,11 +36,14 @@ MAX_LISTED_RUNS = 250  # list_runs pages through everything; a busy workspace ha
 # back from, with the retry budget it is given: a whole task's budget would stall start-up for
 # minutes on an unreachable host before the first real request could say so.
 HOST_PROBE_SECONDS = 10
+# sync lists up to 32 folders at once (bricktasks.sync.LIST_WORKERS); the SDK's default pool holds 20
+CONNECTIONS = 32
 
 
 def _build_config(host: str | None, token: str | None, profile: str | None, retry: int, http: int) -> Config:
     options: dict[str, object] = {
         "retry_timeout_seconds": min(retry, HOST_PROBE_SECONDS), "http_timeout_seconds": min(http, HOST_PROBE_SECONDS),
+        "max_connections_per_pool": CONNECTIONS,
     }
     if host:
         options["host"] = host
