@@ -104,7 +104,12 @@ def run_ci(
     write_build_manifest(backend, plan.ci_folder, manifest)
     spec = RunSpec(
         run_name=plan.run_name,
-        tasks=tuple(NotebookTask(task_key=_task_key(name), notebook_path=join(plan.ci_folder, name)) for name in plan.notebooks),
+        tasks=tuple(
+            # build and branch as widgets: the example's training tags its MLflow run with them
+            NotebookTask(task_key=_task_key(name), notebook_path=join(plan.ci_folder, name),
+                         base_parameters={"build": build.build_id, "branch": build.branch})
+            for name in plan.notebooks
+        ),
         new_cluster=cluster.new_cluster,
         existing_cluster_id=cluster.existing_cluster_id,
         libraries=cluster.libraries + tuple(library_spec(library.remote) for library in libraries),

@@ -33,7 +33,7 @@ __all__ = [
 
 BRANCH_SEPARATOR = "__"
 PROTECTED_BRANCHES = ("master", "main")
-RESERVED_FOLDERS = ("ci", "libraries")  # compared case-insensitively: they hold CI builds and libraries
+RESERVED_FOLDERS = ("ci", "libraries", "experiments")  # case-insensitive: CI builds, libraries, MLflow experiments
 MAX_BRANCH_LENGTH = 100
 _SEGMENT = re.compile(r"^[A-Za-z0-9._+-]+$")
 _BUILD_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")

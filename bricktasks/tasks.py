@@ -222,7 +222,7 @@ def run_ci(c, out, timeout=None, notebooks=None, dry_run=False):
     try:
         return ci.run_ci(
             project, backend, plan, artifacts=built, cluster=cluster, timeout_s=limit, console=console,
-            secrets=project.settings.secret_values(), dry_run=dry_run,
+            secrets=console.secrets, dry_run=dry_run,  # the token and the local runs' secrets, as in every line
         )
     finally:  # also when a signal ended the wait: the summary names the run that was cancelled
         if not dry_run:

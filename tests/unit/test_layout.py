@@ -29,7 +29,7 @@ def test_slash_maps_to_double_underscore():
 @pytest.mark.parametrize(
     "name",
     ["", " ", "..", ".", "../master", "a/../b", "a//b", "a/", "/a", "x\ty", "x\x00y", "x\ny", "a" * 101,
-     "with space", "semi;colon", "a__b", "CI", "ci", "libraries", ".hidden", "a/.b", "ümlaut", "a:b", "a*b"],
+     "with space", "semi;colon", "a__b", "CI", "ci", "libraries", "experiments", "Experiments", ".hidden", "a/.b", "ümlaut", "a:b", "a*b"],
 )
 def test_unsafe_branch_names_are_refused(name):
     with pytest.raises(UserInputError) as caught:
