@@ -17,6 +17,7 @@ format with `TABLE_FORMAT`).
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -50,6 +51,7 @@ class SparkHolder:
     def _start(self) -> Any:
         from pyspark.sql import SparkSession
 
+        _require_java()
         # pyspark reads these from the environment when the context starts; restored in stop()
         for name in _PYTHON_VARIABLES:
             self._saved_env[name] = os.environ.get(name)
@@ -132,3 +134,19 @@ class LazySparkContext:
 
     def __repr__(self) -> str:
         return f"<local SparkContext {self._holder.master}, started on first use>"
+
+
+class JavaMissing(RuntimeError):
+    """Spark cannot start: no Java runtime where pyspark looks for one."""
+
+
+def _require_java() -> None:
+    """Say what is missing before pyspark fails with JAVA_GATEWAY_EXITED and a page of trace.
+
+    pyspark runs $JAVA_HOME/bin/java when JAVA_HOME is set, else `java` on PATH."""
+    java_home = os.environ.get("JAVA_HOME")
+    java = os.path.join(java_home, "bin", "java") if java_home else shutil.which("java")
+    if java and os.access(java, os.X_OK):
+        return
+    where = f"JAVA_HOME={java_home} has no bin/java" if java_home else "no java on PATH"
+    raise JavaMissing(f"local Spark needs a Java 17 runtime: {where}; install one (apt-get install openjdk-17-jre-headless) or fix JAVA_HOME")

@@ -104,3 +104,18 @@ def test_the_session_is_stopped_and_the_process_restored(spark_run: SparkRun) ->
     assert sys.path == before["sys.path"]
     assert os.environ.get("PYSPARK_PYTHON") == before["PYSPARK_PYTHON"]
     assert "rtwheel" not in sys.modules and "rtegg" not in sys.modules
+
+
+def test_a_missing_java_is_named_before_spark_tries(tmp_path, monkeypatch):
+    from bricktasks.runtime.spark import JavaMissing, _require_java
+
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path))  # a JAVA_HOME with no bin/java
+    with pytest.raises(JavaMissing, match=r"JAVA_HOME=.* has no bin/java.*openjdk-17-jre-headless"):
+        _require_java()
+    monkeypatch.delenv("JAVA_HOME")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(JavaMissing, match="no java on PATH"):
+        _require_java()
+    (tmp_path / "java").write_text("#!/bin/sh\n")
+    (tmp_path / "java").chmod(0o755)
+    _require_java()  # found on PATH: nothing to say
