@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bricktasks.backends.base import NOTEBOOK_HEADERS, Backend, FileInfo, file_kind
-from bricktasks.errors import NotFound
+from bricktasks.errors import NotFound, UserInputError
 from bricktasks.layout import join
 from bricktasks.output import Console
 from bricktasks.retry import call_with_retries
@@ -23,6 +23,11 @@ __all__ = [
     "newest_libraries",
     "write_install_libraries",
 ]
+
+
+# The Workspace API imports at most 10 MB (MAX_NOTEBOOK_SIZE_EXCEEDED), and a workspace-file upload is
+# one import: bigger libraries belong on a Volume or DBFS, which take them in a stream.
+WORKSPACE_FILE_LIMIT = 10 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,7 @@ def upload_libraries(
     """
     uploaded = []
     paths = list(map(Path, artifacts))  # build.Artifact objects are path-like
+    _refuse_oversized_workspace_files(paths, destination)
     # a bar on a terminal only: in a log the per-library lines below already say it all
     progress = console.upload_progress(
         files=0 if dry_run else len(paths), total_bytes=sum(path.stat().st_size for path in paths),
@@ -76,6 +82,20 @@ def upload_libraries(
             progress.advance(size)
             uploaded.append(UploadedLibrary(artifact, remote, skipped=same))
     return uploaded
+
+
+def _refuse_oversized_workspace_files(paths: list[Path], destination: str) -> None:
+    """Before anything is sent: a workspace folder cannot take a library over the import limit."""
+    if file_kind(destination) != "workspace":
+        return
+    for path in paths:
+        size = path.stat().st_size
+        if size > WORKSPACE_FILE_LIMIT:
+            raise UserInputError(
+                f"{path.name} is {size / 2**20:.1f} MB and {destination} is a workspace folder, which takes files "
+                f"of at most {WORKSPACE_FILE_LIMIT // 2**20} MB",
+                "set BRICKTASKS_LIBRARY_ROOT to a Unity Catalog volume (/Volumes/<catalog>/<schema>/<volume>) or a dbfs:/ folder",
+            )
 
 
 # ---- the install_libraries notebook -----------------------------------------------------------
