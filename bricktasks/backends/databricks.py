@@ -22,7 +22,7 @@ from bricktasks.backends.base import NOTEBOOK_EXTENSIONS, Backend, ObjectInfo, O
 from bricktasks.backends.databricks_errors import translate_error
 from bricktasks.backends.databricks_files import DatabricksFiles
 from bricktasks.backends.databricks_sdk import (
-    Config, DatabricksError, DbfsAPI, ExportFormat, ImportFormat, Language, SdkClient, compute, jobs,
+    Config, DatabricksError, DbfsAPI, ExportFormat, ImportFormat, Language, SdkClient, jobs_types,
 )
 from bricktasks.backends.local import notebook_language
 from bricktasks.errors import AlreadyExists, BricktasksError, ConfigError, InvalidRequest
@@ -148,6 +148,7 @@ class DatabricksBackend(DatabricksFiles, Backend):
 
     # -- jobs -------------------------------------------------------------------------
     def submit_run(self, spec: RunSpec) -> int:
+        compute, jobs = jobs_types()
         new_cluster = compute.ClusterSpec.from_dict(spec.new_cluster) if spec.new_cluster else None
         libraries = [compute.Library.from_dict(library) for library in spec.libraries] or None
         tasks = [
@@ -191,6 +192,7 @@ class DatabricksBackend(DatabricksFiles, Backend):
         )
 
     def export_run(self, run_id: int) -> str:
+        _, jobs = jobs_types()
         with self._errors(f"run {run_id}"):
             try:
                 views = self.client.jobs.export_run(run_id, views_to_export=jobs.ViewsToExport.CODE).views or []
@@ -202,6 +204,7 @@ class DatabricksBackend(DatabricksFiles, Backend):
         return views[0].content or "" if views else ""
 
     def list_runs(self, *, active_only: bool = False) -> list[Run]:
+        _, jobs = jobs_types()
         with self._errors("runs"):
             found = self.client.jobs.list_runs(active_only=active_only or None, expand_tasks=True, run_type=jobs.RunType.SUBMIT_RUN)
             return sorted((_run(run) for run in itertools.islice(found, MAX_LISTED_RUNS)), key=lambda r: r.run_id, reverse=True)

@@ -10,6 +10,7 @@ imported, nothing is deferred. Measured by `benchmarks/run.py` (nothing-changed 
 """
 from __future__ import annotations
 
+import functools
 import importlib.util
 import sys
 import threading
@@ -55,15 +56,13 @@ _defer_package_init()
 from databricks.sdk.core import ApiClient, Config  # noqa: E402 - after the deferral, on purpose
 from databricks.sdk.errors import DatabricksError  # noqa: E402
 from databricks.sdk.mixins.files import DbfsExt, FilesExt  # noqa: E402
-from databricks.sdk.mixins.jobs import JobsExt  # noqa: E402
 from databricks.sdk.mixins.workspace import WorkspaceExt  # noqa: E402
-from databricks.sdk.service import compute, jobs  # noqa: E402
 from databricks.sdk.service.files import DbfsAPI  # noqa: E402
 from databricks.sdk.service.workspace import ExportFormat, ImportFormat, Language  # noqa: E402
 
 __all__ = [
     "ApiClient", "Config", "DatabricksError", "DbfsAPI", "ExportFormat", "ImportFormat", "Language",
-    "SdkClient", "compute", "jobs",
+    "SdkClient", "jobs_types",
 ]
 
 
@@ -75,6 +74,19 @@ class SdkClient:
         self.config = config
         self.api_client = ApiClient(config)
         self.workspace = WorkspaceExt(self.api_client)
-        self.jobs = JobsExt(self.api_client)
         self.files = FilesExt(self.api_client, config)
         self.dbfs = DbfsExt(self.api_client)
+
+    @functools.cached_property
+    def jobs(self):
+        from databricks.sdk.mixins.jobs import JobsExt
+
+        return JobsExt(self.api_client)
+
+
+def jobs_types() -> tuple[types.ModuleType, types.ModuleType]:
+    """The SDK's compute and jobs service modules, imported on the first run call: their types take
+    0.12 s to import, which checkout, switch-env and upload-lib never need."""
+    from databricks.sdk.service import compute, jobs
+
+    return compute, jobs

@@ -14,14 +14,21 @@ def run_python(code: str) -> str:
     return result.stdout.strip()
 
 
-def test_the_backend_imports_only_the_services_it_uses():
-    loaded = run_python("""
+def test_the_backend_imports_only_the_services_it_uses_and_jobs_on_the_first_run_call():
+    loaded, after_run_call = run_python("""
         import sys
-        import bricktasks.backends.databricks
-        print(sorted(m for m in sys.modules if m.startswith("databricks.sdk.service.")))
-    """)
-    assert "databricks.sdk.service.workspace" in loaded and "databricks.sdk.service.jobs" in loaded
+        from bricktasks.backends.databricks import DatabricksBackend
+        def services():
+            return sorted(m for m in sys.modules if m.startswith("databricks.sdk.service."))
+        print(services())
+        backend = DatabricksBackend("http://127.0.0.1:9", "dapi-test", retry_timeout_seconds=1, http_timeout_seconds=1)
+        backend.client.jobs
+        print(services())
+    """).splitlines()[-2:]
+    assert "databricks.sdk.service.workspace" in loaded and "databricks.sdk.service.files" in loaded
+    assert "databricks.sdk.service.jobs" not in loaded
     assert "databricks.sdk.service.catalog" not in loaded and "databricks.sdk.service.ml" not in loaded
+    assert "databricks.sdk.service.jobs" in after_run_call
 
 
 def test_workspace_client_is_still_importable_after_the_backend():
