@@ -12,6 +12,7 @@ import base64
 import contextlib
 import email.utils
 import os
+import re
 import tempfile
 import uuid
 from pathlib import Path
@@ -19,11 +20,14 @@ from pathlib import Path
 from bricktasks.backends.base import FileInfo, ObjectType, file_kind
 from bricktasks.backends.databricks_errors import error_code, translate_error
 from bricktasks.backends.databricks_sdk import DatabricksError
-from bricktasks.errors import AlreadyExists, DirectoryNotEmpty, InvalidRequest, NotFound, TransientError
+from bricktasks.errors import AlreadyExists, BricktasksError, DirectoryNotEmpty, InvalidRequest, NotFound, TransientError
 
 __all__ = ["DatabricksFiles", "DBFS_BLOCK"]
 
 DBFS_BLOCK = 1024 * 1024  # add-block takes at most 1 MB of raw data
+DBFS_HANDLE_IDLE_MS = 10 * 60 * 1000  # a create handle expires after 10 idle minutes
+TEMPORARY_SUFFIX = ".tmp"
+_TEMPORARY = re.compile(r"\..+\.[0-9a-f]{8}" + re.escape(TEMPORARY_SUFFIX))  # .<name>.<8 hex>.tmp
 
 
 class DatabricksFiles:
@@ -80,7 +84,7 @@ class DatabricksFiles:
         if not overwrite and self._exists(path):
             raise AlreadyExists(f"{path} already exists.", "pass overwrite to replace it")
         folder, name = path.rsplit("/", 1)
-        temporary = f"{folder}/.{name}.{uuid.uuid4().hex[:8]}.tmp"
+        temporary = f"{folder}/.{name}.{uuid.uuid4().hex[:8]}{TEMPORARY_SUFFIX}"
         try:
             self._upload_dbfs_blocks(temporary, source)
             if overwrite:
@@ -95,6 +99,18 @@ class DatabricksFiles:
         finally:
             with contextlib.suppress(DatabricksError):
                 self._dbfs.delete(temporary)  # gone after the move; left over only when something failed
+        self._remove_dead_temporaries(folder, path)
+
+    def _remove_dead_temporaries(self, folder: str, fresh: str) -> None:
+        """Delete temporaries that killed uploads left in `folder`: those last written more than a DBFS
+        handle's idle timeout before the file just uploaded (server clock on both sides), which no
+        live upload can still write or move."""
+        with contextlib.suppress(DatabricksError, BricktasksError):  # tidying; never fail an upload for it
+            entries = self.list_files(folder)
+            now = max((entry.modified_at for entry in entries if entry.path == fresh), default=0)
+            for entry in entries:
+                if _TEMPORARY.fullmatch(entry.path.rsplit("/", 1)[1]) and entry.modified_at < now - DBFS_HANDLE_IDLE_MS:
+                    self._dbfs.delete(entry.path)
 
     def _exists(self, path: str) -> bool:
         try:

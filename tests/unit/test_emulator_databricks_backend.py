@@ -108,6 +108,25 @@ def test_a_dbfs_upload_never_shows_a_partial_file_under_its_final_name(tmp_path,
             backend.upload_file("dbfs:/libs/lib.whl", source, overwrite=False)
 
 
+def test_a_dbfs_upload_removes_temporaries_that_killed_uploads_left_long_ago(tmp_path, hermetic):
+    source = tmp_path / "lib-2.whl"
+    source.write_bytes(os.urandom(1024))
+    with start_emulator(tmp_path / "root") as emulator:
+        # what killed uploads leave: one 11 minutes old (its DBFS handle is dead), one just written
+        for name in (".lib-1.whl.0123abcd.tmp", ".lib-2.whl.89abcdef.tmp"):
+            emulator.backend.upload_file(f"dbfs:/libs/{name}", source, overwrite=True)
+        emulator.backend.upload_file("dbfs:/libs/.notes.tmp", source, overwrite=True)  # not ours: no 8-hex tag
+        [dead] = [path for path in (tmp_path / "root").rglob(".lib-1.whl.0123abcd.tmp")]
+        [foreign] = [path for path in (tmp_path / "root").rglob(".notes.tmp")]
+        long_ago = dead.stat().st_mtime - 11 * 60
+        os.utime(dead, (long_ago, long_ago))
+        os.utime(foreign, (long_ago, long_ago))
+        databricks_backend(emulator.url).upload_file("dbfs:/libs/lib-2.whl", source, overwrite=True)
+        left = sorted(f.path.rsplit("/", 1)[1] for f in emulator.backend.list_files("dbfs:/libs"))
+    # a temporary young enough to belong to a live upload stays, as does a file that is not ours
+    assert left == [".lib-2.whl.89abcdef.tmp", ".notes.tmp", "lib-2.whl"]
+
+
 def test_overwriting_a_file_survives_the_real_apis_auto_overwrite_refusal(tmp_path, hermetic):
     with start_emulator(tmp_path / "root", quirks=("auto-overwrite-file",)) as emulator:
         client = workspace_client(emulator.url)
