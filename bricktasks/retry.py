@@ -43,6 +43,7 @@ class AdaptiveConcurrency:
         self.rate_limited = 0
         self._condition = threading.Condition()
         self._successes = 0
+        self._last_cut = float("-inf")
 
     def run(self, action: Callable[[], T]) -> T:
         for attempt in range(1, self.attempts + 1):
@@ -61,6 +62,18 @@ class AdaptiveConcurrency:
             self._release(success=True, rate_limited=False)
             return value
         raise AssertionError("unreachable")
+
+    def throttled(self) -> None:
+        """The server answered 429 (a retry inside the client will follow): halve the limit, once
+        per second at most, since a burst of 429s is one signal."""
+        with self._condition:
+            now = time.monotonic()
+            if now - self._last_cut < 1.0:
+                return
+            self._last_cut = now
+            self.rate_limited += 1
+            self.limit = max(1, self.limit // 2)
+            self._successes = 0
 
     def _release(self, *, success: bool, rate_limited: bool) -> None:
         with self._condition:

@@ -13,11 +13,10 @@ import itertools
 import json
 import posixpath
 import threading
-from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import Callable
 
 from bricktasks.backends.base import NOTEBOOK_EXTENSIONS, Backend, ObjectInfo, ObjectType
 from bricktasks.backends.local import notebook_language
@@ -27,7 +26,6 @@ from bricktasks.retry import AdaptiveConcurrency, call_with_retries
 __all__ = ["Destination", "SourceItem", "SyncPlan", "SyncResult", "apply_sync", "collect_source", "plan_sync", "survey", "MANIFEST_NAME"]
 
 MANIFEST_NAME = ".bricktasks-sync.json"
-T = TypeVar("T")
 SKIPPED_DIRS = {"__pycache__", "node_modules"}
 DEFAULT_WORKERS = 16  # writes at once; a rate limit shrinks it (AdaptiveConcurrency)
 LIST_WORKERS = 32  # listings at once: reads, one per folder (the Databricks backend keeps 32 connections)
@@ -221,31 +219,21 @@ def apply_sync(
     # mkdirs is mkdir -p: creating only the deepest missing folders covers their parents
     leaves = [folder for folder in plan.folders if not any(other.startswith(folder + "/") for other in plan.folders)]
     limiter = AdaptiveConcurrency(workers)
+    backend.on_throttled(limiter.throttled)
     lock = threading.Lock()
-    # The manifest needs each uploaded object's new modification time, which only a listing tells:
-    # a folder is listed by the worker that finishes its last upload, inside the upload stream,
-    # rather than all folders after it (under a rate limit, that would be a tail of its own).
-    folder_of = {item.remote_rel: _parent(plan.target, item.remote_rel) for item in plan.uploads}
-    uploads_left = Counter(folder_of.values())
-    listed: dict[str, list[ObjectInfo]] = {}
 
-    def run(action: Callable[[], T]) -> T:
-        return limiter.run(action)
+    def run(action: Callable[[], None]) -> None:
+        limiter.run(action)
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         list(pool.map(lambda folder: run(lambda: backend.mkdirs(f"{plan.target}/{folder}")), leaves))
 
         def upload(item: SourceItem) -> None:
             run(lambda: backend.import_object(f"{plan.target}/{item.import_rel}", item.content, format="AUTO", overwrite=True))
-            folder = folder_of[item.remote_rel]
             with lock:
                 result.uploaded.append(item.remote_rel)
-                uploads_left[folder] -= 1
-                folder_done = uploads_left[folder] == 0
             if on_upload:
                 on_upload(item)
-            if folder_done:
-                listed[folder] = run(lambda: backend.list(folder))
 
         list(pool.map(upload, plan.uploads))
         if prune and plan.extra:
@@ -253,13 +241,9 @@ def apply_sync(
             result.pruned = list(plan.extra)
             result.extra = []
     if plan.uploads or result.pruned or not plan.manifest:
-        write_manifest(backend, plan, listed=listed, workers=workers)
+        write_manifest(backend, plan, workers=workers)
     result.uploaded.sort()
     return result
-
-
-def _parent(target: str, remote_rel: str) -> str:
-    return posixpath.dirname(f"{target}/{remote_rel}")
 
 
 def _delete_quietly(backend: Backend, path: str) -> None:
@@ -269,18 +253,15 @@ def _delete_quietly(backend: Backend, path: str) -> None:
         pass  # already gone: pruning is idempotent
 
 
-def write_manifest(
-    backend: Backend, plan: SyncPlan, *, listed: dict[str, list[ObjectInfo]] | None = None, workers: int = DEFAULT_WORKERS
-) -> None:
+def write_manifest(backend: Backend, plan: SyncPlan, *, workers: int = DEFAULT_WORKERS) -> None:
     """Record each object's hash with the modification time the workspace gives it now.
 
-    Unchanged objects keep the time the plan's listing saw; the folders that received an upload
-    are listed again (an import does not answer with the new time), unless `listed` holds them."""
-    listed = dict(listed or {})
-    unlisted = sorted({_parent(plan.target, item.remote_rel) for item in plan.uploads} - set(listed))
+    Unchanged objects keep the time the plan's listing saw; only the folders that received an
+    upload are listed again, all at once, since an import does not answer with the new time."""
+    touched = sorted({posixpath.dirname(f"{plan.target}/{item.remote_rel}") for item in plan.uploads})
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        listed.update(zip(unlisted, pool.map(lambda folder: call_with_retries(lambda: backend.list(folder)), unlisted)))
-    now = {info.path[len(plan.target):].lstrip("/"): info for listing in listed.values() for info in listing}
+        listings = pool.map(lambda folder: call_with_retries(lambda: backend.list(folder)), touched)
+        now = {info.path[len(plan.target):].lstrip("/"): info for listing in listings for info in listing}
     objects = {}
     for item in plan.uploads + plan.unchanged:
         info = now.get(item.remote_rel) or plan.remote.get(item.remote_rel)

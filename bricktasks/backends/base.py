@@ -10,7 +10,7 @@ import abc
 import enum
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 __all__ = [
     "ObjectType",
@@ -229,6 +229,11 @@ class Backend(abc.ABC):
 
     def run_page_url(self, run: Run) -> str | None:
         return run.run_page_url
+
+    def on_throttled(self, listener: Callable[[], None]) -> None:
+        """Call `listener` whenever the workspace answers a request with 429, retried or not. The
+        local backend is never throttled; the Databricks one retries 429s inside its client, so
+        this is how a caller learns to send fewer requests at once."""
 
     def close(self) -> None:
         """Release connections or handles."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-from typing import Iterator
+from typing import Callable, Iterator
 
 from bricktasks.backends.base import NOTEBOOK_EXTENSIONS, Backend, ObjectInfo, ObjectType, Run, RunOutput, RunSpec, TaskRun
 from bricktasks.backends.databricks_errors import translate_error
@@ -208,6 +208,15 @@ class DatabricksBackend(DatabricksFiles, Backend):
         with self._errors("runs"):
             found = self.client.jobs.list_runs(active_only=active_only or None, expand_tasks=True, run_type=jobs.RunType.SUBMIT_RUN)
             return sorted((_run(run) for run in itertools.islice(found, MAX_LISTED_RUNS)), key=lambda r: r.run_id, reverse=True)
+
+    def on_throttled(self, listener: Callable[[], None]) -> None:
+        def hook(response, *args, **kwargs):
+            if response.status_code == 429:
+                listener()
+
+        session = getattr(getattr(self.client.api_client, "_api_client", None), "_session", None)
+        if session is not None:  # the SDK's requests session: every attempt, retries included, passes here
+            session.hooks["response"].append(hook)
 
     def close(self) -> None:
         session = getattr(getattr(self.client.api_client, "_api_client", None), "_session", None)

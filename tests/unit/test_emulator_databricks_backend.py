@@ -59,6 +59,17 @@ def test_rate_limits_past_the_retry_budget_become_rate_limited(tmp_path, hermeti
                 backend.list("/")
 
 
+def test_every_429_the_client_retries_is_reported_to_throttle_listeners(tmp_path, hermetic):
+    with start_emulator(tmp_path / "root", rate_limit=2) as emulator:
+        backend = databricks_backend(emulator.url, retry_timeout_seconds=30)
+        heard = []
+        backend.on_throttled(lambda: heard.append(1))
+        for _ in range(4):
+            backend.list("/")  # the bucket holds 2: later calls meet 429, retried inside the SDK
+        answered_429 = sum(1 for request in emulator.requests if request["status"] == 429)
+    assert answered_429 >= 1 and len(heard) == answered_429
+
+
 def test_an_unreachable_host_is_transient(hermetic):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
