@@ -88,8 +88,10 @@ def signals_ignored() -> Iterator[None]:
             signal.signal(sig, old)
 
 
-def poll_delays(start: float = 0.5, factor: float = 1.5, cap: float = 5.0) -> Iterator[float]:
-    """0.5, 0.75, 1.1, ... up to 5 s: a short run is noticed within a second, a long one within 5 s."""
+def poll_delays(start: float = 0.5, factor: float = 1.15, cap: float = 5.0) -> Iterator[float]:
+    """0.5, 0.58, 0.66, ... up to 5 s (reached after about 35 s): a run of a few seconds is noticed
+    within about half a second (the interval then is about 1 s), a long one within 5 s, and a
+    long wait costs one request per 5 s."""
     delay = start
     while True:
         yield delay

@@ -58,7 +58,7 @@ class SyncPlan:
     extra: list[str]  # remote objects (relative) with no local counterpart
     folders: list[str]  # relative folders to create, parents first
     manifest: dict[str, dict]  # the destination's manifest as found
-    remote: dict[str, ObjectInfo] = field(default_factory=dict, repr=False)  # what the destination held
+    remote: dict[str, ObjectInfo] = field(default_factory=dict, repr=False)  # what the destination held, by relative path
     target_exists: bool = True
 
 
@@ -102,11 +102,6 @@ def _item(rel: str, content: bytes) -> SourceItem:
     if language:
         return SourceItem(rel, rel[: -len(NOTEBOOK_EXTENSIONS[language])], ObjectType.NOTEBOOK, content)
     return SourceItem(rel, rel, ObjectType.FILE, content)
-
-
-def list_tree(backend: Backend, root: str, workers: int = LIST_WORKERS) -> dict[str, ObjectInfo]:
-    """Every object below `root`, keyed by relative path ({} if `root` is missing or not a folder)."""
-    return _walk(backend, root, workers)[1]
 
 
 def _walk(backend: Backend, root: str, workers: int) -> tuple[bool, dict[str, ObjectInfo]]:
@@ -167,7 +162,7 @@ def survey(backend: Backend, target: str, *, workers: int = LIST_WORKERS) -> Des
 
 def plan_sync(
     backend: Backend, items: list[SourceItem], target: str, destination: Destination | None = None
-) -> tuple[SyncPlan, dict[str, ObjectInfo]]:
+) -> SyncPlan:
     """Decide what to upload: anything whose hash or workspace modification time differs from the
     manifest. `destination` is `survey(backend, target)`, when the caller read it already."""
     destination = destination or survey(backend, target)
@@ -200,8 +195,7 @@ def plan_sync(
         (folder for folder in wanted_folders if folder not in remote or remote[folder].object_type is not ObjectType.DIRECTORY),
         key=lambda folder: folder.count("/"),
     )
-    plan = SyncPlan(target, uploads, unchanged, extra, missing_folders, manifest, remote=remote, target_exists=destination.exists)
-    return plan, remote
+    return SyncPlan(target, uploads, unchanged, extra, missing_folders, manifest, remote=remote, target_exists=destination.exists)
 
 
 def apply_sync(

@@ -55,7 +55,7 @@ def push_source(
     if libraries is not None:
         replace[INSTALL_LIBRARIES_FILE] = install_libraries_source(libraries)
     items = collect_source(source_dir, replace=replace)
-    plan, _ = plan_sync(backend, items, target, destination)
+    plan = plan_sync(backend, items, target, destination)
     if dry_run:
         for item in plan.uploads:
             console.info(f"would upload {item.remote_rel}")

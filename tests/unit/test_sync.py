@@ -40,7 +40,7 @@ def make_source(root: Path) -> Path:
 
 
 def sync(backend, source, *, prune=False, replace=None):
-    plan, _ = plan_sync(backend, collect_source(source, replace=replace), TARGET)
+    plan = plan_sync(backend, collect_source(source, replace=replace), TARGET)
     return apply_sync(backend, plan, prune=prune)
 
 
