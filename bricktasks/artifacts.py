@@ -18,9 +18,9 @@ from bricktasks.build import (
     library_base_version,
     stamp_version,
 )
-from bricktasks.buildinfo import BuildInfo, current_git_branch, current_git_commit
+from bricktasks.buildinfo import BuildInfo, current_git_commit
 from bricktasks.errors import UserInputError
-from bricktasks.layout import ProjectLayout, branch_folder, validate_build_id
+from bricktasks.layout import ProjectLayout, validate_build_id
 from bricktasks.output import Console
 from bricktasks.project import Project
 
@@ -75,10 +75,7 @@ def target_for(project: Project, *, branch: str | None, build_id: str | None, ma
         raise UserInputError("--master cannot be combined with --branch or --build-id", "pick one target")
     if master:
         return BuildTarget.master(project)
-    chosen = branch or project.settings.branch or current_git_branch(project.root)
-    if not chosen:
-        raise UserInputError("cannot tell the branch (no git branch here)", "pass --branch or set BRICKTASKS_BRANCH")
-    branch_folder(chosen)
+    chosen = project.resolve_branch(branch)
     build_id = build_id or project.settings.build_id
     if build_id:
         validate_build_id(build_id)

@@ -7,7 +7,8 @@ from typing import Any, Mapping
 
 from bricktasks.backends.base import Backend
 from bricktasks.errors import ConfigError, UserInputError
-from bricktasks.layout import ProjectLayout
+from bricktasks.buildinfo import current_git_branch
+from bricktasks.layout import ProjectLayout, branch_folder
 from bricktasks.libraries import INSTALL_LIBRARIES
 from bricktasks.settings import Settings, load_settings
 
@@ -33,6 +34,15 @@ class Project:
     def _local(self, value: str) -> Path:
         path = Path(value)
         return path if path.is_absolute() else self.root / path
+
+    def resolve_branch(self, flag: str | None) -> str:
+        """The branch a task acts on: the flag, else BRICKTASKS_BRANCH, else the current git branch;
+        validated before anything is touched. An explicit empty flag is refused, not defaulted."""
+        chosen = flag if flag is not None else (self.settings.branch or current_git_branch(self.root))
+        if chosen is None:
+            raise UserInputError("cannot tell the branch (no git branch here)", "pass --branch or set BRICKTASKS_BRANCH")
+        branch_folder(chosen)
+        return chosen
 
     @property
     def source_dir(self) -> Path:

@@ -46,16 +46,6 @@ def _load(c, out: TaskOutput, **flags: Any) -> tuple[Project, Console]:
     return project, out.console([*project.settings.secret_values(), *local])
 
 
-def _branch(project: Project, branch: str | None) -> str:
-    """The branch to act on: the flag, BRICKTASKS_BRANCH, else the current git branch."""
-    # an explicit empty --branch is refused by branch_folder, not replaced by a default
-    chosen = branch if branch is not None else (project.settings.branch or current_git_branch(project.root))
-    if chosen is None:
-        raise UserInputError("cannot tell the branch (no git branch here)", "pass --branch or set BRICKTASKS_BRANCH")
-    branch_folder(chosen)  # validate before anything is touched
-    return chosen
-
-
 def _check_source(project: Project) -> None:
     refuse_tracked_dotenv(project.root)
     scan_for_credentials(project.source_dir)
@@ -160,7 +150,7 @@ def checkout_branch(c, out, branch, env=None, prune=False, dry_run=False):
     # The branch is a required positional argument, as in the article (`invoke checkout BI-5613`):
     # invoke's parser has no optional positionals, and a flag would break that muscle memory.
     project, console = _load(c, out, env=env, branch=branch)
-    chosen = _branch(project, branch)
+    chosen = project.resolve_branch(branch)
     if chosen.lower() in PROTECTED_BRANCHES:
         raise UserInputError(f"refusing to check out {chosen}: master/ is written only by deploy", "use invoke deploy")
     chosen_env = project.check_env(project.settings.env)
@@ -186,7 +176,7 @@ def checkout_branch(c, out, branch, env=None, prune=False, dry_run=False):
 def switch_env(c, out, env, branch=None, force=False, dry_run=False):
     """Point a branch folder's set_environment at conf/<env>_config."""
     project, console = _load(c, out, branch=branch)
-    chosen = _branch(project, branch)
+    chosen = project.resolve_branch(branch)
     if chosen.lower() in PROTECTED_BRANCHES:
         raise UserInputError("master/ keeps the production config", "deploy refreshes it; switch a branch folder instead")
     valid = project.envs()

@@ -22,6 +22,7 @@ CASES = [
     ("checkout-dotdot", ["checkout", ".."], {}, None, "empty part or one starting with '.'"),
     ("checkout-escape", ["checkout", "../master"], {}, None, "starting with '.'"),
     ("checkout-empty", ["checkout", ""], {}, None, "branch name is empty"),
+    ("upload-lib-empty-branch", ["upload-lib", "--branch", ""], {}, None, "branch name is empty"),
     ("checkout-control", ["checkout", "bad\x07name"], {}, None, "control characters"),
     ("checkout-long", ["checkout", "b" * 101], {}, None, "longer than 100"),
     ("checkout-master", ["checkout", "master"], {}, None, "use invoke deploy"),
