@@ -88,8 +88,10 @@ class UploadProgress:
         if self.files == 0:
             return self  # nothing to upload: no bar, no line
         if self.rich is not None:
+            # the label on a line of its own: a long folder path beside the bar would push the counts
+            # onto a second line in an 80-column terminal
+            self.rich.print(self.label, highlight=False)
             self._progress = Progress(
-                TextColumn("{task.description}"),
                 BarColumn(),
                 TextColumn("{task.fields[done_files]}/{task.fields[files]} files"),
                 DownloadColumn(),
