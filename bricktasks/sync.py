@@ -213,13 +213,12 @@ def apply_sync(
     # mkdirs is mkdir -p: creating only the deepest missing folders covers their parents
     leaves = [folder for folder in plan.folders if not any(other.startswith(folder + "/") for other in plan.folders)]
     limiter = AdaptiveConcurrency(workers)
-    backend.on_throttled(limiter.throttled)
     lock = threading.Lock()
 
     def run(action: Callable[[], None]) -> None:
         limiter.run(action)
 
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    with backend.throttle_listener(limiter.throttled), ThreadPoolExecutor(max_workers=workers) as pool:
         list(pool.map(lambda folder: run(lambda: backend.mkdirs(f"{plan.target}/{folder}")), leaves))
 
         def upload(item: SourceItem) -> None:

@@ -7,10 +7,11 @@ Paths are workspace paths (`/Projects/x/y`), `dbfs:/...` or `/Volumes/...`.
 from __future__ import annotations
 
 import abc
+import contextlib
 import enum
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 __all__ = [
     "ObjectType",
@@ -230,10 +231,12 @@ class Backend(abc.ABC):
     def run_page_url(self, run: Run) -> str | None:
         return run.run_page_url
 
-    def on_throttled(self, listener: Callable[[], None]) -> None:
-        """Call `listener` whenever the workspace answers a request with 429, retried or not. The
-        local backend is never throttled; the Databricks one retries 429s inside its client, so
-        this is how a caller learns to send fewer requests at once."""
+    @contextlib.contextmanager
+    def throttle_listener(self, listener: Callable[[], None]) -> Iterator[None]:
+        """Within the block, call `listener` whenever the workspace answers a request with 429,
+        retried or not. The local backend is never throttled; the Databricks one retries 429s
+        inside its client, so this is how a caller learns to send fewer requests at once."""
+        yield
 
     def close(self) -> None:
         """Release connections or handles."""

@@ -209,17 +209,28 @@ class DatabricksBackend(DatabricksFiles, Backend):
             found = self.client.jobs.list_runs(active_only=active_only or None, expand_tasks=True, run_type=jobs.RunType.SUBMIT_RUN)
             return sorted((_run(run) for run in itertools.islice(found, MAX_LISTED_RUNS)), key=lambda r: r.run_id, reverse=True)
 
-    def on_throttled(self, listener: Callable[[], None]) -> None:
+    @contextlib.contextmanager
+    def throttle_listener(self, listener: Callable[[], None]) -> Iterator[None]:
         def hook(response, *args, **kwargs):
             if response.status_code == 429:
                 listener()
 
-        session = getattr(getattr(self.client.api_client, "_api_client", None), "_session", None)
-        if session is not None:  # the SDK's requests session: every attempt, retries included, passes here
-            session.hooks["response"].append(hook)
+        session = self._session()
+        if session is None:
+            yield
+            return
+        session.hooks["response"].append(hook)
+        try:
+            yield
+        finally:  # a later sync on the same backend must not feed a finished one's pool
+            session.hooks["response"].remove(hook)
+
+    def _session(self):
+        """The SDK's requests session (private to the SDK): every attempt, retries included, passes here."""
+        return getattr(getattr(self.client.api_client, "_api_client", None), "_session", None)
 
     def close(self) -> None:
-        session = getattr(getattr(self.client.api_client, "_api_client", None), "_session", None)
+        session = self._session()
         if session is not None:
             session.close()
 

@@ -63,11 +63,15 @@ def test_every_429_the_client_retries_is_reported_to_throttle_listeners(tmp_path
     with start_emulator(tmp_path / "root", rate_limit=2) as emulator:
         backend = databricks_backend(emulator.url, retry_timeout_seconds=30)
         heard = []
-        backend.on_throttled(lambda: heard.append(1))
-        for _ in range(4):
-            backend.list("/")  # the bucket holds 2: later calls meet 429, retried inside the SDK
+        with backend.throttle_listener(lambda: heard.append(1)):
+            for _ in range(4):
+                backend.list("/")  # the bucket holds 2: later calls meet 429, retried inside the SDK
         answered_429 = sum(1 for request in emulator.requests if request["status"] == 429)
+        for _ in range(4):
+            backend.list("/")  # after the block the listener hears nothing more
+        answered_429_later = sum(1 for request in emulator.requests if request["status"] == 429) - answered_429
     assert answered_429 >= 1 and len(heard) == answered_429
+    assert answered_429_later >= 1
 
 
 def test_an_unreachable_host_is_transient(hermetic):
