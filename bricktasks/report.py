@@ -28,7 +28,7 @@ from urllib.parse import quote, unquote
 from bricktasks.notebook_html import (
     clean_text, esc, image_src, link, overall_status, page, render_notebook, seconds, shorten, status_badge,
 )
-from bricktasks.output import redact
+from bricktasks.redaction import redact
 
 __all__ = ["BuildReport", "NotebookRunReport", "redact", "redact_export", "redact_report",
            "write_html_report", "write_junit", "write_summary_json"]
