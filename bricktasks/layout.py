@@ -28,6 +28,7 @@ __all__ = [
     "PROTECTED_BRANCHES",
     "branch_folder",
     "validate_build_id",
+    "is_build_name",
     "ProjectLayout",
     "join",
     "is_within",
@@ -76,6 +77,21 @@ def validate_build_id(build_id: str) -> str:
             f"the build id {build_id!r} is not a safe name", "use letters, digits, '.', '_' or '-' (at most 64)"
         )
     return build_id
+
+
+def is_build_name(name: str) -> bool:
+    """True when `name` is `<build id>-<branch folder>` for some valid build id and branch, i.e. a folder
+    `invoke ci` may have made in CI/ (a build id may itself hold '-', so every split is tried)."""
+    for cut in (index for index, ch in enumerate(name) if ch == "-"):
+        build_id, folder = name[:cut], name[cut + 1:]
+        if not _BUILD_ID.match(build_id) or build_id in (".", ".."):
+            continue
+        try:
+            if branch_folder(folder.replace(BRANCH_SEPARATOR, "/")) == folder:
+                return True
+        except UserInputError:
+            continue
+    return False
 
 
 def join(*parts: str) -> str:
