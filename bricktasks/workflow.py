@@ -309,37 +309,17 @@ def clean_ci(
     verb = "would delete" if dry_run else "deleted"
 
     def clean(build: CiBuild) -> str:
-        if build.manifest not in ("ok", "missing"):
-            console.warn(f"kept {build.name}: {build.manifest}; delete {build.path} by hand if it is not wanted")
-            return "malformed"
-        if build.manifest == "ok" and build.created > now + CLOCK_SKEW:
-            console.warn(f"kept {build.name}: its created {build.created.isoformat()} is in the future; delete {build.path} by hand if it is not wanted")
-            return "malformed"
-        if build.manifest == "missing":
-            verdict, idle = _judge_in_progress(backend, build.path, older_than, now=now, files=False, fallback=build.created)
-            if verdict == "gone":
-                return verdict
-            if verdict != "delete":
-                console.info(f"{'keep   ' if verdict == 'kept' else 'skip   '} {build.name} ({_in_progress_note(idle)})")
-                return verdict
-            age = idle
-        else:
-            age = now - build.created
-            if age < older_than:
-                console.info(f"keep    {build.name} (age {format_duration(age.total_seconds())})")
-                return "kept"
-            if build.run_id is None and build.result is None and age < IN_PROGRESS_GRACE:
-                # the manifest goes up before the submit: a run may be on its way
-                console.info(f"skip    {build.name} (age {format_duration(age.total_seconds())}): no run recorded yet, it may be submitting")
-                return "active"
-            if build.run_id is not None and _run_active(backend, build.run_id):
-                console.info(f"skip    {build.name} (age {format_duration(age.total_seconds())}): run {build.run_id} is still active")
-                return "active"
-        if not dry_run:
-            _delete_if_present(backend, build.path, folder=True)
-            _delete_if_present(backend, join(layout.ci_libraries_root, build.name), folder=False)
-        console.info(f"{verb} {build.name} (age {format_duration(age.total_seconds())})")
-        return "deleted"
+        verdict, why = _build_verdict(backend, build, older_than, now=now)
+        if verdict == "malformed":
+            console.warn(f"kept {build.name}: {why}; delete {build.path} by hand if it is not wanted")
+        elif verdict == "deleted":
+            if not dry_run:
+                _delete_if_present(backend, build.path, folder=True)
+                _delete_if_present(backend, join(layout.ci_libraries_root, build.name), folder=False)
+            console.info(f"{verb} {build.name} ({why})")
+        elif verdict != "gone":
+            console.info(f"{'keep   ' if verdict == 'kept' else 'skip   '} {build.name} ({why})")
+        return verdict
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for build, verdict in zip(ci.builds, pool.map(clean, ci.builds)):
@@ -352,10 +332,31 @@ def clean_ci(
     return outcome
 
 
+def _build_verdict(backend: Backend, build: CiBuild, older_than: timedelta, *, now: datetime) -> tuple[str, str]:
+    """(deleted | kept | active | malformed | gone, why) for one build; see clean_ci for the rules."""
+    if build.manifest not in ("ok", "missing"):
+        return "malformed", build.manifest
+    if build.manifest == "missing":
+        verdict, idle = _judge_in_progress(backend, build.path, older_than, now=now, files=False, fallback=build.created)
+        since = "age unknown" if idle is None else f"last write {format_duration(idle.total_seconds())} ago"
+        return verdict, f"no manifest yet, {since}" + (": it may be uploading" if verdict == "active" else "")
+    if build.created > now + CLOCK_SKEW:
+        return "malformed", f"its created {build.created.isoformat()} is in the future"
+    age = now - build.created
+    shown = f"age {format_duration(age.total_seconds())}"
+    if age < older_than:
+        return "kept", shown
+    if build.run_id is None and build.result is None and age < IN_PROGRESS_GRACE:
+        return "active", f"{shown}: no run recorded yet, it may be submitting"  # the manifest goes up before the submit
+    if build.run_id is not None and _run_active(backend, build.run_id):
+        return "active", f"{shown}: run {build.run_id} is still active"
+    return "deleted", shown
+
+
 def _judge_in_progress(
     backend: Backend, folder: str, older_than: timedelta, *, now: datetime, files: bool, fallback: datetime | None = None
 ) -> tuple[str, timedelta | None]:
-    """("kept" | "active" | "delete", time since the last write) for a build that may still be uploading."""
+    """(kept | active | deleted | gone, time since the last write) for a folder that may still be uploading."""
     fallback_ms = int(fallback.timestamp() * 1000) if fallback and fallback.timestamp() > 0 else None
     newest = _newest_write(backend, folder, files=files, fallback=fallback_ms)
     if newest is _GONE:  # another clean-ci (or ci replacing the build) was quicker
@@ -367,13 +368,7 @@ def _judge_in_progress(
         return "kept", idle
     if idle < IN_PROGRESS_GRACE:
         return "active", idle
-    return "delete", idle
-
-
-def _in_progress_note(idle: timedelta | None) -> str:
-    if idle is None:
-        return "no manifest yet, age unknown: it may be uploading"
-    return f"no manifest yet, last write {format_duration(idle.total_seconds())} ago: it may be uploading"
+    return "deleted", idle
 
 
 def _clean_orphan_libraries(
@@ -405,7 +400,7 @@ def _clean_orphan_libraries(
         if verdict == "gone":
             continue
         shown = f"libraries of a build whose CI folder is gone, last write {format_duration(idle.total_seconds()) if idle else '?'} ago"
-        if verdict == "delete":
+        if verdict == "deleted":
             if not dry_run:
                 _delete_if_present(backend, info.path, folder=False)
             console.info(f"{'would delete' if dry_run else 'deleted'} {label} ({shown})")

@@ -260,3 +260,12 @@ def test_survey_lists_builds_oldest_first_and_others_apart(backend):
     backend.mkdirs(f"{CI}/scratch")
     found = survey_ci(backend, LAYOUT)
     assert [build.name for build in found.builds] == ["1-BI-1", "2-BI-1"] and found.not_builds == ["scratch"]
+
+
+def test_builds_lists_a_malformed_build_as_such(backend):
+    from bricktasks.cibuilds import MALFORMED as SHOWN, ci_build_statuses
+
+    _build(backend, "5-BI-1", b'{"run_id": 1e308, "created": "2020-01-01T00:00:00+00:00"}')
+    _build(backend, "6-BI-1", None)
+    statuses = {status.build.name: status.result for status in ci_build_statuses(backend, LAYOUT, now=datetime.now(timezone.utc))}
+    assert statuses == {"5-BI-1": SHOWN, "6-BI-1": "no run"}
