@@ -35,6 +35,7 @@ __all__ = [
     "check_workspace_root",
     "check_library_root",
     "check_local_root",
+    "check_output_folder",
 ]
 
 BRANCH_SEPARATOR = "__"
@@ -277,3 +278,13 @@ def check_local_root(local_root: Path, *, project_dir: Path, source_dir: Path, l
         resolved = folder.resolve()
         if root.is_relative_to(resolved):
             raise ConfigError(f"{name} is inside {setting} ({folder.name}/), whose files are uploaded or built", hint)
+
+
+def check_output_folder(setting: str, folder: Path, *, source_dir: Path) -> None:
+    """dist/ and ci-results/ are written by the tasks: inside the source folder the next checkout, ci or
+    deploy would upload the wheels and reports with the notebooks."""
+    if folder.resolve().is_relative_to(source_dir.resolve()):
+        raise ConfigError(
+            f"{setting}={str(folder)!r} is inside BRICKTASKS_SOURCE_DIR, whose files are uploaded",
+            "use a folder beside it, such as the default",
+        )

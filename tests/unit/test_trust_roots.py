@@ -122,3 +122,13 @@ def test_local_roots_of_their_own_are_accepted(tmp_path, local_root):
     root = _project(tmp_path)
     project = load_project(root, {"BRICKTASKS_LOCAL_ROOT": local_root.format(tmp=tmp_path)})
     assert project.local_root.name in (".databricks-local", "elsewhere", "state")
+
+
+@pytest.mark.parametrize(("setting", "value"), [("BRICKTASKS_DIST_DIR", "forecasting/dist"), ("BRICKTASKS_RESULTS_DIR", "forecasting"),
+                                                 ("BRICKTASKS_RESULTS_DIR", "x/../forecasting/r")])
+def test_outputs_written_into_the_source_are_refused(tmp_path, setting, value):
+    """The next upload would carry the wheels or the reports along with the notebooks."""
+    root = _project(tmp_path)
+    with pytest.raises(ConfigError) as caught:
+        load_project(root, {setting: value})
+    assert setting in caught.value.one_line() and "BRICKTASKS_SOURCE_DIR" in caught.value.one_line()
