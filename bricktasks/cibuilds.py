@@ -16,11 +16,12 @@ from bricktasks.layout import ProjectLayout
 from bricktasks.retry import call_with_retries
 from bricktasks.workflow import CiBuild, list_ci_builds
 
-__all__ = ["RUNNING", "NO_RUN", "UNKNOWN", "BuildStatus", "ci_build_statuses", "format_table"]
+__all__ = ["RUNNING", "NO_RUN", "UNKNOWN", "MALFORMED", "BuildStatus", "ci_build_statuses", "format_table"]
 
 RUNNING = "running"
 NO_RUN = "no run"  # the upload is under way, or it failed before a run was submitted
 UNKNOWN = "unknown"  # the run is gone or cannot be asked about
+MALFORMED = "malformed manifest"  # clean-ci keeps such a build and says what is wrong with it
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ class BuildStatus:
 
 def build_result(backend: Backend, build: CiBuild) -> str:
     """The manifest's recorded result, else the run's: `running` while it is active."""
+    if build.manifest not in ("ok", "missing"):
+        return MALFORMED
     if build.result:
         return build.result
     if build.run_id is None:

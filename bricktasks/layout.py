@@ -17,18 +17,25 @@ from __future__ import annotations
 
 import posixpath
 import re
+import unicodedata
 from dataclasses import dataclass
+from pathlib import Path
 
-from bricktasks.errors import UserInputError
+from bricktasks.errors import ConfigError, UserInputError
 
 __all__ = [
     "BRANCH_SEPARATOR",
     "PROTECTED_BRANCHES",
     "branch_folder",
     "validate_build_id",
+    "is_build_name",
     "ProjectLayout",
     "join",
     "is_within",
+    "check_workspace_root",
+    "check_library_root",
+    "check_local_root",
+    "check_output_folder",
 ]
 
 BRANCH_SEPARATOR = "__"
@@ -73,6 +80,21 @@ def validate_build_id(build_id: str) -> str:
     return build_id
 
 
+def is_build_name(name: str) -> bool:
+    """True when `name` is `<build id>-<branch folder>` for some valid build id and branch, i.e. a folder
+    `invoke ci` may have made in CI/ (a build id may itself hold '-', so every split is tried)."""
+    for cut in (index for index, ch in enumerate(name) if ch == "-"):
+        build_id, folder = name[:cut], name[cut + 1:]
+        if not _BUILD_ID.match(build_id) or build_id in (".", ".."):
+            continue
+        try:
+            if branch_folder(folder.replace(BRANCH_SEPARATOR, "/")) == folder:
+                return True
+        except UserInputError:
+            continue
+    return False
+
+
 def join(*parts: str) -> str:
     """Join workspace path parts with '/', keeping any scheme prefix such as dbfs:/."""
     head, *rest = parts
@@ -107,6 +129,7 @@ class ProjectLayout:
             scheme, plain = _split_scheme(value)
             if ".." in plain.split("/") or "." in plain.split("/")[1:] or not plain.startswith("/"):
                 raise UserInputError(f"{name}={value!r} is not an absolute, normalised path", "remove '.' and '..' parts")
+        check_workspace_root(self.workspace_root)
         check_library_root(self.library_root, self.workspace_root)
 
     # workspace folders
@@ -147,9 +170,76 @@ class ProjectLayout:
         return (self.workspace_root, self.library_root)
 
 
+# Top-level workspace folders that hold other people's things. A project root must be a folder of its own
+# below them: checkout writes (and --prune deletes in) <root>/<any branch name>, so a root such as /Users or a
+# home folder /Users/<someone> would let a branch called "Drafts" prune that user's Drafts folder.
+_SHARED_TOP_FOLDERS = ("users", "shared")
+# Git folders (Repos) are written by Databricks' own git sync: the tool's copies and prunes would fight it.
+_GIT_FOLDERS = "repos"
+# Not workspace folders at all: Unity Catalog volumes and the DBFS mount.
+_NOT_WORKSPACE = ("volumes", "dbfs")
+_ROOT_HINT = "use a project folder of its own such as /Projects/forecasting, /Shared/forecasting or /Users/<you>/forecasting"
+
+
+def _unprintable(text: str) -> bool:
+    """Control, format (zero-width, bidi) and line-separator characters: invisible in a path, never meant."""
+    return any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in text)
+
+
+def _path_problem(plain: str) -> str | None:
+    """Why `plain` (an absolute path, one trailing '/' allowed) is not a clean workspace path, or None."""
+    if not plain.startswith("/"):
+        return "is not absolute"
+    if _unprintable(plain):
+        return "contains control or invisible characters"
+    if "\\" in plain:
+        return "contains a backslash"
+    body = plain[1:].removesuffix("/") if plain != "/" else ""
+    parts = body.split("/") if body else []
+    if any(part == "" for part in parts):
+        return "has an empty part ('//')"
+    if any(part in (".", "..") for part in parts):
+        return "has a '.' or '..' part"
+    if any(part != part.strip() for part in parts):
+        return "has a part that starts or ends with whitespace"
+    return None
+
+
+def check_workspace_root(workspace_root: str) -> str:
+    """The project folder in the workspace, without its trailing '/'; refused with exit 2 unless it is a
+    clean absolute path to a folder the project owns (see _SHARED_TOP_FOLDERS and _GIT_FOLDERS for why)."""
+    name = f"BRICKTASKS_WORKSPACE_ROOT={workspace_root!r}"
+    if not isinstance(workspace_root, str) or not workspace_root.startswith("/"):
+        raise ConfigError(f"{name} must be an absolute project folder", "use a folder such as /Projects/forecasting")
+    problem = _path_problem(workspace_root)
+    if problem:
+        raise ConfigError(f"{name} {problem}", _ROOT_HINT)
+    root = workspace_root.rstrip("/")
+    parts = [part.lower() for part in root.split("/")[1:]]
+    if parts[:1] == ["workspace"]:  # /Workspace/Users/x is /Users/x
+        parts = parts[1:]
+    if not parts:
+        raise ConfigError(f"{name} is the workspace's root folder", _ROOT_HINT)
+    if parts[0] == _GIT_FOLDERS:
+        raise ConfigError(f"{name} is inside /Repos, whose git folders Databricks' git sync writes", _ROOT_HINT)
+    if parts[0] in _NOT_WORKSPACE:
+        raise ConfigError(f"{name} is not a workspace folder", _ROOT_HINT)
+    if parts[0] in _SHARED_TOP_FOLDERS and (len(parts) == 1 or (parts[0] == "users" and len(parts) == 2)):
+        what = "a user's home folder" if len(parts) == 2 else "a folder shared by the whole workspace"
+        raise ConfigError(f"{name} is {what}", _ROOT_HINT)
+    return root
+
+
 def check_library_root(library_root: str, workspace_root: str) -> None:
-    """A library root is a workspace folder inside the project, a dbfs:/ folder or a Volume folder."""
+    """A library root is the project's `libraries` folder (or below it), a dbfs:/ folder or a Volume folder.
+
+    Inside the workspace root only `libraries/` is safe: every other folder there is master/, CI/ or a
+    branch's folder (any name a branch may have), which checkout --prune, deploy and clean-ci rewrite or delete."""
     hint = "use <workspace root>/libraries, dbfs:/<folder> or /Volumes/<catalog>/<schema>/<volume>[/<folder>]"
+    scheme, plain = _split_scheme(library_root)
+    problem = _path_problem(plain)
+    if problem:
+        raise UserInputError(f"BRICKTASKS_LIBRARY_ROOT={library_root!r} {problem}", hint)
     if library_root.startswith("dbfs:/"):
         if library_root.rstrip("/") == "dbfs:":
             raise UserInputError("BRICKTASKS_LIBRARY_ROOT may not be the DBFS root", hint)
@@ -161,5 +251,40 @@ def check_library_root(library_root: str, workspace_root: str) -> None:
     if not is_within(library_root, workspace_root) or library_root.rstrip("/") == workspace_root.rstrip("/"):
         raise UserInputError(f"BRICKTASKS_LIBRARY_ROOT={library_root!r} is outside the workspace root", hint)
     for folder in ("master", "CI"):
-        if is_within(library_root, join(workspace_root, folder)):
+        if is_within(library_root.lower(), join(workspace_root, folder).lower()):
             raise UserInputError(f"BRICKTASKS_LIBRARY_ROOT={library_root!r} is inside {folder}/", hint)
+    first = posixpath.normpath(library_root)[len(workspace_root.rstrip("/")) + 1:].split("/")[0]
+    if first.lower() != "libraries":
+        raise UserInputError(
+            f"BRICKTASKS_LIBRARY_ROOT={library_root!r} is inside {first}/, a branch's folder (checkout --prune would delete it)",
+            hint,
+        )
+
+
+def check_local_root(local_root: Path, *, project_dir: Path, source_dir: Path, libs_dir: Path) -> None:
+    """The local backend's folder may be inside the project (the default .databricks-local is) but never the
+    project folder or above it, nor inside the folders the tasks upload (source) or build (libs)."""
+    name = f"BRICKTASKS_LOCAL_ROOT={str(local_root)!r}"
+    hint = "use a folder of its own such as .databricks-local (the default)"
+    if _unprintable(str(local_root)):
+        raise ConfigError("BRICKTASKS_LOCAL_ROOT contains control or invisible characters", hint)
+    root = local_root.resolve()
+    project = project_dir.resolve()
+    if root == project:
+        raise ConfigError(f"{name} is the project folder", hint)
+    if project.is_relative_to(root):
+        raise ConfigError(f"{name} contains the project folder", hint)
+    for setting, folder in (("BRICKTASKS_SOURCE_DIR", source_dir), ("BRICKTASKS_LIBS_DIR", libs_dir)):
+        resolved = folder.resolve()
+        if root.is_relative_to(resolved):
+            raise ConfigError(f"{name} is inside {setting} ({folder.name}/), whose files are uploaded or built", hint)
+
+
+def check_output_folder(setting: str, folder: Path, *, source_dir: Path) -> None:
+    """dist/ and ci-results/ are written by the tasks: inside the source folder the next checkout, ci or
+    deploy would upload the wheels and reports with the notebooks."""
+    if folder.resolve().is_relative_to(source_dir.resolve()):
+        raise ConfigError(
+            f"{setting}={str(folder)!r} is inside BRICKTASKS_SOURCE_DIR, whose files are uploaded",
+            "use a folder beside it, such as the default",
+        )

@@ -2,10 +2,14 @@
 
 Used by the local backend's `export_run` (the local stand-in for a Databricks run
 export) and, piece by piece, by the CI report (`report.py`). The page has inline CSS
-only, needs no JavaScript, and says so in a Content-Security-Policy: `html` outputs
-come from the notebook's own `displayHTML`/`_repr_html_` and are included as-is, so the
-policy is what keeps a branch's notebook from running script in a reviewer's browser
-or loading anything from the network when the report is opened.
+only, needs no JavaScript, and says so in a Content-Security-Policy.
+
+`html` outputs come from the notebook's own `displayHTML`/`_repr_html_`: a branch's code, so
+hostile in a pull request. Each is shown in its own sandboxed iframe (`sandbox=""`: no scripts,
+no forms, no navigating the report, a unique origin) with the markup in `srcdoc`, escaped, under
+the same policy. So a `<meta http-equiv=refresh>` cannot redirect the report, and its ids and CSS
+stay inside the frame: they can neither hide nor fake the report's `id="status"`. Raw HTML in
+markdown cells is shown as text for the same reason.
 
 Stable hooks for tests and for people grepping a report: `id="status"` (overall
 status, once per page) and the classes `notebook`, `cell`, `cell-error`, `exit-value`,
@@ -24,11 +28,17 @@ import markdown
 
 from bricktasks.durations import format_duration
 
-__all__ = ["CSP", "CSS", "clean_text", "esc", "image_src", "link", "overall_status", "page", "render_notebook",
+__all__ = ["CSP", "CSS", "clean_text", "esc", "html_frame", "image_src", "link", "overall_status", "page", "render_notebook",
            "render_run_html", "seconds", "shorten", "status_badge"]
 
 # Scripts, frames and remote loads are off; inline styles and data: images are all a report needs.
-CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:; base-uri 'none'; form-action 'none'"
+# (The displayHTML frames are `srcdoc`: they load nothing, so `frame-src 'none'` does not stop them.)
+CSP = (
+    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:; base-uri 'none'; "
+    "form-action 'none'; frame-src 'none'; object-src 'none'; script-src 'none'"
+)
+# What the frames say about themselves, on top of the policy they inherit from the report.
+_FRAME_HEAD = f'<!DOCTYPE html><html><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="{CSP}"></head><body>'
 
 CSS = """
 body{font:14px/1.45 -apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:0 auto;max-width:1200px;padding:16px;color:#1f2328}
@@ -40,7 +50,7 @@ pre{background:#f6f8fa;border-radius:4px;margin:6px 0;overflow:auto;padding:8px;
 .meta{color:#57606a;font-size:12px}.cell{border-left:3px solid #d0d7de;margin:10px 0;padding:4px 10px}
 .cell-error{background:#fff5f5;border-left-color:#cf222e}.cell-head{color:#57606a;font-size:12px}
 .error-message{color:#cf222e;font-weight:600}pre.error-trace{background:#ffebe9}
-.exit-value pre{background:#dafbe1}.output-html{overflow:auto}.output-image{max-width:100%}
+.exit-value pre{background:#dafbe1}.output-html{border:1px solid #d0d7de;height:320px;resize:vertical;width:100%}.output-image{max-width:100%}
 table{border-collapse:collapse;margin:6px 0}td,th{border:1px solid #d0d7de;font-size:12px;padding:3px 6px;text-align:left}
 th{background:#f6f8fa}.note{color:#57606a;font-size:12px;font-style:italic}
 .figures{display:flex;flex-wrap:wrap;gap:12px}.figures figure{margin:0;max-width:580px}
@@ -100,7 +110,11 @@ def status_badge(status: str | None, *, element_id: str | None = None) -> str:
 def _render_markdown(source: str) -> str:
     # Databricks keeps the magic on the cell's first line; the runtime may or may not strip it.
     text = _MAGIC.sub("", clean_text(source), count=1)
-    return f'<div class="markdown">{markdown.markdown(text, extensions=["tables", "fenced_code"])}</div>'
+    renderer = markdown.Markdown(extensions=["tables", "fenced_code"])
+    # raw HTML in a markdown cell is as hostile as displayHTML: shown as text (Python-Markdown's documented way)
+    renderer.preprocessors.deregister("html_block")
+    renderer.inlinePatterns.deregister("html")
+    return f'<div class="markdown">{renderer.convert(text)}</div>'
 
 
 def _render_table(output: dict[str, Any]) -> str:
@@ -142,9 +156,19 @@ def _render_output(output: dict[str, Any]) -> str:
     if kind == "image":
         return _render_image(output)
     if kind == "html":
-        return f'<div class="output-html">{clean_text(output.get("html") or "")}</div>'
+        return html_frame(output.get("html") or "")
     text = output.get("text") if kind == "text" else json.dumps(output, default=str)[:2000]
     return f'<pre class="output-text">{esc(text or "")}</pre>'
+
+
+def html_frame(markup: Any) -> str:
+    """A displayHTML output, isolated: a sandboxed frame (no scripts, no navigation of the report, its own
+    ids and CSS) whose document is the markup, escaped into `srcdoc`."""
+    document = _FRAME_HEAD + clean_text(markup) + "</body></html>"
+    return (
+        '<iframe class="output-html" sandbox="" referrerpolicy="no-referrer" title="displayHTML output" '
+        f'srcdoc="{html.escape(document, quote=True)}"></iframe>'
+    )
 
 
 def _error_block(error: str | None, trace: str | None) -> str:

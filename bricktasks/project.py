@@ -8,7 +8,7 @@ from typing import Any, Mapping
 from bricktasks.backends.base import Backend
 from bricktasks.errors import ConfigError, UserInputError
 from bricktasks.buildinfo import current_git_branch
-from bricktasks.layout import ProjectLayout, branch_folder
+from bricktasks.layout import ProjectLayout, branch_folder, check_local_root, check_output_folder
 from bricktasks.libraries import INSTALL_LIBRARIES
 from bricktasks.settings import Settings, load_settings
 
@@ -106,6 +106,9 @@ def load_project(root: Path, environ: Mapping[str, str], flags: Mapping[str, Any
     project = Project(root=root, settings=settings, layout=layout)
     if not project.source_dir.is_dir():
         raise ConfigError(f"BRICKTASKS_SOURCE_DIR {settings.source_dir!r} is not a folder", "point it at the notebooks folder")
+    check_local_root(project.local_root, project_dir=root, source_dir=project.source_dir, libs_dir=project.libs_dir)
+    check_output_folder("BRICKTASKS_DIST_DIR", project.dist_dir, source_dir=project.source_dir)
+    check_output_folder("BRICKTASKS_RESULTS_DIR", project.results_dir, source_dir=project.source_dir)
     return project
 
 

@@ -15,6 +15,7 @@ from typing import Any, Mapping
 from dotenv.parser import parse_stream
 
 from bricktasks.errors import ConfigError
+from bricktasks.layout import check_workspace_root
 
 __all__ = ["Settings", "load_settings", "read_dotenv", "setting_specs", "BACKENDS"]
 
@@ -182,9 +183,5 @@ def _validated(settings: Settings, *, running_in_ci: bool, explicit_backend: boo
             raise ConfigError(
                 f"DATABRICKS_HOST={settings.databricks_host!r} is not a URL", "write it as https://<workspace-host>"
             )
-    if not settings.workspace_root.startswith("/") or settings.workspace_root.rstrip("/") in ("", "/Workspace"):
-        raise ConfigError(
-            f"BRICKTASKS_WORKSPACE_ROOT={settings.workspace_root!r} must be an absolute project folder",
-            "use a folder such as /Projects/forecasting",
-        )
-    return dataclasses.replace(settings, backend=backend, workspace_root=settings.workspace_root.rstrip("/"))
+    workspace_root = check_workspace_root(settings.workspace_root)
+    return dataclasses.replace(settings, backend=backend, workspace_root=workspace_root)

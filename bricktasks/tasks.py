@@ -257,9 +257,10 @@ def clean_ci(c, out, older_than, dry_run=False):
     age = parse_duration(older_than, name="--older-than")
     backend = open_backend(project, os.environ)
     outcome = workflow.clean_ci(backend, project.layout, age, now=datetime.now(timezone.utc), dry_run=dry_run, console=console)
-    out.record(older_than=older_than, dry_run=dry_run, deleted=outcome["deleted"], kept=outcome["kept"], active=outcome["active"])
+    out.record(older_than=older_than, dry_run=dry_run, **outcome)
     verb = "would delete" if dry_run else "deleted"
-    console.result(f"{verb} {len(outcome['deleted'])}, kept {len(outcome['kept'])}, active {len(outcome['active'])}")
+    odd = "".join(f", {label} {len(outcome[key])}" for key, label in (("malformed", "malformed"), ("not_a_build", "not a build")) if outcome[key])
+    console.result(f"{verb} {len(outcome['deleted'])}, kept {len(outcome['kept'])}, active {len(outcome['active'])}{odd}")
 
 
 @bricktask(

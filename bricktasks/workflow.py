@@ -13,8 +13,8 @@ from pathlib import Path
 
 from bricktasks.backends.base import Backend, ObjectType
 from bricktasks.durations import format_duration
-from bricktasks.errors import InvalidRequest, NotFound, UserInputError
-from bricktasks.layout import PROTECTED_BRANCHES, ProjectLayout, branch_folder, join
+from bricktasks.errors import Conflict, InvalidRequest, NotFound, UserInputError
+from bricktasks.layout import PROTECTED_BRANCHES, ProjectLayout, branch_folder, is_build_name, join
 from bricktasks.libraries import INSTALL_LIBRARIES_FILE, install_libraries_source, newest_libraries
 from bricktasks.output import Console
 from bricktasks.project import SET_ENVIRONMENT, set_environment_source
@@ -28,7 +28,9 @@ __all__ = [
     "switch_env",
     "BUILD_MANIFEST",
     "CiBuild",
+    "CiFolders",
     "list_ci_builds",
+    "survey_ci",
     "clean_ci",
 ]
 
@@ -136,14 +138,32 @@ def switch_env(
     console.result(f"{join(folder, SET_ENVIRONMENT)} now runs ./conf/{env}_config")
 
 
+# A build whose manifest is missing, or says no run was submitted yet, may be uploading right now: it is
+# deleted only once nothing in its folder was written for this long (and for --older-than). An upload writes
+# every few seconds; a day without a write means the pipeline that made it is gone.
+IN_PROGRESS_GRACE = timedelta(days=1)
+# A manifest `created` this far ahead of our clock is not clock skew but a broken manifest.
+CLOCK_SKEW = timedelta(days=1)
+MAX_RUN_ID = 2**63 - 1  # the Jobs API's run ids are int64
+
+
 @dataclass(frozen=True)
 class CiBuild:
     name: str  # <build>-<branch folder>
     path: str
-    created: datetime
+    created: datetime  # the manifest's time, else the folder's (see `manifest`)
     run_id: int | None
     branch: str | None
     result: str | None = None
+    manifest: str = "ok"  # "ok", "missing", or what is wrong with it (the build is then kept and reported)
+
+
+@dataclass(frozen=True)
+class CiFolders:
+    """What CI/ holds: the builds, and the entries that are not builds (kept, never touched)."""
+
+    builds: list[CiBuild]
+    not_builds: list[str]
 
 
 def write_build_manifest(backend: Backend, ci_folder: str, data: dict) -> None:
@@ -152,28 +172,73 @@ def write_build_manifest(backend: Backend, ci_folder: str, data: dict) -> None:
 
 
 def read_build_manifest(backend: Backend, ci_folder: str) -> dict | None:
+    """The build's manifest, or None when it is missing or malformed (see `_load_manifest`)."""
+    data, problem = _load_manifest(backend, ci_folder)
+    return data if problem is None else None
+
+
+def _load_manifest(backend: Backend, ci_folder: str) -> tuple[dict | None, str | None]:
+    """(manifest, problem): (None, "missing") while the upload runs; a problem names what is malformed."""
     try:
-        data = json.loads(call_with_retries(lambda: backend.export(join(ci_folder, BUILD_MANIFEST))))
-    except (NotFound, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+        body = call_with_retries(lambda: backend.export(join(ci_folder, BUILD_MANIFEST)))
+    except NotFound:
+        return None, "missing"
+    except (InvalidRequest, Conflict):  # a folder (or something else no file) in the manifest's place
+        return None, f"{BUILD_MANIFEST} is not a file"
+    try:
+        data = json.loads(body)
+    except ValueError:  # UnicodeDecodeError included
+        return None, f"{BUILD_MANIFEST} is not JSON"
+    if not isinstance(data, dict):
+        return None, f"{BUILD_MANIFEST} is not a JSON object"
+    run_id = data.get("run_id")
+    if run_id is not None and (isinstance(run_id, bool) or not isinstance(run_id, int) or not 0 < run_id <= MAX_RUN_ID):
+        return None, f"its run_id {_shown(run_id)} is not a run id"
+    if _parse_time(data.get("created")) is None:
+        return None, f"its created {_shown(data.get('created'))} is not a time"
+    for key in ("branch", "result"):
+        if data.get(key) is not None and not isinstance(data[key], str):
+            return None, f"its {key} {_shown(data[key])} is not text"
+    return data, None
+
+
+def _shown(value: object) -> str:
+    """A manifest value for a one-line message: JSON, escaped, cut short."""
+    text = json.dumps(value, ensure_ascii=True, default=str)
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 def list_ci_builds(backend: Backend, layout: ProjectLayout, *, workers: int = DEFAULT_WORKERS) -> list[CiBuild]:
     """Every CI build folder with its creation time (manifest, else the folder's modification time)."""
+    return survey_ci(backend, layout, workers=workers).builds
+
+
+def survey_ci(backend: Backend, layout: ProjectLayout, *, workers: int = DEFAULT_WORKERS) -> CiFolders:
+    """CI/'s builds (oldest first) and the names of what else it holds."""
     try:
-        folders = [info for info in call_with_retries(lambda: backend.list(layout.ci_root)) if info.object_type is ObjectType.DIRECTORY]
+        entries = call_with_retries(lambda: backend.list(layout.ci_root))
     except NotFound:
-        return []
+        return CiFolders([], [])
+    folders, not_builds = [], []
+    for info in entries:
+        name = info.path.rsplit("/", 1)[1]
+        if info.object_type is ObjectType.DIRECTORY and is_build_name(name):
+            folders.append(info)
+        else:
+            not_builds.append(name)
 
     def describe(info) -> CiBuild:
-        manifest = read_build_manifest(backend, info.path) or {}
+        manifest, problem = _load_manifest(backend, info.path)
+        manifest = manifest or {}
         created = _parse_time(manifest.get("created")) or datetime.fromtimestamp((info.modified_at or 0) / 1000, timezone.utc)
         name = info.path.rsplit("/", 1)[1]
-        return CiBuild(name, info.path, created, manifest.get("run_id"), manifest.get("branch"), manifest.get("result"))
+        return CiBuild(
+            name, info.path, created, manifest.get("run_id"), manifest.get("branch"), manifest.get("result"), problem or "ok"
+        )
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return sorted(pool.map(describe, folders), key=lambda build: build.created)
+        builds = sorted(pool.map(describe, folders), key=lambda build: build.created)
+    return CiFolders(builds, sorted(not_builds))
 
 
 def _parse_time(text: object) -> datetime | None:
@@ -186,6 +251,34 @@ def _parse_time(text: object) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
+_GONE = datetime.min.replace(tzinfo=timezone.utc)  # _newest_write: the folder vanished under us
+
+
+def _newest_write(backend: Backend, folder: str, *, files: bool, fallback: int | None = None) -> datetime | None:
+    """When anything below `folder` was last written: None if nothing says, _GONE if it vanished."""
+    newest = fallback or 0
+    pending = [folder]
+    while pending:
+        current = pending.pop()
+        try:
+            if files:
+                entries = [(info.path, info.is_dir, info.modified_at) for info in call_with_retries(lambda: backend.list_files(current))]
+            else:
+                entries = [
+                    (info.path, info.object_type is ObjectType.DIRECTORY, info.modified_at)
+                    for info in call_with_retries(lambda: backend.list(current))
+                ]
+        except NotFound:  # deleted under us (another clean-ci, or ci replacing the build)
+            if current == folder:
+                return _GONE
+            continue
+        for path, is_dir, modified_at in entries:
+            newest = max(newest, modified_at or 0)
+            if is_dir and path != current:
+                pending.append(path)
+    return datetime.fromtimestamp(newest / 1000, timezone.utc) if newest else None
+
+
 def clean_ci(
     backend: Backend,
     layout: ProjectLayout,
@@ -196,48 +289,138 @@ def clean_ci(
     console: Console,
     workers: int = DEFAULT_WORKERS,
 ) -> dict[str, list[str]]:
-    """Delete CI builds (and their library folders) older than `older_than`, never an active one.
+    """Delete CI builds (and their library folders) older than `older_than`, never one in progress.
 
-    Each old build is checked and deleted by one worker, all builds in parallel: a build's run is
-    looked up right before its folders go, and hundreds of builds cost a few round trips, not hundreds."""
-    outcome: dict[str, list[str]] = {"deleted": [], "active": [], "kept": []}
-    old = []
-    for build in list_ci_builds(backend, layout, workers=workers):
-        age = now - build.created
-        if age < older_than:
-            outcome["kept"].append(build.name)
-            console.info(f"keep    {build.name} (age {format_duration(age.total_seconds())})")
-        else:
-            old.append((build, age))
+    - a build with a manifest and a run: by the manifest's `created`; kept while its run is active;
+    - a build with no manifest yet (its upload may be under way): only once nothing in its folder was
+      written for `older_than` and for IN_PROGRESS_GRACE;
+    - a build whose manifest records no run yet (the submit may be under way): kept for IN_PROGRESS_GRACE;
+    - a build whose manifest is malformed, and anything in CI/ that is not a build: kept and reported;
+    - a library folder in libraries/CI/ whose CI folder is gone: by its newest file, with the same grace
+      (ci uploads the libraries before it creates the CI folder).
+    Each build is checked and deleted by one worker, all in parallel: a build's run is looked up right
+    before its folders go, and hundreds of builds cost a few round trips, not hundreds. A folder that
+    vanishes under us (another clean-ci) is not an error."""
+    outcome: dict[str, list[str]] = {"deleted": [], "kept": [], "active": [], "malformed": [], "not_a_build": []}
+    ci = survey_ci(backend, layout, workers=workers)
+    for name in ci.not_builds:
+        console.info(f"not a build, kept: {join(layout.ci_root, name)}")
+    outcome["not_a_build"] += [join("CI", name) for name in ci.not_builds]
+    verb = "would delete" if dry_run else "deleted"
 
-    def clean(entry: tuple[CiBuild, timedelta]) -> str:
-        build, age = entry
-        if build.run_id is not None and _run_active(backend, build.run_id):
-            console.info(f"skip    {build.name} (age {format_duration(age.total_seconds())}): run {build.run_id} is still active")
-            return "active"
-        if not dry_run:
-            _delete_if_present(backend, build.path, folder=True)
-            _delete_if_present(backend, join(layout.ci_libraries_root, build.name), folder=False)
-        console.info(f"{'would delete' if dry_run else 'deleted'} {build.name} (age {format_duration(age.total_seconds())})")
-        return "deleted"
+    def clean(build: CiBuild) -> str:
+        verdict, why = _build_verdict(backend, build, older_than, now=now)
+        if verdict == "malformed":
+            console.warn(f"kept {build.name}: {why}; delete {build.path} by hand if it is not wanted")
+        elif verdict == "deleted":
+            if not dry_run:
+                _delete_if_present(backend, build.path, folder=True)
+                _delete_if_present(backend, join(layout.ci_libraries_root, build.name), folder=False)
+            console.info(f"{verb} {build.name} ({why})")
+        elif verdict != "gone":
+            console.info(f"{'keep   ' if verdict == 'kept' else 'skip   '} {build.name} ({why})")
+        return verdict
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for (build, _), verdict in zip(old, pool.map(clean, old)):
-            outcome[verdict].append(build.name)
-    outcome["deleted"].sort()
+        for build, verdict in zip(ci.builds, pool.map(clean, ci.builds)):
+            if verdict != "gone":
+                outcome[verdict].append(build.name)
+    _clean_orphan_libraries(backend, layout, {build.name for build in ci.builds} | set(ci.not_builds), older_than,
+                            now=now, dry_run=dry_run, console=console, outcome=outcome)
+    for names in outcome.values():
+        names.sort()
     return outcome
+
+
+def _build_verdict(backend: Backend, build: CiBuild, older_than: timedelta, *, now: datetime) -> tuple[str, str]:
+    """(deleted | kept | active | malformed | gone, why) for one build; see clean_ci for the rules."""
+    if build.manifest not in ("ok", "missing"):
+        return "malformed", build.manifest
+    if build.manifest == "missing":
+        verdict, idle = _judge_in_progress(backend, build.path, older_than, now=now, files=False, fallback=build.created)
+        since = "age unknown" if idle is None else f"last write {format_duration(idle.total_seconds())} ago"
+        return verdict, f"no manifest yet, {since}" + (": it may be uploading" if verdict == "active" else "")
+    if build.created > now + CLOCK_SKEW:
+        return "malformed", f"its created {build.created.isoformat()} is in the future"
+    age = now - build.created
+    shown = f"age {format_duration(age.total_seconds())}"
+    if age < older_than:
+        return "kept", shown
+    if build.run_id is None and build.result is None and age < IN_PROGRESS_GRACE:
+        return "active", f"{shown}: no run recorded yet, it may be submitting"  # the manifest goes up before the submit
+    if build.run_id is not None and _run_active(backend, build.run_id):
+        return "active", f"{shown}: run {build.run_id} is still active"
+    return "deleted", shown
+
+
+def _judge_in_progress(
+    backend: Backend, folder: str, older_than: timedelta, *, now: datetime, files: bool, fallback: datetime | None = None
+) -> tuple[str, timedelta | None]:
+    """(kept | active | deleted | gone, time since the last write) for a folder that may still be uploading."""
+    fallback_ms = int(fallback.timestamp() * 1000) if fallback and fallback.timestamp() > 0 else None
+    newest = _newest_write(backend, folder, files=files, fallback=fallback_ms)
+    if newest is _GONE:  # another clean-ci (or ci replacing the build) was quicker
+        return "gone", None
+    if newest is None:  # nothing tells its age: it may be starting
+        return "active", None
+    idle = now - newest
+    if idle < older_than:
+        return "kept", idle
+    if idle < IN_PROGRESS_GRACE:
+        return "active", idle
+    return "deleted", idle
+
+
+def _clean_orphan_libraries(
+    backend: Backend,
+    layout: ProjectLayout,
+    ci_names: set[str],
+    older_than: timedelta,
+    *,
+    now: datetime,
+    dry_run: bool,
+    console: Console,
+    outcome: dict[str, list[str]],
+) -> None:
+    """libraries/CI/<name> whose CI/<name> is gone: deleted by the age of its newest file (plus the grace)."""
+    try:
+        entries = call_with_retries(lambda: backend.list_files(layout.ci_libraries_root))
+    except NotFound:
+        return
+    for info in entries:
+        name = info.path.rstrip("/").rsplit("/", 1)[1]
+        label = join("libraries/CI", name)
+        if name in ci_names:
+            continue  # its build decided (deleted with it, or kept with it)
+        if not info.is_dir or not is_build_name(name):
+            console.info(f"not a build's libraries, kept: {info.path}")
+            outcome["not_a_build"].append(label)
+            continue
+        verdict, idle = _judge_in_progress(backend, info.path, older_than, now=now, files=True)
+        if verdict == "gone":
+            continue
+        shown = f"libraries of a build whose CI folder is gone, last write {format_duration(idle.total_seconds()) if idle else '?'} ago"
+        if verdict == "deleted":
+            if not dry_run:
+                _delete_if_present(backend, info.path, folder=False)
+            console.info(f"{'would delete' if dry_run else 'deleted'} {label} ({shown})")
+            outcome["deleted"].append(label)
+        else:
+            console.info(f"{'keep   ' if verdict == 'kept' else 'skip   '} {label} ({shown}{'' if verdict == 'kept' else ': it may be uploading'})")
+            outcome[verdict].append(label)
 
 
 def _run_active(backend: Backend, run_id: int) -> bool:
     try:
         return not call_with_retries(lambda: backend.get_run(int(run_id))).is_terminal
-    except (NotFound, InvalidRequest, ValueError, TypeError):  # the run is gone: nothing to protect
+    except (NotFound, InvalidRequest, ValueError, TypeError, OverflowError):  # the run is gone: nothing to protect
         return False
     except Exception:  # noqa: BLE001 - when in doubt, keep the build: deleting a live run's code is worse
         return True
 
 
 def _delete_if_present(backend: Backend, path: str, *, folder: bool) -> None:
+    """Delete `path` and below; already gone (another clean-ci was quicker) is fine."""
     try:
         if folder:
             call_with_retries(lambda: backend.delete(path, recursive=True))

@@ -7,6 +7,7 @@ temporary name first and is then renamed, so a reader never sees half a file.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -62,6 +63,24 @@ def _atomic_write(target: Path, content: bytes) -> None:
         raise
 
 
+@contextlib.contextmanager
+def _vanished_is_not_found(path: str):
+    """A folder or file deleted under us (a racing delete) is the API's 404, not an OSError."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise NotFound(f"Path ({path}) doesn't exist.") from None
+
+
+def _remove_tree(disk: Path) -> None:
+    """rmtree that lets a racing delete take entries first; the folder itself gone is NotFound (above)."""
+    def skip_vanished(function, name, error_info) -> None:
+        if not isinstance(error_info[1], FileNotFoundError) or Path(name) == disk:
+            raise error_info[1]
+
+    shutil.rmtree(disk, onerror=skip_vanished)
+
+
 class LocalBackend(Backend):
     """Workspace, files and runs in a folder; the embedded default and the emulator's state."""
 
@@ -80,14 +99,15 @@ class LocalBackend(Backend):
     def _locate(self, path: str) -> tuple[ObjectType, Path, str | None]:
         """Find the disk file behind a workspace path: (type, file, notebook language)."""
         disk = self.paths.workspace_path(path)
-        if disk.is_dir():
-            return ObjectType.DIRECTORY, disk, None
-        if disk.is_file() and notebook_language(disk.name, _head(disk)) is None:
-            return ObjectType.FILE, disk, None
-        for language, extension in NOTEBOOK_EXTENSIONS.items():
-            candidate = disk.with_name(disk.name + extension)
-            if candidate.is_file() and notebook_language(candidate.name, _head(candidate)) == language:
-                return ObjectType.NOTEBOOK, candidate, language
+        with _vanished_is_not_found(path):  # deleted between the look and the read
+            if disk.is_dir():
+                return ObjectType.DIRECTORY, disk, None
+            if disk.is_file() and notebook_language(disk.name, _head(disk)) is None:
+                return ObjectType.FILE, disk, None
+            for language, extension in NOTEBOOK_EXTENSIONS.items():
+                candidate = disk.with_name(disk.name + extension)
+                if candidate.is_file() and notebook_language(candidate.name, _head(candidate)) == language:
+                    return ObjectType.NOTEBOOK, candidate, language
         raise NotFound(f"Path ({path}) doesn't exist.")
 
     def _info(self, path: str, kind: ObjectType, disk: Path, language: str | None) -> ObjectInfo:
@@ -112,18 +132,23 @@ class LocalBackend(Backend):
         if kind is not ObjectType.DIRECTORY:
             return [self._info(path, kind, disk, language)]
         objects = []
-        for entry in sorted(disk.iterdir()):
+        with _vanished_is_not_found(path):
+            entries = sorted(disk.iterdir())
+        for entry in entries:
             if entry.name.startswith(TEMP_PREFIX):
                 continue
             child = f"{path.rstrip('/')}/{entry.name}"
-            if entry.is_dir():
-                objects.append(self._info(child, ObjectType.DIRECTORY, entry, None))
+            try:
+                if entry.is_dir():
+                    objects.append(self._info(child, ObjectType.DIRECTORY, entry, None))
+                    continue
+                language = notebook_language(entry.name, _head(entry))
+                if language:
+                    objects.append(self._info(child[: -len(NOTEBOOK_EXTENSIONS[language])], ObjectType.NOTEBOOK, entry, language))
+                else:
+                    objects.append(self._info(child, ObjectType.FILE, entry, None))
+            except FileNotFoundError:  # deleted while we listed: as if listed a moment later
                 continue
-            language = notebook_language(entry.name, _head(entry))
-            if language:
-                objects.append(self._info(child[: -len(NOTEBOOK_EXTENSIONS[language])], ObjectType.NOTEBOOK, entry, language))
-            else:
-                objects.append(self._info(child, ObjectType.FILE, entry, None))
         return objects
 
     def mkdirs(self, path: str) -> None:
@@ -184,12 +209,13 @@ class LocalBackend(Backend):
     def delete(self, path: str, *, recursive: bool = False) -> None:
         path = _clean(path)
         kind, disk, _ = self._locate(path)
-        if kind is ObjectType.DIRECTORY:
-            if any(disk.iterdir()) and not recursive:
-                raise DirectoryNotEmpty(f"Folder ({path}) is not empty.", "pass recursive to delete its contents")
-            shutil.rmtree(disk)
-        else:
-            disk.unlink()
+        with _vanished_is_not_found(path):
+            if kind is ObjectType.DIRECTORY:
+                if any(disk.iterdir()) and not recursive:
+                    raise DirectoryNotEmpty(f"Folder ({path}) is not empty.", "pass recursive to delete its contents")
+                _remove_tree(disk)
+            else:
+                disk.unlink()
 
     # -- files -------------------------------------------------------------------
     def _file_info(self, path: str, disk: Path) -> FileInfo:
@@ -208,11 +234,17 @@ class LocalBackend(Backend):
             raise NotFound(f"{path} does not exist.")
         if disk.is_file():
             return [self._file_info(path, disk)]
-        return [
-            self._file_info(f"{path.rstrip('/')}/{entry.name}", entry)
-            for entry in sorted(disk.iterdir())
-            if not entry.name.startswith(TEMP_PREFIX)
-        ]
+        with _vanished_is_not_found(path):
+            entries = sorted(disk.iterdir())
+        listed = []
+        for entry in entries:
+            if entry.name.startswith(TEMP_PREFIX):
+                continue
+            try:
+                listed.append(self._file_info(f"{path.rstrip('/')}/{entry.name}", entry))
+            except FileNotFoundError:  # deleted while we listed
+                continue
+        return listed
 
     def upload_file(self, path: str, source: Path, *, overwrite: bool = False) -> None:
         disk = self.paths.file_path(path)
@@ -249,12 +281,13 @@ class LocalBackend(Backend):
         disk = self.paths.file_path(path)
         if not disk.exists():
             raise NotFound(f"{path} does not exist.")
-        if disk.is_dir():
-            if any(disk.iterdir()) and not recursive:
-                raise DirectoryNotEmpty(f"{path} is not empty.", "pass recursive to delete its contents")
-            shutil.rmtree(disk)
-        else:
-            disk.unlink()
+        with _vanished_is_not_found(path):
+            if disk.is_dir():
+                if any(disk.iterdir()) and not recursive:
+                    raise DirectoryNotEmpty(f"{path} is not empty.", "pass recursive to delete its contents")
+                _remove_tree(disk)
+            else:
+                disk.unlink()
 
     def mkdirs_files(self, path: str) -> None:
         _mkdirs(self.paths.file_path(path), path)

@@ -51,7 +51,7 @@ def test_json_summaries_of_checkout_switch_env_clean_ci_and_builds(project):
     cleaned = one_json_object(project.invoke("clean-ci", "--older-than", "30d", "--dry-run", "--json"))
     assert cleaned == {
         "task": "clean-ci", "ok": True, "exit_code": 0, "older_than": "30d", "dry_run": True,
-        "deleted": [], "kept": [], "active": [],
+        "deleted": [], "kept": [], "active": [], "malformed": [], "not_a_build": [],
     }
     listed = one_json_object(project.invoke("builds", "--json"))
     assert listed == {"task": "builds", "ok": True, "exit_code": 0, "folder": "/Projects/forecasting/CI", "builds": []}

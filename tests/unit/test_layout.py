@@ -45,7 +45,8 @@ def test_unsafe_build_ids_are_refused(build_id):
 
 @pytest.mark.parametrize(
     "library_root",
-    ["dbfs:/libraries", "dbfs:/team/libs", "/Volumes/ml/forecasting/libs", "/Volumes/ml/forecasting/libs/x", "/Projects/forecasting/libs"],
+    ["dbfs:/libraries", "dbfs:/team/libs", "/Volumes/ml/forecasting/libs", "/Volumes/ml/forecasting/libs/x",
+     "/Projects/forecasting/libraries", "/Projects/forecasting/libraries/team", "/Projects/forecasting/Libraries"],
 )
 def test_allowed_library_roots(library_root):
     assert ProjectLayout("/Projects/forecasting", library_root).library_root == library_root
@@ -54,7 +55,11 @@ def test_allowed_library_roots(library_root):
 @pytest.mark.parametrize(
     "library_root",
     ["dbfs:/", "/Volumes/ml/forecasting", "/Shared/libs", "/Projects/forecasting", "/Projects/forecasting/master/libs",
-     "/Projects/forecasting/CI/libs", "/Projects/forecasting/../other", "relative/libs", "/Projects/forecastingX/libs"],
+     "/Projects/forecasting/CI/libs", "/Projects/forecasting/../other", "relative/libs", "/Projects/forecastingX/libs",
+     # every other folder of the project may be a branch's: checkout --prune there deletes the libraries
+     "/Projects/forecasting/libs", "/Projects/forecasting/BI-1", "/Projects/forecasting/BI-1/libs",
+     "/Projects/forecasting/ci/libs", "/Projects/forecasting/experiments", "/Projects/forecasting//libraries",
+     "/Projects/forecasting/libraries\n", "dbfs:/x\x00y"],
 )
 def test_library_roots_outside_the_allowed_places_are_refused(library_root):
     with pytest.raises(UserInputError):

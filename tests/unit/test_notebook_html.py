@@ -80,10 +80,12 @@ def test_images_become_data_uris_and_bad_data_is_not_written_into_an_attribute()
     assert "could not be shown" in page
 
 
-def test_html_outputs_are_included_as_is_and_text_outputs_escaped() -> None:
+def test_html_outputs_are_framed_whole_and_text_outputs_escaped() -> None:
     outputs = [{"type": "html", "html": "<div class='chart'><b>bold</b></div>"}, {"type": "text", "text": "a < b"}]
     page = render_run_html("run", [result(cells=[cell(1, outputs=outputs)])])
-    assert "<div class=\"output-html\"><div class='chart'><b>bold</b></div></div>" in page
+    (frame,) = Elements(page).with_class("output-html")
+    assert "<div class='chart'><b>bold</b></div>" in frame["srcdoc"]  # the markup whole, in its sandboxed frame
+    assert "<b>bold</b>" not in page
     assert '<pre class="output-text">a &lt; b</pre>' in page
 
 
