@@ -47,7 +47,7 @@ from packaging.version import InvalidVersion, Version
 
 from bricktasks.buildinfo import BuildInfo
 from bricktasks.errors import BricktasksError, ConfigError, UserInputError
-from bricktasks.secrets_scan import Hit, refuse_hits, scan_archive, scan_bytes
+from bricktasks.secrets_scan import HINT as SCAN_HINT, scan_archive, scan_bytes
 from bricktasks.sourcefiles import refuse_linked_folder, select_files
 
 __all__ = [
@@ -322,13 +322,17 @@ def _refuse_credentials(artifact: Path, library_dir: Path) -> None:
         return
     member = hit.where.split("!", 1)[1] if "!" in hit.where else hit.where
     shown = f"{library_dir.parent.name}/{library_dir.name}"
-    for candidate in (member, member[:-1] if member.endswith(".pyc") else None):
-        for source in (library_dir / candidate, library_dir / "src" / candidate) if candidate else ():
-            if source.is_file() and not source.is_symlink():
-                in_source = scan_bytes(source.read_bytes(), f"{shown}/{source.relative_to(library_dir).as_posix()}")
-                if in_source:
-                    refuse_hits([Hit(f"{in_source.where} (in {artifact.name})", in_source.line, in_source.kind)])
-    refuse_hits([Hit(f"{shown}: {hit.where}", hit.line, hit.kind)])
+    where, line, kind = f"{shown}: {hit.where}", hit.line, hit.kind
+    for candidate in dict.fromkeys([member, member.removesuffix("c") if member.endswith(".pyc") else member]):
+        for source in (library_dir / candidate, library_dir / "src" / candidate):
+            found = scan_bytes(source.read_bytes(), "") if source.is_file() and not source.is_symlink() else None
+            if found:
+                where, line, kind = f"{shown}/{source.relative_to(library_dir).as_posix()}", found.line, found.kind
+                break
+        else:
+            continue
+        break
+    raise UserInputError(f"{where} line {line} looks like a {kind} (packed into {artifact.name}); nothing was uploaded", SCAN_HINT)
 
 
 def _check_artifact_version(path: Path, kind: str, version: str, library: str) -> None:
