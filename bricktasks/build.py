@@ -131,12 +131,8 @@ def check_library_source(library_dir: Path) -> None:
     """Refuse a library that holds a symbolic link, before anything of it runs: setuptools follows
     links, so a link to /etc/hostname or ../.env would be packed into the wheel (the same rule
     as the notebooks', bricktasks.sourcefiles). Files git ignores are not looked at; hidden ones are."""
-    if library_dir.is_symlink():
-        raise UserInputError(
-            f"{library_dir.parent.name}/{library_dir.name}/ is a symbolic link; nothing was built or uploaded",
-            "make it a real folder: the builds read no file through a link",
-        )
-    select_files(library_dir, keep=lambda rel: "__pycache__" not in rel.split("/") and not rel.endswith(".pyc"))
+    label = f"{library_dir.parent.name}/{library_dir.name}"
+    select_files(library_dir, keep=lambda rel: "__pycache__" not in rel.split("/") and not rel.endswith(".pyc"), label=label)
 
 
 def version_env_var(library: str) -> str:

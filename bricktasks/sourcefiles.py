@@ -34,16 +34,17 @@ GIT_TIMEOUT_SECONDS = 60
 GITIGNORE = ".gitignore"
 
 
-def select_files(folder: Path, *, keep: Callable[[str], bool] = lambda rel: True) -> list[str]:
+def select_files(folder: Path, *, keep: Callable[[str], bool] = lambda rel: True, label: str | None = None) -> list[str]:
     """The relative (posix) paths below `folder` that are sent up and that `keep` accepts, sorted.
 
-    Raises UserInputError if `folder` is a link, or if a selected path is a link or lies below one."""
-    refuse_linked_folder(folder)
+    Raises UserInputError if `folder` is a link, or if a selected path is a link or lies below one;
+    the error names the path as `<label>/<path>` (`label`: the folder's name unless given)."""
+    refuse_linked_folder(folder, label)
     listed = git_listing(folder)
     if listed is None:
         listed = _walk_honouring_gitignore(folder, keep)
     selected = sorted(rel for rel in set(listed) if keep(rel))
-    refuse_links(folder, selected)
+    refuse_links(folder, selected, label)
     # a path git still has in its index but that is gone from the disk, a submodule, a FIFO: not a file to send
     return [rel for rel in selected if _is_regular_file(folder / rel)]
 
@@ -64,15 +65,15 @@ def git_listing(folder: Path) -> list[str] | None:
     return [name for name in names if not name.endswith("/")]
 
 
-def refuse_linked_folder(folder: Path) -> None:
+def refuse_linked_folder(folder: Path, label: str | None = None) -> None:
     if folder.is_symlink():
         raise UserInputError(
-            f"{folder.name}/ is a symbolic link; nothing was uploaded",
+            f"{label or folder.name}/ is a symbolic link; nothing was uploaded",
             "make it a real folder: the tasks read no file through a link",
         )
 
 
-def refuse_links(folder: Path, rels: Iterable[str]) -> None:
+def refuse_links(folder: Path, rels: Iterable[str], label: str | None = None) -> None:
     """Raise UserInputError naming the first of `rels` that is a link or lies below a linked folder."""
     checked: set[str] = set()
     for rel in rels:
@@ -83,17 +84,18 @@ def refuse_links(folder: Path, rels: Iterable[str]) -> None:
                 continue
             checked.add(prefix)
             if (folder / prefix).is_symlink():
-                raise _link_error(folder, prefix)
+                raise _link_error(folder, prefix, label)
 
 
-def _link_error(folder: Path, rel: str) -> UserInputError:
-    shown = f"{folder.name}/{rel}"
+def _link_error(folder: Path, rel: str, label: str | None = None) -> UserInputError:
+    label = label or folder.name
+    shown = f"{label}/{rel}"
     target = Path(os.path.realpath(folder / rel))  # the end of a chain of links
     inside = target.is_relative_to(Path(os.path.realpath(folder)))
     where = "inside" if inside else "outside"
     kind = "folder" if target.is_dir() else "file"
     return UserInputError(
-        f"{shown} is a symbolic link to a {kind} {where} {folder.name}/; nothing was uploaded",
+        f"{shown} is a symbolic link to a {kind} {where} {label}/; nothing was uploaded",
         "replace the link with the file itself (the workspace holds no links), or list it in .gitignore",
     )
 
