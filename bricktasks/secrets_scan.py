@@ -83,8 +83,8 @@ QUOTED = re.compile(
     r"""(?P<name>[A-Za-z_][\w.-]*)\\?["'`]?\]?\s*(?::\s*[A-Za-z_][\w\[\], |]*?\s*(?==))?"""
     r"""(?:=|:=|:|=>|<-)\s*(?:[rRbBuU]{0,2})(?P<quote>\\?["'`])(?P<value>.*?)(?P=quote)"""
 )
-# .option("password", "value"), headers.set("token", "value")
-QUOTED_PAIR = re.compile(r"""(?P<quote>\\?["'])(?P<name>[A-Za-z_][\w.-]*)(?P=quote)\s*,\s*(?P<vq>\\?["'])(?P<value>.*?)(?P=vq)""")
+# a call's first two arguments: .option("password", …), headers.set("token", …), os.environ.setdefault("DB_PASSWORD", …)
+QUOTED_PAIR = re.compile(r"""\(\s*(?P<quote>\\?["'])(?P<name>[A-Za-z_][\w.-]*)(?P=quote)\s*,\s*(?P<vq>\\?["'])(?P<value>.*?)(?P=vq)""")
 # shell and env style, upper case: DB_PASSWORD=value, export API_TOKEN=value
 ENV_STYLE = re.compile(r"""(?:^|[\s;&(])(?:export\s+|set\s+)?(?P<name>[A-Z][A-Z0-9_]*)=(?P<value>[^\s'"`;&|#()\[\]{}<>$]+)(?=$|[\s;&|#])""")
 # configuration files: password = value, password: value
@@ -92,27 +92,26 @@ CONFIG_STYLE = re.compile(r"""^\s*(?P<name>[A-Za-z_][\w.-]*)\s*[=:]\s*(?P<value>
 CONFIG_SUFFIXES = {".ini", ".cfg", ".conf", ".properties", ".env", ".yaml", ".yml", ".txt", ".sh", ".bash", ".toml"}
 
 SECRET_WORDS = {"password", "passwd", "pwd", "passphrase", "secret", "secrets", "token", "apikey", "credential", "credentials"}
-SECRET_PAIRS = {("api", "key"), ("access", "key"), ("private", "key"), ("auth", "key"), ("account", "key"), ("db", "pass"), ("database", "pass"), ("key", "pass")}
-# a name whose last word is one of these holds something about the secret, not the secret itself
-NOT_SECRET_ENDINGS = {
-    "scope", "scopes", "name", "names", "type", "types", "path", "paths", "file", "files", "dir", "url", "uri", "endpoint",
-    "env", "var", "len", "length", "count", "header", "prefix", "format", "field", "column", "id", "ids", "label", "kind",
-    "mode", "policy", "regex", "pattern", "limit", "size", "ttl", "timeout", "lifetime", "expiry", "expires", "version",
-    "hash", "description", "help", "message", "msg", "prompt", "location", "provider", "source", "title", "min", "max",
-    "required", "enabled", "widget", "param", "parameter", "placeholder",
+SECRET_PAIRS = {
+    ("api", "key"), ("access", "key"), ("private", "key"), ("auth", "key"), ("account", "key"), ("secret", "key"),
+    ("client", "key"), ("signing", "key"), ("encryption", "key"), ("master", "key"), ("service", "key"),
+    ("db", "pass"), ("database", "pass"), ("key", "pass"),
 }
+# a name may end with one of these and still hold the secret itself (password2, token_value)
+NEUTRAL_ENDINGS = {"value", "val", "str", "string", "plain", "raw", "text", "b64", "base64"}
 PLACEHOLDER = re.compile(
     r"""(?ix)^(?:
         |.*(?:replace|change[_ -]?me|changeit|example|placeholder|dummy|redacted|your[_ -]|insert[_ -]|enter[_ -]|todo|fixme).*
         |none|null|nil|true|false|undefined|secret|password|token|test|n/?a
         |(.)\1*                              # xxxx, ****, 0000
+        |.*(?:\.\.\.|…).*                      # dapi..., an elided value in documentation
         |<[^>]*>|\[[^\]]*\]                  # <your-password>, [password]
         |.*(?:\$\{|\{\{|\$\(|%\().*          # ${VAR}, {{secrets/scope/key}}, $(cmd), %(name)s
         |\$[A-Za-z_]\w*|%[A-Za-z_]\w*%       # $VAR, %VAR%
         |\{[^}]*\}                           # {}, an f-string's {value}
     )$"""
 )
-MIN_SECRET_LENGTH = 4
+MIN_SECRET_LENGTH = 6  # shorter literals are test values (gitleaks' generic rule wants 10 characters)
 
 
 @dataclass(frozen=True)
@@ -130,10 +129,14 @@ def _words(name: str) -> list[str]:
 
 
 def _names_a_secret(name: str) -> bool:
+    """The name ends with a secret's word: db_password, clientSecret, API_KEY, password2, token_value;
+    not token_bucket, secret_scope, tokenizer (a word of its own), password_hash."""
     words = _words(name.rsplit(".", 1)[-1])  # self.password -> password
-    if not words or words[-1] in NOT_SECRET_ENDINGS:
+    while words and (words[-1].isdigit() or words[-1] in NEUTRAL_ENDINGS):
+        words.pop()
+    if not words:
         return False
-    return any(word in SECRET_WORDS for word in words) or any(pair in SECRET_PAIRS for pair in zip(words, words[1:]))
+    return words[-1] in SECRET_WORDS or tuple(words[-2:]) in SECRET_PAIRS
 
 
 def _is_literal_secret(value: str, name: str = "") -> bool:

@@ -88,6 +88,9 @@ POSITIVES = [
     ("ipynb-escaped", f'    "db_password = \\"{PASSWORD}\\"\\n",', "password assignment"),
     ("json-escaped-dict", f'"source": "{{\\"password\\": \\"{PASSWORD}\\"}}"', "password assignment"),
     ("sql-string", f"CREATE USER etl PASSWORD = '{PASSWORD}'", "password assignment"),
+    ("numbered", f'password2 = "{PASSWORD}"', "password assignment"),
+    ("signing-key", f'SIGNING_KEY = "{PASSWORD}"', "password assignment"),
+    ("setdefault", f'os.environ.setdefault("SNOWFLAKE_PASSWORD", "{PASSWORD}")', "password assignment"),
 ]
 
 NEGATIVES = [
@@ -124,6 +127,11 @@ NEGATIVES = [
     ("public-key", "-----BEGIN PUBLIC KEY-----"),
     ("type-hint-only", "def connect(password: str) -> None:"),
     ("named-after-itself", 'PASSWORD = "password"'),
+    ("elided-in-docs", "DATABRICKS_TOKEN=dapi...  # from User Settings"),
+    ("names-in-a-list", '__all__ = ["FAULT_KINDS", "TokenBucket", "FaultInjector"]'),
+    ("token-bucket", 'token_bucket = "per-second"'),
+    ("too-short", 'password = "pw1"'),
+    ("password-hash", 'password_hash = "pbkdf2:sha256:600000"'),
 ]
 
 
