@@ -43,10 +43,20 @@ def select_files(folder: Path, *, keep: Callable[[str], bool] = lambda rel: True
     listed = git_listing(folder)
     if listed is None:
         listed = _walk_honouring_gitignore(folder, keep)
+    elif not listed and _holds_files(folder):
+        # an upload of nothing would let deploy's prune empty master/: git ignoring the whole folder is a mistake
+        raise UserInputError(
+            f"git ignores every file in {label or folder.name}/; nothing was uploaded",
+            "remove the .gitignore pattern that matches the folder (git check-ignore -v shows it)",
+        )
     selected = sorted(rel for rel in set(listed) if keep(rel))
     refuse_links(folder, selected, label)
     # a path git still has in its index but that is gone from the disk, a submodule, a FIFO: not a file to send
     return [rel for rel in selected if _is_regular_file(folder / rel)]
+
+
+def _holds_files(folder: Path) -> bool:
+    return any(path.is_file() for path in folder.rglob("*") if not path.name.startswith("."))
 
 
 def git_listing(folder: Path) -> list[str] | None:

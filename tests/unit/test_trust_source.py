@@ -182,6 +182,13 @@ def test_a_file_deleted_from_the_working_copy_but_still_staged_is_not_sent(tmp_p
     assert [item.local_rel for item in collect_source(source)] == ["conf/dev_config.py"]
 
 
+def test_a_source_folder_git_ignores_entirely_is_refused_not_sent_empty(tmp_path: Path):
+    source = make_project(tmp_path / "project", git=True)
+    (source.parent / ".gitignore").write_text("forecasting/\n")  # deploy would prune master/ to match an empty upload
+    with pytest.raises(UserInputError, match=r"git ignores every file in forecasting/"):
+        collect_source(source)
+
+
 # ---- libraries ----------------------------------------------------------------------------
 
 SETUP_PY = """\
