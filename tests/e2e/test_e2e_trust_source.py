@@ -191,3 +191,18 @@ def test_ignored_files_are_not_uploaded_over_the_emulator(project, remote, end_c
     targets = [request.get("target") or "" for request in remote.requests()[seen:] if is_write(request)]
     _assert_none_ignored([target for target in targets if target.startswith("/Projects/forecasting/") and "/libraries/" not in target])
     assert any(target.endswith("/Hello.py") or target.endswith("/Hello") for target in targets), targets
+
+
+def test_outside_a_git_work_tree_the_gitignore_files_are_honoured(project):
+    """An exported copy (no .git): the project's .gitignore is read with pathspec's git rules."""
+    project.write_notebook("Hello", HELLO)
+    project.commit_all("hello")
+    _leave_ignored_outputs(project)
+    for path in sorted((project.root / ".git").rglob("*"), reverse=True):
+        path.unlink() if path.is_file() or path.is_symlink() else path.rmdir()
+    (project.root / ".git").rmdir()
+    result = project.invoke("checkout", "BI-1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    paths = _workspace_paths(project, "/Projects/forecasting/BI-1")
+    _assert_none_ignored(paths)
+    assert "Hello" in paths
