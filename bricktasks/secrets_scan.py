@@ -91,6 +91,11 @@ ENV_STYLE = re.compile(r"""(?:^|[\s;&(])(?:export\s+|set\s+)?(?P<name>[A-Z][A-Z0
 CONFIG_STYLE = re.compile(r"""^\s*(?P<name>[A-Za-z_][\w.-]*)\s*[=:]\s*(?P<value>[^\s'"`#;]+)\s*(?:[#;].*)?$""")
 CONFIG_SUFFIXES = {".ini", ".cfg", ".conf", ".properties", ".env", ".yaml", ".yml", ".txt", ".sh", ".bash", ".toml"}
 
+# a line none of whose parts could start a hit is skipped with one search (most lines of a file, and of a binary)
+TRIGGER = re.compile(
+    r"(?i)dapi|dose|A3T|AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|gh[pousr]_|github_pat_|xox|hooks\.slack|AIza"
+    r"|sig=|BEGIN|PuTTY|eyJ|://|pass|pwd|secret|token|key|credential"
+)
 SECRET_WORDS = {"password", "passwd", "pwd", "passphrase", "secret", "secrets", "token", "apikey", "credential", "credentials"}
 SECRET_PAIRS = {
     ("api", "key"), ("access", "key"), ("private", "key"), ("auth", "key"), ("account", "key"), ("secret", "key"),
@@ -158,6 +163,8 @@ def _keyword_hit(line: str, config_file: bool) -> str | None:
 
 
 def _line_kind(line: str, config_file: bool) -> str | None:
+    if not TRIGGER.search(line):
+        return None
     for kind, pattern in SHAPES:
         # the providers' documented examples (AKIAIOSFODNN7EXAMPLE) are not secrets (gitleaks' allowlist)
         if any("example" not in match.group().lower() for match in pattern.finditer(line)):
@@ -172,7 +179,9 @@ def find_credentials(text: str, name: str = "") -> list[tuple[int, str]]:
     """(line number, kind) of each line that looks like it holds a credential; `name` (the file's
     name) says whether unquoted `key = value` lines are configuration (.ini, .yaml, …) or code."""
     config_file = PurePosixPath(name).suffix.lower() in CONFIG_SUFFIXES or PurePosixPath(name).name.startswith(".env")
-    hits = []
+    hits: list[tuple[int, str]] = []
+    if not TRIGGER.search(text):
+        return hits  # one search over the whole text clears most data files
     for number, line in enumerate(text.splitlines(), start=1):
         if ALLOW_MARKER in line:
             continue
@@ -218,8 +227,11 @@ def decode_text(data: bytes) -> str | None:
 def _binary_lines(data: bytes) -> Iterator[tuple[int, str]]:
     """(line number, text) of each printable run in a binary file; the line counts the newline bytes before it."""
     for pattern, codec in ((_ASCII_RUN, "ascii"), (_UTF16LE_RUN, "utf-16-le")):
+        line, counted = 1, 0  # newlines counted up to `counted`: one pass over the file, not one per run
         for match in pattern.finditer(data):
-            yield data.count(b"\n", 0, match.start()) + 1, match.group().decode(codec, errors="replace")
+            line += data.count(b"\n", counted, match.start())
+            counted = match.start()
+            yield line, match.group().decode(codec, errors="replace")
 
 
 def scan_bytes(data: bytes, where: str, *, depth: int = 0) -> Hit | None:

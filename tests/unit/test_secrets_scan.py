@@ -225,6 +225,7 @@ def test_files_git_ignores_are_not_scanned_because_they_are_not_uploaded(tmp_pat
     (tmp_path / ".gitignore").write_text("derby.log\n")
     source = tmp_path / "forecasting"
     source.mkdir()
+    (source / "Train.py").write_text("# Databricks notebook source\nx = 1\n")
     (source / "derby.log").write_text(f"password = '{PASSWORD}'\n")
     scan_for_credentials(source)
     (source / "kept.txt").write_text(f"password = '{PASSWORD}'\n")
