@@ -44,6 +44,8 @@ POSITIVES = [
     ("github-classic", f'GH = "{GITHUB}"', "GitHub token"),
     ("github-app", "t = 'ghs_" + "Z" * 36 + "'", "GitHub token"),
     ("github-fine-grained", f"token: {GITHUB_FINE}", "GitHub token"),
+    ("github-fine-grained-bare", f"x = '{GITHUB_FINE}'", "GitHub token"),
+    ("slack-webhook-bare", "w = 'https://hooks.slack.com/workflows/" + "T0000/A0000/" + "Y" * 24 + "'", "Slack webhook"),
     ("slack-bot", f"SLACK = '{SLACK}'", "Slack token"),
     ("slack-user", "s = 'xoxp-" + "12345678901-" * 3 + "abcdef'", "Slack token"),
     ("slack-webhook", "url = 'https://hooks.slack.com/services/" + "T0000/B0000/" + "X" * 24 + "'", "Slack webhook"),
