@@ -47,12 +47,15 @@ from packaging.version import InvalidVersion, Version
 
 from bricktasks.buildinfo import BuildInfo
 from bricktasks.errors import BricktasksError, ConfigError, UserInputError
+from bricktasks.secrets_scan import HINT as SCAN_HINT, scan_archive, scan_bytes
+from bricktasks.sourcefiles import refuse_linked_folder, select_files
 
 __all__ = [
     "LIB_VERSION_ENV",
     "BuildError",
     "Artifact",
     "find_libraries",
+    "check_library_source",
     "version_env_var",
     "stamp_version",
     "library_base_version",
@@ -113,11 +116,23 @@ def find_libraries(libs_dir: Path) -> list[Path]:
     """Every direct subfolder of `libs_dir` with a pyproject.toml or setup.py, sorted by name."""
     if not libs_dir.is_dir():
         raise ConfigError(f"the libraries folder {libs_dir} does not exist", "set BRICKTASKS_LIBS_DIR to the folder holding your libraries")
-    return sorted(
+    refuse_linked_folder(libs_dir)
+    libraries = sorted(
         child for child in libs_dir.iterdir()
         if child.is_dir() and not child.name.startswith(".")
         and ((child / "pyproject.toml").is_file() or (child / "setup.py").is_file())
     )
+    for library in libraries:
+        check_library_source(library)
+    return libraries
+
+
+def check_library_source(library_dir: Path) -> None:
+    """Refuse a library that holds a symbolic link, before anything of it runs: setuptools follows
+    links, so a link to /etc/hostname or ../.env would be packed into the wheel (the same rule
+    as the notebooks', bricktasks.sourcefiles). Files git ignores are not looked at; hidden ones are."""
+    label = f"{library_dir.parent.name}/{library_dir.name}"
+    select_files(library_dir, keep=lambda rel: "__pycache__" not in rel.split("/") and not rel.endswith(".pyc"), label=label)
 
 
 def version_env_var(library: str) -> str:
@@ -289,9 +304,31 @@ def _build(
         if len(built) != 1:
             raise BuildError(f"building {library} made {len(built)} {kind} files instead of one: {_tail(output)}")
         _check_artifact_version(built[0], kind, version, library)
+        _refuse_credentials(built[0], library_dir)  # before it reaches dist/, so no copy of it is left
         target = dist_dir / built[0].name
         os.replace(built[0], target)
     return Artifact(library=library, version=version, kind=kind, path=target)
+
+
+def _refuse_credentials(artifact: Path, library_dir: Path) -> None:
+    """Scan every member of the built wheel or egg: what is uploaded is what is scanned. A hit is
+    named by the library's own file (and its line) when the member comes from one."""
+    hit = scan_archive(artifact)
+    if hit is None:
+        return
+    member = hit.where.split("!", 1)[1] if "!" in hit.where else hit.where
+    shown = f"{library_dir.parent.name}/{library_dir.name}"
+    where, line, kind = f"{shown}: {hit.where}", hit.line, hit.kind
+    for candidate in dict.fromkeys([member, member.removesuffix("c") if member.endswith(".pyc") else member]):
+        for source in (library_dir / candidate, library_dir / "src" / candidate):
+            found = scan_bytes(source.read_bytes(), "") if source.is_file() and not source.is_symlink() else None
+            if found:
+                where, line, kind = f"{shown}/{source.relative_to(library_dir).as_posix()}", found.line, found.kind
+                break
+        else:
+            continue
+        break
+    raise UserInputError(f"{where} line {line} looks like a {kind} (packed into {artifact.name}); nothing was uploaded", SCAN_HINT)
 
 
 def _check_artifact_version(path: Path, kind: str, version: str, library: str) -> None:

@@ -22,6 +22,7 @@ from bricktasks.backends.base import NOTEBOOK_EXTENSIONS, Backend, ObjectInfo, O
 from bricktasks.backends.local import notebook_language
 from bricktasks.errors import NotFound
 from bricktasks.retry import AdaptiveConcurrency, call_with_retries
+from bricktasks.sourcefiles import read_file, select_files
 
 __all__ = ["Destination", "SourceItem", "SyncPlan", "SyncResult", "apply_sync", "collect_source", "plan_sync", "survey", "MANIFEST_NAME"]
 
@@ -75,21 +76,24 @@ def is_hidden(rel: str) -> bool:
     return any(part.startswith(".") for part in rel.split("/"))
 
 
+def is_sent(rel: str) -> bool:
+    """Whether a selected path is sent up: not hidden (`.env*` among them), not a cache."""
+    return not (is_hidden(rel) or SKIPPED_DIRS & set(rel.split("/")) or rel.endswith(".pyc"))
+
+
 def collect_source(source_dir: Path, *, replace: dict[str, bytes] | None = None, exclude: set[str] = frozenset()) -> list[SourceItem]:
-    """Every file below `source_dir` except hidden files, `.env*` and caches.
+    """Every file below `source_dir` that git does not ignore, except hidden files, `.env*` and
+    caches (bricktasks.sourcefiles: git's own view; a symbolic link is refused, exit 2).
 
     `replace` maps a relative path to the content to send instead (e.g. set_environment);
     `exclude` names relative paths not to send at all.
     """
     replace = replace or {}
     items = []
-    for path in sorted(source_dir.rglob("*")):
-        rel = path.relative_to(source_dir).as_posix()
-        if not path.is_file() or is_hidden(rel) or SKIPPED_DIRS & set(rel.split("/")) or rel.endswith(".pyc"):
-            continue
+    for rel in select_files(source_dir, keep=is_sent):
         if rel in exclude:
             continue
-        content = replace.get(rel, path.read_bytes())
+        content = replace[rel] if rel in replace else read_file(source_dir, rel)
         items.append(_item(rel, content))
     for rel, content in replace.items():
         if not any(item.local_rel == rel for item in items):
