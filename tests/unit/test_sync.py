@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bricktasks.backends.base import ObjectType
 from bricktasks.backends.local import LocalBackend
-from bricktasks.sync import MANIFEST_NAME, apply_sync, collect_source, plan_sync
+from bricktasks.sync import CLAIM_PREFIX, MANIFEST_NAME, apply_sync, collect_source, plan_sync
 
 HEADER = "# Databricks notebook source\n"
 TARGET = "/Projects/forecasting/BI-1"
@@ -86,7 +86,10 @@ def test_one_changed_file_is_one_upload_plus_the_manifest(tmp_path):
     backend.imported.clear()
     result = sync(backend, source)
     assert result.uploaded == ["conf/ci_config"]
-    assert backend.imported == [f"{TARGET}/conf/ci_config.py", f"{TARGET}/{MANIFEST_NAME}"]
+    claim, *rest = backend.imported  # the claim comes first, before any write, and is gone at the end
+    assert claim.startswith(f"{TARGET}/{CLAIM_PREFIX}")
+    assert rest == [f"{TARGET}/conf/ci_config.py", f"{TARGET}/{MANIFEST_NAME}"]
+    assert not [info for info in backend.list(TARGET) if CLAIM_PREFIX in info.path]
     assert b"X = 2" in backend.export(f"{TARGET}/conf/ci_config")
 
 
