@@ -238,11 +238,16 @@ def _check_name(item: SourceItem, prefix: str) -> None:
     for part in itertools.chain(item.import_rel.split("/"), item.remote_rel.split("/")):
         size = len(part.encode("utf-8", errors="surrogateescape"))
         if size > MAX_NAME_BYTES:
-            shown = ascii(part[:40])[1:-1]
+            folder = posixpath.dirname(item.local_rel)
             raise UserInputError(
-                f"{prefix}{ascii(item.local_rel[:60])[1:-1]}...: the name {shown}... is {size} bytes in UTF-8, the "
-                f"workspace holds names of at most {MAX_NAME_BYTES}; nothing was uploaded", "shorten it",
+                f"{prefix}{_shown(folder + '/' if folder else '')}{_shown(part[:32])}... is a name of {size} bytes in "
+                f"UTF-8; the workspace holds at most {MAX_NAME_BYTES} per name; nothing was uploaded", "shorten it",
             )
+
+
+def _shown(text: str) -> str:
+    """`text` for one line: control characters escaped, the rest as it is."""
+    return "".join(char if char.isprintable() else ascii(char)[1:-1] for char in text)
 
 
 # -- plan ---------------------------------------------------------------------------------------------
@@ -424,10 +429,10 @@ def _raced(backend: Backend, plan: SyncPlan, claim: str) -> tuple[bool, list[str
     Asked after our last observation of what we uploaded. Another sync that wrote in between either
     still holds its claim (it drops it only after writing its manifest), or has written its manifest
     since our survey (so the manifest's nonce changed), or died holding its claim."""
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        listing = pool.submit(lambda: call_with_retries(lambda: backend.list(plan.target)))
-        manifest = pool.submit(read_manifest_record, backend, plan.target)
-        objects, nonce = listing.result(), manifest.result().nonce
+    # the listing strictly before the manifest: a sync whose claim is gone by the listing wrote its
+    # manifest before it, so the manifest read after it shows a new nonce (both at once could miss both)
+    objects = call_with_retries(lambda: backend.list(plan.target))
+    nonce = read_manifest_record(backend, plan.target).nonce
     claims = {info.path.rsplit("/", 1)[1]: info for info in objects if info.path.rsplit("/", 1)[1].startswith(CLAIM_PREFIX)}
     ours = claims.pop(claim, None)
     now = ours.modified_at if ours and ours.modified_at else None  # the workspace's clock, not ours
