@@ -1,6 +1,7 @@
 """Sync: plan from content hashes kept in the workspace, apply in parallel, prune on request."""
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from pathlib import Path
@@ -134,3 +135,17 @@ def test_a_garbled_manifest_costs_a_full_upload_not_an_error(tmp_path):
     sync(backend, source)
     backend.import_object(f"{TARGET}/{MANIFEST_NAME}", b"{not json", overwrite=True)
     assert len(sync(backend, source).uploaded) == 4
+
+
+def test_the_manifest_records_hash_time_and_object_id_of_each_verified_write(tmp_path):
+    source = make_source(tmp_path / "src")
+    backend = LocalBackend(tmp_path / "root")
+    sync(backend, source)
+    first = json.loads(backend.export(f"{TARGET}/{MANIFEST_NAME}"))
+    info = backend.get_status(f"{TARGET}/ModelTraining")
+    assert first["version"] == 2 and first["nonce"]
+    assert first["objects"]["ModelTraining"]["modified_at"] == info.modified_at
+    assert first["objects"]["ModelTraining"]["object_id"] == info.object_id
+    (source / "data.csv").write_text("a,b\n3,4\n")
+    sync(backend, source)
+    assert json.loads(backend.export(f"{TARGET}/{MANIFEST_NAME}"))["nonce"] != first["nonce"]  # each write its own
