@@ -39,7 +39,7 @@ __all__ = [
 MANIFEST_NAME = ".bricktasks-sync.json"
 MANIFEST_VERSION = 2  # 2: entries carry the object id, written only for verified uploads
 CLAIM_PREFIX = ".bricktasks-sync-claim-"  # + a unique id: a sync writing into the folder now
-STALE_CLAIM_MS = 60 * 60 * 1000  # a claim older than this (by the workspace's clock) is a dead sync's
+STALE_CLAIM_MS = 30 * 60 * 1000  # a claim older than this (by the workspace's clock) is a dead sync's
 MAX_NAME_BYTES = 255  # the longest path component the workspace (and most file systems) holds, in UTF-8 bytes
 SKIPPED_DIRS = {"__pycache__", "node_modules"}
 DEFAULT_WORKERS = 16  # writes at once; a rate limit shrinks it (AdaptiveConcurrency)
@@ -366,9 +366,11 @@ def apply_sync(
     claim = _claim(backend, plan.target)
     try:
         _write_objects(backend, plan, result, prune=prune, workers=workers, on_upload=on_upload)
-    except BaseException:
+    except Exception:
         _finish_quietly(backend, plan, result, claim, workers)
         raise
+    # a signal (KeyboardInterrupt, SystemExit) goes straight up: exiting promptly matters more, and
+    # the claim left behind only makes the syncs of the next half hour trust none of their uploads
     _finish(backend, plan, result, claim, workers)
     result.uploaded.sort()
     return result

@@ -82,8 +82,8 @@ def push_source(
         console.info(f"replaced {rel}: the {plan.remote[rel].object_type.value.lower()} there was in the way")
     if result.unverified:
         console.info(
-            f"another sync wrote into {target} at the same time: the next one sends {len(result.unverified)} "
-            "objects again, so that the folder holds its working copy"
+            f"another sync wrote into {target} at the same time (or one was interrupted in the last 30 minutes): "
+            f"the next sync sends these {len(result.unverified)} objects again, so that the folder holds its working copy"
         )
     for rel in result.extra:
         console.info(f"not in the working copy (pass --prune to remove): {rel}")

@@ -3,6 +3,7 @@ workspace path and what the workspace cannot hold are refused before any request
 syncs of one folder never leave a manifest that vouches for the other's content."""
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 from typing import Callable
@@ -356,8 +357,7 @@ def test_a_dead_syncs_claim_expires(tmp_path):
     first = sync(LocalBackend(root), a)
     assert first.unverified == sorted(first.uploaded) != []  # B may still be writing: vouch for nothing
     disk = LocalBackend(root).paths.workspace_path(claim.path)
-    import os
-    os.utime(disk, (disk.stat().st_atime, disk.stat().st_mtime - 2 * 3600))  # two hours later
+    os.utime(disk, (disk.stat().st_atime, disk.stat().st_mtime - 3600))  # an hour later
     second = sync(LocalBackend(root), a)
     assert second.unverified == [] and second.uploaded  # the stale claim is ignored and removed
     assert not [info for info in LocalBackend(root).list(TARGET) if CLAIM_PREFIX in info.path]
@@ -375,3 +375,37 @@ def test_an_old_manifest_is_not_trusted(tmp_path):
     old = f'{{"version": 1, "objects": {{"Main": {{"sha256": "{item.digest}", "modified_at": {info.modified_at}}}}}}}'
     backend.import_object(f"{TARGET}/{MANIFEST_NAME}", old.encode(), overwrite=True)
     assert sync(backend, source).uploaded == ["Main"]
+
+
+class FailingUpload(CountingBackend):
+    """Fails the import of one notebook with `error`."""
+
+    def __init__(self, root: Path, error: BaseException) -> None:
+        super().__init__(root)
+        self.error = error
+
+    def import_object(self, path, content, **kwargs):
+        if path.endswith("/Zbroken.py"):
+            self.calls.append(f"import {path}")
+            raise self.error
+        return super().import_object(path, content, **kwargs)
+
+
+def test_a_failed_sync_records_what_it_verified_and_drops_its_claim(tmp_path):
+    source = write_tree(tmp_path / "src", {"Main.py": NOTEBOOK, "Zbroken.py": NOTEBOOK})
+    backend = FailingUpload(tmp_path / "root", ConnectionError("reset"))
+    with pytest.raises(ConnectionError):
+        sync(backend, source, workers=1)
+    assert not [info for info in LocalBackend(tmp_path / "root").list(TARGET) if CLAIM_PREFIX in info.path]
+    again = sync(LocalBackend(tmp_path / "root"), source)
+    assert again.uploaded == ["Zbroken"] and again.unchanged == ["Main"]
+
+
+def test_a_signal_during_the_uploads_goes_straight_up(tmp_path):
+    """No request after the interrupted one: exiting promptly wins; the claim stays behind."""
+    source = write_tree(tmp_path / "src", {"Main.py": NOTEBOOK, "Zbroken.py": NOTEBOOK})
+    backend = FailingUpload(tmp_path / "root", KeyboardInterrupt())
+    with pytest.raises(KeyboardInterrupt):
+        sync(backend, source, workers=1)
+    assert backend.calls[-1] == f"import {TARGET}/Zbroken.py"
+    assert [info for info in LocalBackend(tmp_path / "root").list(TARGET) if CLAIM_PREFIX in info.path]
