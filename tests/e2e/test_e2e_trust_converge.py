@@ -7,14 +7,14 @@ import shutil
 import subprocess
 
 import pytest
+from e2e_helpers import HEADER, SENTINEL_TOKEN, WORKSPACE_ROOT, ProjectCopy, is_write
 
 from bricktasks.backends.base import ObjectType
 from bricktasks.backends.databricks import DatabricksBackend
 from bricktasks.backends.local import MAX_IMPORT_BYTES
 from bricktasks.emulator.testing import EmulatorProcess
+from bricktasks.errors import NotFound
 from bricktasks.sync import CLAIM_PREFIX, apply_sync, collect_source, plan_sync
-
-from e2e_helpers import HEADER, SENTINEL_TOKEN, WORKSPACE_ROOT, ProjectCopy, is_write
 
 QUICK = HEADER + 'dbutils.notebook.exit("ok")\n'
 UTILS = HEADER + "def helper():\n    return 1\n"
@@ -46,8 +46,8 @@ def _shape(backend, folder: str) -> dict[str, ObjectType]:
     for rel in ("utils", "utils/helpers", "helper", "helper.py"):
         try:
             shape[rel] = backend.get_status(f"{folder}/{rel}").object_type
-        except Exception:  # noqa: BLE001 - NotFound: not there
-            pass
+        except NotFound:
+            pass  # not there
     return shape
 
 

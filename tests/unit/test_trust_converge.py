@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -15,7 +15,14 @@ from bricktasks.backends.local import MAX_IMPORT_BYTES, LocalBackend
 from bricktasks.emulator.testing import databricks_backend, start_emulator
 from bricktasks.errors import AlreadyExists, UserInputError
 from bricktasks.sync import (
-    CLAIM_PREFIX, MANIFEST_NAME, SourceItem, apply_sync, check_uploadable, collect_source, plan_sync, survey,
+    CLAIM_PREFIX,
+    MANIFEST_NAME,
+    SourceItem,
+    apply_sync,
+    check_uploadable,
+    collect_source,
+    plan_sync,
+    survey,
 )
 from bricktasks.workflow import check_source
 
@@ -71,7 +78,7 @@ def sync(backend, source: Path, *, prune: bool = False, workers: int = 16):
 
 def remote_tree(backend: LocalBackend) -> dict[str, tuple[ObjectType, bytes | None]]:
     """Every object below TARGET but our own bookkeeping: type and content."""
-    _, objects = __import__("bricktasks.sync", fromlist=["_walk"])._walk(backend, TARGET, 4)
+    objects = survey(backend, TARGET).objects
     return {
         rel: (info.object_type, None if info.object_type is ObjectType.DIRECTORY else backend.export(info.path))
         for rel, info in objects.items()
@@ -275,6 +282,11 @@ def never_silently_diverged(root: Path, source: Path, *, coarse: bool = False) -
     assert wrong == [], f"the manifest vouches for content the folder does not hold: {wrong}"
 
 
+def complete_sync(root: Path, source: Path, *, coarse: bool = False) -> Callable[[], None]:
+    """A whole sync from `source`, to run inside another."""
+    return lambda: sync(HookedBackend(root, coarse=coarse), source)
+
+
 def crash_after_uploads(root: Path, source: Path, *, coarse: bool = False) -> Callable[[], None]:
     """A sync killed after its uploads: its claim stays, it writes no manifest."""
 
@@ -336,7 +348,7 @@ def test_racing_syncs_never_diverge_silently_at_any_point(tmp_path, other, clock
         sync(HookedBackend(root, coarse=coarse), b)  # the folder as a previous checkout of B left it
         b_changes(b)
         if other == "completes":
-            hook = lambda: sync(HookedBackend(root, coarse=coarse), b)  # noqa: E731
+            hook = complete_sync(root, b, coarse=coarse)
         else:
             hook = crash_after_uploads(root, b, coarse=coarse)
         racing = HookedBackend(root, at=at, hook=hook, coarse=coarse)
