@@ -206,13 +206,13 @@ def test_racing_checkouts_of_one_branch_never_diverge_silently(project, tmp_path
         backend.hook = lambda: _ok(other.invoke("checkout", "BI-7", env=env))  # B's whole checkout, inside A's
         items = collect_source(project.source)
         result = apply_sync(backend, plan_sync(backend, items, folder), workers=1)
-        assert backend.hook is None and result.unverified == sorted(result.uploaded)
-        # today: A's manifest recorded A's hashes against B's modification times, and this said "uploaded 0"
-        again = _ok(project.invoke("checkout", "BI-7", env=env))
-        assert "uploaded 0," not in again
-        for source, copy in ((project.source, project), (other.source, other), (project.source, project)):
+        assert backend.hook is None
+        # before: A's manifest recorded A's hashes against B's modification times, so A's next checkout
+        # called the three notebooks unchanged while they held B's code
+        for copy in (project, other, project):
             _ok(copy.invoke("checkout", "BI-7", env=env))
             for name in ("ModelTraining", "PrepareData", "conf/dev_config"):
-                assert backend.export(f"{folder}/{name}") == (source / f"{name}.py").read_bytes()
+                assert backend.export(f"{folder}/{name}") == (copy.source / f"{name}.py").read_bytes(), (copy.root, name)
+        assert result.unverified == sorted(result.uploaded)  # A knew it had been raced
         assert "uploaded 0," in _ok(project.invoke("checkout", "BI-7", env=env))
         backend.close()
