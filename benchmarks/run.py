@@ -43,6 +43,7 @@ RATE_LIMIT = 30
 HEADER = "# Databricks notebook source\n"
 IMPORT_PATH = "/api/2.0/workspace/import"
 SYNC_MANIFEST = ".bricktasks-sync.json"
+SYNC_CLAIM = ".bricktasks-sync-claim-"
 WORKSPACE_ROOT = "/Projects/forecasting"
 CI_ROOT = f"{WORKSPACE_ROOT}/CI"
 CI_LIBRARIES_ROOT = f"{WORKSPACE_ROOT}/libraries/CI"
@@ -133,9 +134,11 @@ class Emulator:
         return len(self.process.requests())
 
     def imports_since(self, mark: int) -> tuple[int, int]:
-        """(imports of anything, imports of anything but the sync manifest) since `mark`."""
+        """(imports of anything, imports of anything but the sync manifest and claim) since `mark`."""
         imports = [e for e in self.process.requests()[mark:] if e["method"] == "POST" and e["path"] == IMPORT_PATH]
-        content = [e for e in imports if not str(e.get("target") or "").endswith(SYNC_MANIFEST)]
+        content = [  # the sync's claim (created and deleted by each sync that writes) is bookkeeping too
+            e for e in imports if not str(e.get("target") or "").endswith(SYNC_MANIFEST) and SYNC_CLAIM not in str(e.get("target") or "")
+        ]
         return len(imports), len(content)
 
 

@@ -49,6 +49,7 @@ def _load(c, out: TaskOutput, **flags: Any) -> tuple[Project, Console]:
 def _check_source(project: Project) -> None:
     refuse_tracked_dotenv(project.root)
     scan_for_credentials(project.source_dir)
+    workflow.check_source(project.source_dir)  # names, sizes, collisions: before any request
 
 
 @bricktask(

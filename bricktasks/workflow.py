@@ -19,9 +19,12 @@ from bricktasks.libraries import INSTALL_LIBRARIES_FILE, install_libraries_sourc
 from bricktasks.output import Console
 from bricktasks.project import SET_ENVIRONMENT, set_environment_source
 from bricktasks.retry import call_with_retries
-from bricktasks.sync import DEFAULT_WORKERS, Destination, SyncResult, apply_sync, collect_source, plan_sync, survey
+from bricktasks.sync import (
+    DEFAULT_WORKERS, Destination, SyncResult, apply_sync, check_uploadable, collect_source, plan_sync, survey,
+)
 
 __all__ = [
+    "check_source",
     "push_source",
     "folder_exists",
     "checkout",
@@ -36,6 +39,12 @@ __all__ = [
 
 BUILD_MANIFEST = ".bricktasks-build.json"
 SET_ENVIRONMENT_FILE = f"{SET_ENVIRONMENT}.py"
+
+
+def check_source(source_dir: Path) -> None:
+    """Refuse, before any request, a working copy the workspace cannot hold as it is: a name over
+    255 bytes, a notebook or file over the 10 MB import limit, two paths that become one object."""
+    check_uploadable(collect_source(source_dir), prefix=f"{source_dir.name}/")
 
 
 def push_source(
@@ -59,6 +68,8 @@ def push_source(
     items = collect_source(source_dir, replace=replace)
     plan = plan_sync(backend, items, target, destination)
     if dry_run:
+        for rel in plan.replaced:
+            console.info(f"would replace {rel} ({plan.remote[rel].object_type.value.lower()} in the way)")
         for item in plan.uploads:
             console.info(f"would upload {item.remote_rel}")
         for rel in plan.extra:
@@ -69,6 +80,13 @@ def push_source(
     )
     with uploading:
         result = apply_sync(backend, plan, prune=prune, on_upload=lambda item: uploading.advance(len(item.content)))
+    for rel in result.replaced:
+        console.info(f"replaced {rel}: the {plan.remote[rel].object_type.value.lower()} there was in the way")
+    if result.unverified:
+        console.info(
+            f"another sync wrote into {target} at the same time (or one was interrupted in the last 30 minutes): "
+            f"the next sync sends these {len(result.unverified)} objects again, so that the folder holds its working copy"
+        )
     for rel in result.extra:
         console.info(f"not in the working copy (pass --prune to remove): {rel}")
     for rel in result.pruned:

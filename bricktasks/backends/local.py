@@ -188,15 +188,20 @@ class LocalBackend(Backend):
         if not disk.parent.is_dir():
             raise NotFound(f"The parent folder ({_parent(path)}) does not exist.")
         try:
-            existing, existing_disk, _ = self._locate(path)
+            existing, _, _ = self._locate(path)
         except NotFound:
             existing = None
-        if existing is not None:
-            if not overwrite or existing is ObjectType.DIRECTORY:
-                raise AlreadyExists(f"Path ({path}) already exists.", "pass overwrite to replace it")
-            if existing_disk != (disk.with_name(disk.name + NOTEBOOK_EXTENSIONS[language]) if language else disk):
-                existing_disk.unlink()  # a notebook replacing a file, or back: only one object per path
         target = disk.with_name(disk.name + NOTEBOOK_EXTENSIONS[language]) if language else disk
+        wanted = ObjectType.NOTEBOOK if language else ObjectType.FILE
+        if existing is not None:
+            if not overwrite:
+                raise AlreadyExists(f"Path ({path}) already exists.", "pass overwrite to replace it")
+            if existing is not wanted:  # as Databricks: overwrite replaces an object by one of its own type only
+                raise AlreadyExists(f"Path ({path}) already exists as a {existing.value.lower()}.", "delete it first")
+        elif target.exists():
+            # notebook `a` is kept on disk as `a.py`, where a FILE `a.py` would be: refuse rather than
+            # silently replace one by the other (the workspace would keep both)
+            raise AlreadyExists(f"Path ({path}) is in the way of another object here.", "delete it first")
         _atomic_write(target, content)
 
     def export(self, path: str, *, format: str = "SOURCE") -> bytes:

@@ -1,12 +1,13 @@
 """What `invoke checkout` sends, counted in the emulator's request log (issue 5): every file once
 into an empty folder, nothing from a fresh clone of the same commit, one import for one changed
-notebook, and the one object edited in the workspace since (Git is the source of truth)."""
+notebook, and the one object edited in the workspace since (Git is the source of truth). A sync
+that writes also creates and deletes its claim (issue 11: racing syncs learn of each other)."""
 from __future__ import annotations
 
 import pytest
 
 from bricktasks.emulator.testing import EmulatorProcess, workspace_client
-from bricktasks.sync import MANIFEST_NAME, collect_source
+from bricktasks.sync import CLAIM_PREFIX, MANIFEST_NAME, collect_source
 
 from e2e_helpers import HEADER, SENTINEL_TOKEN, WORKSPACE_ROOT, is_write
 
@@ -29,8 +30,15 @@ def checkout(copy, emulator) -> list[dict]:
     return [request for request in emulator.requests()[before:] if is_write(request)]
 
 
+def claims(writes: list[dict]) -> list[dict]:
+    return [request for request in writes if CLAIM_PREFIX in request["target"]]
+
+
 def imported(writes: list[dict]) -> list[str]:
-    return sorted(request["target"][len(FOLDER) + 1:] for request in writes if request["path"] == IMPORT)
+    """The objects imported, but the sync's claim: one created and one deleted by every sync that writes."""
+    made = claims(writes)
+    assert [request["path"] for request in made] in ([], [IMPORT, "/api/2.0/workspace/delete"]), made
+    return sorted(request["target"][len(FOLDER) + 1:] for request in writes if request["path"] == IMPORT and request not in made)
 
 
 def test_checkout_sends_only_what_changed(project, tmp_path, emulator):
@@ -47,7 +55,7 @@ def test_checkout_sends_only_what_changed(project, tmp_path, emulator):
     notebook.write_text(notebook.read_text() + "\n# COMMAND ----------\n\nprint('one more cell')\n")
     changed = checkout(clone, emulator)
     assert imported(changed) == sorted(["PrepareData", MANIFEST_NAME])
-    assert len(changed) == 2
+    assert len(changed) == 2 + len(claims(changed)) == 4
 
     # someone edits a notebook in the workspace UI: the next checkout puts Git's version back
     from databricks.sdk.service.workspace import ImportFormat, Language

@@ -1,13 +1,14 @@
 """Sync: plan from content hashes kept in the workspace, apply in parallel, prune on request."""
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from pathlib import Path
 
 from bricktasks.backends.base import ObjectType
 from bricktasks.backends.local import LocalBackend
-from bricktasks.sync import MANIFEST_NAME, apply_sync, collect_source, plan_sync
+from bricktasks.sync import CLAIM_PREFIX, MANIFEST_NAME, apply_sync, collect_source, plan_sync
 
 HEADER = "# Databricks notebook source\n"
 TARGET = "/Projects/forecasting/BI-1"
@@ -86,7 +87,10 @@ def test_one_changed_file_is_one_upload_plus_the_manifest(tmp_path):
     backend.imported.clear()
     result = sync(backend, source)
     assert result.uploaded == ["conf/ci_config"]
-    assert backend.imported == [f"{TARGET}/conf/ci_config.py", f"{TARGET}/{MANIFEST_NAME}"]
+    claim, *rest = backend.imported  # the claim comes first, before any write, and is gone at the end
+    assert claim.startswith(f"{TARGET}/{CLAIM_PREFIX}")
+    assert rest == [f"{TARGET}/conf/ci_config.py", f"{TARGET}/{MANIFEST_NAME}"]
+    assert not [info for info in backend.list(TARGET) if CLAIM_PREFIX in info.path]
     assert b"X = 2" in backend.export(f"{TARGET}/conf/ci_config")
 
 
@@ -131,3 +135,17 @@ def test_a_garbled_manifest_costs_a_full_upload_not_an_error(tmp_path):
     sync(backend, source)
     backend.import_object(f"{TARGET}/{MANIFEST_NAME}", b"{not json", overwrite=True)
     assert len(sync(backend, source).uploaded) == 4
+
+
+def test_the_manifest_records_hash_time_and_object_id_of_each_verified_write(tmp_path):
+    source = make_source(tmp_path / "src")
+    backend = LocalBackend(tmp_path / "root")
+    sync(backend, source)
+    first = json.loads(backend.export(f"{TARGET}/{MANIFEST_NAME}"))
+    info = backend.get_status(f"{TARGET}/ModelTraining")
+    assert first["version"] == 2 and first["nonce"]
+    assert first["objects"]["ModelTraining"]["modified_at"] == info.modified_at
+    assert first["objects"]["ModelTraining"]["object_id"] == info.object_id
+    (source / "data.csv").write_text("a,b\n3,4\n")
+    sync(backend, source)
+    assert json.loads(backend.export(f"{TARGET}/{MANIFEST_NAME}"))["nonce"] != first["nonce"]  # each write its own
