@@ -151,6 +151,8 @@ def test_the_emulators_token_never_reaches_a_run(tmp_path: Path) -> None:
     stdout = "".join(path.read_text(errors="replace") for path in root.glob("runs/*/stdout.txt"))
     assert "PATH=" in stdout  # the dump ran
     assert TOKEN not in stdout and TOKEN not in logs
+    # the logs over the API show where the run's Volumes are as a cluster would, not the emulator's disk
+    assert "BRICKTASKS_VOLUMES_DIR=/Volumes" in logs and str(root.resolve()) not in logs
     leaked = [str(path) for path in root.rglob("*") if path.is_file() and TOKEN.encode() in path.read_bytes()]
     assert leaked == []
 

@@ -89,20 +89,33 @@ def _files_holding_the_secret(root: Path) -> list[str]:
     return [str(path.relative_to(root)) for path in sorted(root.rglob("*")) if path.is_file() and needle in path.read_bytes()]
 
 
-def _processes_holding_the_secret(run_dir: Path) -> list[str]:
-    """The run's processes whose command line or environment holds the value (both are readable by the user's other processes)."""
+def _processes_holding_the_secret(root: Path) -> list[str]:
+    """The run's processes (supervisor and runtime: their command lines name the root) whose command
+    line or environment holds the value; both are readable by any other process of the user."""
     found = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
-            if os.readlink(proc / "cwd") != str(run_dir) and str(run_dir.parent) not in (proc / "cmdline").read_text(errors="replace"):
+            cmdline = (proc / "cmdline").read_bytes()
+            if str(root).encode() not in cmdline:
                 continue
-            if SECRET.encode() in (proc / "environ").read_bytes() + (proc / "cmdline").read_bytes():
+            if SECRET.encode() in (proc / "environ").read_bytes() + cmdline:
                 found.append(proc.name)
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
     return found
+
+
+def _run_processes(root: Path) -> int:
+    return sum(1 for proc in Path("/proc").glob("[0-9]*/cmdline") if str(root).encode() in _readable(proc))
+
+
+def _readable(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return b""
 
 
 def _terminal(backend: LocalBackend, run_id: int):
@@ -137,7 +150,8 @@ def _end_a_held_run(backend: LocalBackend, run_id: int, ending: str) -> None:
     task_dir = backend.runs.run_dir(task_id)
     wait_until(lambda: (task_dir / "started").exists(), timeout=120, interval=0.1)
     assert _files_holding_the_secret(backend.root) == []  # while the notebook holds the value
-    assert _processes_holding_the_secret(task_dir) == []
+    assert _run_processes(backend.root) >= 2  # the supervisor and the runtime are there to be looked at
+    assert _processes_holding_the_secret(backend.root) == []
     if ending == "cancelled":
         backend.cancel_run(run_id)
     elif ending == "supervisor killed":
