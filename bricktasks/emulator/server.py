@@ -90,7 +90,7 @@ class EmulatorServer(ThreadingHTTPServer):
         if not options.token and not options.no_auth:
             raise ValueError("the emulator needs a token, or no_auth=True to accept unauthenticated requests on purpose")
         self.state = EmulatorState(Path(root), tuple(options.quirks))
-        self.disk_paths = _disk_path_names(self.state.backend.paths.root)
+        self.disk_paths = _disk_path_names([Path(root).absolute(), self.state.backend.paths.root])
         self.log = RequestLog(options.request_log)
         self.bucket = TokenBucket(options.rate_limit) if options.rate_limit else None
         self.faults = FaultInjector(options.fault_rate, options.seed, options.fault_kinds) if options.fault_rate > 0 else None
@@ -314,15 +314,16 @@ def _disk_error(exc: OSError) -> ApiError:
     return ApiError(500, "INTERNAL_ERROR", f"emulator handler failed: {type(exc).__name__}: {exc.strerror or 'disk error'}")
 
 
-def _disk_path_names(root: Path) -> list[tuple[bytes, bytes]]:
-    """(disk path as it appears in a JSON string, what to show instead), most specific first."""
+def _disk_path_names(roots: list[Path]) -> list[tuple[bytes, bytes]]:
+    """(disk path as it appears in a JSON string, what to show instead), longest first, for the root
+    as given and as resolved (a root reached through a link has two spellings)."""
     shown = [("workspace", "/Workspace"), ("dbfs", "/dbfs"), ("volumes", "/Volumes"), ("", "<emulator root>")]
-    names = []
-    for base in dict.fromkeys([root, root.resolve()]):  # both spellings, if the root is reached through a link
+    names = {}
+    for base in roots:
         for folder, instead in shown:
             disk = str(base / folder) if folder else str(base)
-            names.append((json.dumps(disk)[1:-1].encode(), instead.encode()))
-    return names
+            names[json.dumps(disk)[1:-1].encode()] = instead.encode()
+    return sorted(names.items(), key=lambda pair: len(pair[0]), reverse=True)
 
 
 class EmulatorHandle:

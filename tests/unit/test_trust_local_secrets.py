@@ -163,3 +163,13 @@ def _end_a_held_run(backend: LocalBackend, run_id: int, ending: str) -> None:
     assert run.result_state == expected, run.state_message
     time.sleep(0.3)  # anything a dying process would still write
     assert _files_holding_the_secret(backend.root) == []
+
+
+def test_secrets_that_do_not_reach_the_supervisor_whole_fail_the_run_before_any_notebook(tmp_path: Path) -> None:
+    backend = LocalBackend(tmp_path / "root", secrets={"ml": {"api": 5}})  # type: ignore[dict-item]  # not a string: refused
+    backend.mkdirs("/Projects/p")
+    backend.import_object("/Projects/p/Main", b"open('ran', 'w').write('yes')\n", format="SOURCE", language="PYTHON")
+    run = _terminal(backend, _submit(backend))
+    assert (run.life_cycle_state, run.result_state, run.state_message) == ("INTERNAL_ERROR", "FAILED", "The run's secrets did not arrive")
+    assert [task.life_cycle_state for task in run.tasks] == ["INTERNAL_ERROR"]
+    assert not list(backend.root.glob("runs/*/ran")) and not list(backend.root.glob("runs/*/context.json"))
