@@ -230,6 +230,19 @@ def test_a_nul_byte_in_a_path_answers_400(emulator, case: str) -> None:
     assert sorted(path.name for path in (emulator.root / "workspace" / "Projects" / "p").iterdir()) == []
 
 
+def test_the_sdk_gets_a_bad_request_for_a_nul_in_an_uploaded_path(emulator) -> None:
+    from databricks.sdk.errors import BadRequest, DatabricksError
+    from databricks.sdk.service.workspace import ImportFormat
+
+    client = workspace_client(emulator.url, TOKEN)
+    # a multipart form; the SDK re-raises an upload's 400 as a plain DatabricksError with a hint
+    with pytest.raises(DatabricksError, match="NUL byte"):
+        client.workspace.upload("/Projects/p/a\x00b.txt", b"x", format=ImportFormat.AUTO)
+    with pytest.raises(BadRequest, match="NUL byte"):
+        client.workspace.get_status("/Projects/p/a\x00b")
+    assert _object_files(emulator) == []
+
+
 # -- item 14: Content-Length ----------------------------------------------------------------------
 BODY = json.dumps({"path": "/Projects/p/made"}).encode()
 LENGTHS = {"negative": b"-5", "negative zero-padded": b"-0005", "not a number": b"abc", "a float": b"3.5",
@@ -249,6 +262,18 @@ def test_a_malformed_content_length_answers_400_and_changes_nothing(emulator, ca
     assert time.monotonic() - started < 9  # answered, not left waiting for a body that never comes
     assert not (emulator.root / "workspace" / "Projects" / "p" / "made").exists()
     assert emulator.requests[-1]["status"] == 400
+
+
+@pytest.mark.parametrize("size", [b"zz", b"-5", b"+5"])
+def test_a_malformed_chunk_size_answers_400_and_changes_nothing(emulator, size: bytes) -> None:
+    request = (
+        b"POST /api/2.0/workspace/mkdirs HTTP/1.1\r\nHost: emulator\r\n" + f"Authorization: Bearer {TOKEN}\r\n".encode()
+        + b"Transfer-Encoding: chunked\r\n\r\n" + size + b"\r\n" + BODY + b"\r\n0\r\n\r\n"
+    )
+    status, body = _raw(emulator.url, request)
+    assert status == 400, (size, status, body)
+    assert json.loads(body)["error_code"] == "MALFORMED_REQUEST"
+    assert not (emulator.root / "workspace" / "Projects" / "p" / "made").exists()
 
 
 def test_a_good_content_length_still_works_on_the_same_socket_format(emulator) -> None:
