@@ -13,6 +13,7 @@ import pytest
 
 from bricktasks.backends.base import NotebookTask, RunSpec
 from bricktasks.backends.local import LocalBackend
+from bricktasks.errors import ConfigError
 from bricktasks.project import load_project, local_secrets, open_backend
 from bricktasks.projectcopy import wait_until
 
@@ -55,6 +56,17 @@ def test_an_empty_process_value_does_not_hide_the_dotenv_one(tmp_path: Path) -> 
     # as for every setting: an empty variable is unset
     (tmp_path / ".env").write_text("BRICKTASKS_SECRET__ml__api=from-dotenv\n")
     assert local_secrets({"BRICKTASKS_SECRET__ml__api": ""}, tmp_path) == {"ml": {"api": "from-dotenv"}}
+
+
+@pytest.mark.parametrize("name", ["BRICKTASKS_SECRET__ml", "BRICKTASKS_SECRET____api", "BRICKTASKS_SECRET__ml__", "BRICKTASKS_SECRET__"])
+def test_a_secret_name_without_scope_or_key_in_dotenv_is_refused_without_its_value(tmp_path: Path, name: str) -> None:
+    (tmp_path / ".env").write_text(f"{name}={SECRET}\n")
+    with pytest.raises(ConfigError) as refused:
+        local_secrets({}, tmp_path)
+    line = refused.value.one_line()
+    assert line.startswith(f"{name} in .env names no secret scope and key") and "BRICKTASKS_SECRET__<scope>__<key>" in line
+    assert SECRET not in line
+    assert local_secrets({name: SECRET}) == {}  # in the environment, a stray variable is ignored
 
 
 def test_without_a_dotenv_only_the_environment_counts(tmp_path: Path) -> None:
