@@ -42,3 +42,15 @@ def test_a_secret_in_dotenv_reaches_the_run_redacted_and_is_kept_nowhere(project
     assert result.returncode == 0, result.stdout + result.stderr
     assert _exit_value(result.stdout) == hashlib.sha256(b"from-the-shell").hexdigest()
     assert "from-the-shell" not in result.stdout + result.stderr + _run_logs(project)
+
+
+def test_a_secret_without_a_key_in_dotenv_is_refused_in_one_line(project) -> None:
+    with (project.root / ".env").open("a") as dotenv:
+        dotenv.write(f"BRICKTASKS_SECRET__ml={SENTINEL_TOKEN}\n")
+    project.write_notebook("UsesSecret", USES_THE_SECRET)
+    project.commit_all("a notebook reading a secret")
+    result = project.invoke("run", "UsesSecret", "--env", "ci")
+    assert result.returncode == 2, result.stdout + result.stderr
+    [line] = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+    assert "BRICKTASKS_SECRET__ml in .env names no secret scope and key" in line and "Traceback" not in result.stderr
+    assert not project.local_root.joinpath("runs").exists() or not list(project.local_root.glob("runs/*"))
