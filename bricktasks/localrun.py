@@ -26,7 +26,7 @@ LOCAL_RUNS = ".local-runs"
 def run_notebook_locally(
     project: Project, notebook: str, env: str, libraries: list[Path], *, timeout_s: float, console: Console, branch: str
 ) -> int:
-    backend = LocalBackend(project.local_root, secrets=local_secrets(os.environ))
+    backend = LocalBackend(project.local_root, secrets=local_secrets(os.environ, project.root))
     folder = join(project.layout.workspace_root, LOCAL_RUNS, branch_folder(branch))
     # beside the folder, not in it: the sync below prunes whatever the working copy does not hold
     library_folder = join(project.layout.workspace_root, LOCAL_RUNS, ".libraries", branch_folder(branch))

@@ -10,7 +10,7 @@ from bricktasks.errors import ConfigError, UserInputError
 from bricktasks.buildinfo import current_git_branch
 from bricktasks.layout import ProjectLayout, branch_folder, check_local_root, check_output_folder
 from bricktasks.libraries import INSTALL_LIBRARIES
-from bricktasks.settings import Settings, load_settings
+from bricktasks.settings import Settings, load_settings, read_dotenv
 
 __all__ = ["Project", "load_project", "open_backend", "local_secrets", "SET_ENVIRONMENT", "set_environment_source"]
 
@@ -112,14 +112,34 @@ def load_project(root: Path, environ: Mapping[str, str], flags: Mapping[str, Any
     return project
 
 
-def local_secrets(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
-    """Secrets for local runs: BRICKTASKS_SECRET__<scope>__<key>=value becomes dbutils.secrets.get(scope, key)."""
+def local_secrets(environ: Mapping[str, str], project_dir: Path | None = None) -> dict[str, dict[str, str]]:
+    """Secrets for local runs: BRICKTASKS_SECRET__<scope>__<key>=value becomes dbutils.secrets.get(scope, key).
+
+    Read from the process environment and from the project's `.env`, the environment winning as for
+    every setting (an empty variable counts as unset). The key may itself hold `__`; the scope may not.
+    A malformed name in `.env` is an error, as any unknown setting there is; in the environment it is ignored."""
+    dotenv = read_dotenv(project_dir / ".env") if project_dir is not None else {}
+    merged = {name: value for name, value in dotenv.items() if name.startswith(SECRET_PREFIX)}
+    for name in merged:
+        if _secret_address(name) is None:
+            raise ConfigError(
+                f"{name} in .env names no secret scope and key", "write it as BRICKTASKS_SECRET__<scope>__<key>=value"
+            )
+    merged.update(
+        {name: value for name, value in environ.items() if name.startswith(SECRET_PREFIX) and (value != "" or name not in merged)}
+    )
     scopes: dict[str, dict[str, str]] = {}
-    for name, value in environ.items():
-        if name.startswith(SECRET_PREFIX) and name.count("__") >= 2:
-            scope, key = name[len(SECRET_PREFIX):].split("__", 1)
-            scopes.setdefault(scope, {})[key] = value
+    for name, value in merged.items():
+        address = _secret_address(name)
+        if address is not None:
+            scopes.setdefault(address[0], {})[address[1]] = value
     return scopes
+
+
+def _secret_address(name: str) -> tuple[str, str] | None:
+    """(scope, key) of a BRICKTASKS_SECRET__<scope>__<key> name, or None if either is missing."""
+    scope, separator, key = name[len(SECRET_PREFIX):].partition("__")
+    return (scope, key) if separator and scope and key else None
 
 
 def open_backend(project: Project, environ: Mapping[str, str]) -> Backend:
@@ -127,7 +147,7 @@ def open_backend(project: Project, environ: Mapping[str, str]) -> Backend:
     if settings.backend == "local":
         from bricktasks.backends.local import LocalBackend
 
-        return LocalBackend(project.local_root, secrets=local_secrets(environ))
+        return LocalBackend(project.local_root, secrets=local_secrets(environ, project.root))
     from bricktasks.backends.databricks import DatabricksBackend
 
     return DatabricksBackend(

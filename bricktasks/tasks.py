@@ -42,7 +42,7 @@ def _project_dir(c) -> Path:
 def _load(c, out: TaskOutput, **flags: Any) -> tuple[Project, Console]:
     project = load_project(_project_dir(c), os.environ, flags)
     # the workspace token, and the local runs' secret values (a notebook may print them back)
-    local = [value for scope in local_secrets(os.environ).values() for value in scope.values()]
+    local = [value for scope in local_secrets(os.environ, project.root).values() for value in scope.values()]
     return project, out.console([*project.settings.secret_values(), *local])
 
 

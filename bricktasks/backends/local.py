@@ -3,15 +3,20 @@
 Notebook rule (as the Workspace API's AUTO format): a `.py`/`.sql`/`.scala`/`.r` file that
 starts with its language's `Databricks notebook source` header is a NOTEBOOK at the path
 without the extension; any other file is a FILE under its full name. Every write goes to a
-temporary name first and is then renamed, so a reader never sees half a file.
+temporary name first and is then renamed, so a reader never sees half a file. Writes to one
+folder's objects (import, mkdirs, delete) hold that folder's lock, across threads and processes:
+the FILE `x`, the NOTEBOOK `x` (`x.py` on disk) and the folder `x` are one workspace path, so
+two writers racing on it leave exactly one object, as the workspace does.
 """
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Iterator
 
 from bricktasks.backends.base import (
     NOTEBOOK_EXTENSIONS,
@@ -30,7 +35,7 @@ from bricktasks.errors import AlreadyExists, DirectoryNotEmpty, InvalidRequest, 
 
 __all__ = ["LocalBackend", "notebook_language"]
 
-MAX_IMPORT_BYTES = 10 * 1024 * 1024  # the Workspace API's import limit for notebooks
+MAX_IMPORT_BYTES = 10 * 1024 * 1024  # the Workspace API's import limit, for notebooks and files alike
 TEMP_PREFIX = ".bricktasks-tmp-"
 _EXTENSION_LANGUAGE = {ext: lang for lang, ext in NOTEBOOK_EXTENSIONS.items()}
 
@@ -79,6 +84,21 @@ def _remove_tree(disk: Path) -> None:
             raise error_info[1]
 
     shutil.rmtree(disk, onerror=skip_vanished)
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """Hold an exclusive lock on a folder (flock on the folder itself: no lock file is left behind).
+    Each holder opens the folder anew, so threads of one process exclude each other as processes do;
+    closing the descriptor releases the lock, even when the holder is killed."""
+    while not folder.is_dir() and folder != folder.parent:
+        folder = folder.parent  # a folder still to be made: its nearest existing ancestor stands for it
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 class LocalBackend(Backend):
@@ -153,6 +173,10 @@ class LocalBackend(Backend):
 
     def mkdirs(self, path: str) -> None:
         path = _clean(path)
+        with _folder_lock(self.paths.workspace_path(path).parent):
+            self._make_folder(path)
+
+    def _make_folder(self, path: str) -> None:
         try:
             kind, _, _ = self._locate(path)
         except NotFound:
@@ -164,6 +188,10 @@ class LocalBackend(Backend):
     def import_object(
         self, path: str, content: bytes, *, format: str = "AUTO", language: str | None = None, overwrite: bool = False
     ) -> None:
+        with _folder_lock(self.paths.workspace_path(_clean(path)).parent):
+            self._import(path, content, format=format, language=language, overwrite=overwrite)
+
+    def _import(self, path: str, content: bytes, *, format: str, language: str | None, overwrite: bool) -> None:
         path = _clean(path)
         format = format.upper()
         disk = self.paths.workspace_path(path)
@@ -183,8 +211,8 @@ class LocalBackend(Backend):
             language = None
         else:
             raise InvalidRequest(f"import format {format} is not supported here", "use AUTO, SOURCE or RAW")
-        if language and len(content) > MAX_IMPORT_BYTES:
-            raise InvalidRequest(f"{path} is larger than the 10 MB import limit")
+        if len(content) > MAX_IMPORT_BYTES:
+            raise InvalidRequest(f"{path} is larger than the 10 MB import limit", "put large files on a Volume or DBFS")
         if not disk.parent.is_dir():
             raise NotFound(f"The parent folder ({_parent(path)}) does not exist.")
         try:
@@ -213,6 +241,10 @@ class LocalBackend(Backend):
 
     def delete(self, path: str, *, recursive: bool = False) -> None:
         path = _clean(path)
+        with _folder_lock(self.paths.workspace_path(path).parent):
+            self._delete(path, recursive=recursive)
+
+    def _delete(self, path: str, *, recursive: bool) -> None:
         kind, disk, _ = self._locate(path)
         with _vanished_is_not_found(path):
             if kind is ObjectType.DIRECTORY:

@@ -53,6 +53,8 @@ class LocalPaths:
 
 
 def _normal(path: str, kind: str) -> str:
+    if "\x00" in path:  # no file name can hold one; the OS call would fail with a ValueError
+        raise InvalidRequest(f"{kind} path {path!r} contains a NUL byte", "remove it from the path")
     if not path.startswith("/"):
         raise InvalidRequest(f"{kind} path {path!r} is not absolute", "paths start with /")
     if any(part in (".", "..") for part in path.split("/")):

@@ -7,6 +7,12 @@ can kill a task's whole tree (the Spark JVM included). Records live on disk, so 
 survives the process that submitted it. Every read-modify-write of a record holds a lock,
 and a terminal state is never overwritten: a cancel racing a finishing run keeps whichever
 came first.
+
+The run's secrets never touch the disk: they go to the supervisor through its stdin pipe and from
+it to each task's runtime the same way, so no file under `runs/` holds them at any moment, and
+there is nothing to clean up when a run is cancelled or its supervisor is killed (a file written
+0600 and deleted at the end would survive a SIGKILL). Neither process gets them, nor the
+submitter's credentials, in its environment, which any process of the user can read.
 """
 from __future__ import annotations
 
@@ -21,15 +27,54 @@ import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Iterator
+from typing import IO, Any, Iterator, Mapping
 
 from bricktasks.backends.base import TERMINAL_STATES, Run, RunOutput, RunSpec, TaskRun
 from bricktasks.backends.local_paths import LocalPaths
 from bricktasks.errors import InvalidRequest, NotFound
 
-__all__ = ["LocalRunStore", "now_ms", "process_alive", "kill_process_group"]
+__all__ = ["LocalRunStore", "now_ms", "process_alive", "kill_process_group", "without_credentials", "send_secrets", "read_secrets"]
 
 RUN_FILE = "run.json"
+# credentials of whoever submits a run (a developer's shell, a CI agent, the emulator): a cluster
+# never has them, so neither do a local run's processes
+CREDENTIAL_VARIABLES = frozenset({
+    "DATABRICKS_TOKEN", "DATABRICKS_CLIENT_SECRET", "DATABRICKS_PASSWORD", "DATABRICKS_AZURE_CLIENT_SECRET",
+    "ARM_CLIENT_SECRET", "AZURE_CLIENT_SECRET",
+    "BRICKTASKS_EMULATOR_TOKEN",  # bricktasks.emulator's own token (named here: backends never import the emulator)
+})
+CREDENTIAL_PREFIXES = ("BRICKTASKS_SECRET__",)
+
+
+def without_credentials(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment minus every credential a run must not see."""
+    return {
+        name: value
+        for name, value in environ.items()
+        if name not in CREDENTIAL_VARIABLES and not name.startswith(CREDENTIAL_PREFIXES)
+    }
+
+
+def send_secrets(stream: IO[bytes] | None, secrets: Mapping[str, Mapping[str, str]]) -> None:
+    """Write the secrets to a child's stdin and close it (a child that died first just misses them)."""
+    if stream is None:
+        return
+    with contextlib.suppress(BrokenPipeError, OSError):
+        with stream:
+            stream.write(json.dumps(secrets).encode())
+
+
+def read_secrets(stream: IO[bytes]) -> dict[str, dict[str, str]]:
+    """The secrets a parent sent on our stdin: {scope: {key: value}}; ValueError if they did not arrive whole.
+
+    The same format as bricktasks.runtime.context.read_secrets, kept twice on purpose: importing the
+    runtime package from here would load the whole notebook runtime into every backend user."""
+    data = json.loads(stream.read() or b"null")
+    if not isinstance(data, dict) or not all(
+        isinstance(keys, dict) and all(isinstance(value, str) for value in keys.values()) for keys in data.values()
+    ):
+        raise ValueError("the run's secrets did not arrive")
+    return {str(scope): {str(key): value for key, value in keys.items()} for scope, keys in data.items()}
 
 
 def now_ms() -> int:
@@ -167,28 +212,22 @@ class LocalRunStore:
             if token_file is not None:
                 token_file.parent.mkdir(exist_ok=True)
                 token_file.write_text(str(run_id))
-        self._write_secrets(run_id)
         self._start_supervisor(run_id)
         return run_id
-
-    def _write_secrets(self, run_id: int) -> None:
-        # secrets reach the run through a private file, never through argv or the record
-        path = self.run_dir(run_id) / "secrets.json"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(self.secrets, handle)
 
     def _start_supervisor(self, run_id: int) -> None:
         folder = self.run_dir(run_id)
         with open(folder / "supervisor.log", "ab") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "bricktasks.backends.local_supervisor", str(self.paths.root), str(run_id)],
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.PIPE,  # the secrets, never a file, argv or the environment
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                env=without_credentials(os.environ),
                 start_new_session=True,  # its own process group: the caller's Ctrl-C must not kill it directly
                 close_fds=True,
             )
+        send_secrets(process.stdin, self.secrets)
         self.update(run_id, supervisor={"pid": process.pid, "start": process_start_time(process.pid)})
 
     # -- state --------------------------------------------------------------------

@@ -2,9 +2,10 @@
 
     python -m bricktasks.backends.local_supervisor <local root> <run id>
 
-Started detached by `LocalRunStore.submit`. Each task runs as
-`python -m bricktasks.runtime` in a process group of its own (recorded in the task's
-record, so cancel can kill it, Spark JVM included), under the run's timeout.
+Started detached by `LocalRunStore.submit`, which sends the run's secrets on its stdin. Each task
+runs as `python -m bricktasks.runtime` in a process group of its own (recorded in the task's
+record, so cancel can kill it, Spark JVM included), under the run's timeout, and gets the secrets
+on its stdin in turn: they are never in a file, argv or an environment.
 """
 from __future__ import annotations
 
@@ -20,7 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from bricktasks.backends.local_paths import LocalPaths
-from bricktasks.backends.local_runs import LocalRunStore, kill_process_group, now_ms, process_start_time
+from bricktasks.backends.local_runs import (
+    LocalRunStore,
+    kill_process_group,
+    now_ms,
+    process_start_time,
+    read_secrets,
+    send_secrets,
+    without_credentials,
+)
 
 PR_SET_PDEATHSIG = 1
 
@@ -59,29 +68,25 @@ def _library_paths(paths: LocalPaths, libraries: list[dict[str, Any]]) -> tuple[
 
 def worker_environment(environ: dict[str, str] | os._Environ, paths: LocalPaths) -> dict[str, str]:
     """The notebook's environment: ours minus credentials, plus where Volumes and DBFS live locally."""
-    env = {
-        name: value
-        for name, value in environ.items()
-        if name not in ("DATABRICKS_TOKEN", "DATABRICKS_CLIENT_SECRET") and not name.startswith("BRICKTASKS_SECRET__")
-    }
+    env = without_credentials(environ)
     env["BRICKTASKS_VOLUMES_DIR"] = str(paths.volumes)
     env["BRICKTASKS_DBFS_DIR"] = str(paths.dbfs)
     env["MPLBACKEND"] = "Agg"
     return env
 
 
-def run_task(store: LocalRunStore, task_id: int, libraries: list[str], deadline: float | None) -> str:
+def run_task(
+    store: LocalRunStore, task_id: int, libraries: list[str], deadline: float | None, secrets: dict[str, dict[str, str]]
+) -> str:
     """Run one task to its end; returns its result state."""
     record = store.read(task_id)
     folder = store.run_dir(task_id)
-    secrets = json.loads((store.run_dir(record["parent_run_id"]) / "secrets.json").read_text())
-    context = {
+    context = {  # no secrets: they go down the worker's stdin
         "local_root": str(store.paths.root),
         "run_dir": str(folder),
         "parameters": record.get("base_parameters", {}),
         "overrides": {},
         "libraries": libraries,
-        "secrets": secrets,
     }
     context_file = folder / "context.json"
     fd = os.open(context_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -89,18 +94,19 @@ def run_task(store: LocalRunStore, task_id: int, libraries: list[str], deadline:
         json.dump(context, handle)
     store.update(task_id, state={"life_cycle_state": "RUNNING", "result_state": None, "state_message": "In run"}, start_time=now_ms())
     command = [
-        sys.executable, "-m", "bricktasks.runtime",
-        "--context", str(context_file), "--notebook", record["notebook_path"], "--result", str(folder / "result.json"),
+        sys.executable, "-m", "bricktasks.runtime", "--context", str(context_file), "--secrets-from-stdin",
+        "--notebook", record["notebook_path"], "--result", str(folder / "result.json"),
     ]
     with open(folder / "stdout.txt", "wb") as log:
         worker = subprocess.Popen(
             command,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,
             stdout=log,
             stderr=subprocess.STDOUT,
             env=worker_environment(os.environ, store.paths),
             preexec_fn=_die_with_parent,
         )
+    send_secrets(worker.stdin, secrets)
     store.update(task_id, worker={"pid": worker.pid, "start": process_start_time(worker.pid)})
     try:
         code = worker.wait(timeout=None if deadline is None else max(0.0, deadline - time.monotonic()))
@@ -120,10 +126,17 @@ def run_task(store: LocalRunStore, task_id: int, libraries: list[str], deadline:
     return store.update(task_id, state=state, end_time=now_ms())["state"]["result_state"]
 
 
-def supervise(root: Path, run_id: int) -> int:
+def supervise(root: Path, run_id: int, secrets: dict[str, dict[str, str]] | None) -> int:
+    """Run every task of the run; `secrets` None means they did not arrive, which fails the run."""
     paths = LocalPaths(root)
     store = LocalRunStore(paths)
     record = store.read(run_id)
+    if secrets is None:
+        failed = {"life_cycle_state": "INTERNAL_ERROR", "result_state": "FAILED", "state_message": "The run's secrets did not arrive"}
+        for task_id in record["tasks"]:
+            store.update(task_id, state=failed, end_time=now_ms())
+        store.update(run_id, state=failed, end_time=now_ms())
+        return 1
     spec = record["spec"]
     timeout = spec.get("timeout_seconds") or 0
     deadline = time.monotonic() + timeout if timeout > 0 else None
@@ -137,7 +150,7 @@ def supervise(root: Path, run_id: int) -> int:
             state = {"life_cycle_state": "INTERNAL_ERROR", "result_state": "FAILED", "state_message": "; ".join(problems)}
             results.append(store.update(task_id, state=state, end_time=now_ms())["state"]["result_state"])
             continue
-        results.append(run_task(store, task_id, libraries, deadline))
+        results.append(run_task(store, task_id, libraries, deadline, secrets))
     if problems:
         final = {"life_cycle_state": "INTERNAL_ERROR", "result_state": "FAILED", "state_message": "; ".join(problems)}
     elif "TIMEDOUT" in results:
@@ -150,5 +163,12 @@ def supervise(root: Path, run_id: int) -> int:
     return 0
 
 
+def _received_secrets() -> dict[str, dict[str, str]] | None:
+    try:
+        return read_secrets(sys.stdin.buffer)
+    except ValueError:
+        return None
+
+
 if __name__ == "__main__":
-    sys.exit(supervise(Path(sys.argv[1]), int(sys.argv[2])))
+    sys.exit(supervise(Path(sys.argv[1]), int(sys.argv[2]), _received_secrets()))

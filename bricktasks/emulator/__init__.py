@@ -1,8 +1,8 @@
 """A local root served as the Databricks REST API subset the tools use (workspace, DBFS, Files, runs).
 
-    python -m bricktasks.emulator --root DIR --port 0        # a process
-    start_emulator(root, token="t")                          # a thread, for tests
-    bricktasks.emulator.testing.EmulatorProcess(root)        # a subprocess, for tests and benchmarks
+    BRICKTASKS_EMULATOR_TOKEN=t python -m bricktasks.emulator --root DIR   # a process; needs a token or --no-auth
+    start_emulator(root, token="t")                                        # a thread, for tests
+    bricktasks.emulator.testing.EmulatorProcess(root, token="t")           # a subprocess, for tests and benchmarks
 
 All state lives in a `LocalBackend` over the root, so what the local backend wrote is what
 the emulator serves, and back.

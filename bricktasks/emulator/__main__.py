@@ -2,6 +2,11 @@
 
 Prints exactly one line, `bricktasks emulator listening on http://HOST:PORT`, once it accepts
 connections, and exits 0 on SIGINT or SIGTERM.
+
+It needs a token (`$BRICKTASKS_EMULATOR_TOKEN`, or `--token`) and answers 401 without it; it
+refuses to start with neither (exit 2, one line), so an emulator is never open by accident:
+`--no-auth` opens it on purpose. The token leaves the process environment once read, so the
+runs it starts (notebook subprocesses) never inherit it.
 """
 from __future__ import annotations
 
@@ -28,7 +33,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--token",
         default=os.environ.get(TOKEN_ENV) or None,
-        help=f"require 'Authorization: Bearer TOKEN' (default: ${TOKEN_ENV}, else accept any bearer)",
+        help=f"require 'Authorization: Bearer TOKEN' (default: ${TOKEN_ENV}; prefer it: ps shows argv)",
+    )
+    parser.add_argument(
+        "--no-auth", action="store_true", help="accept every request, with or without a token (only on purpose)"
     )
     parser.add_argument("--latency-ms", type=float, default=0.0, help="added before every request is handled")
     parser.add_argument("--rate-limit", type=float, default=None, help="requests per second; beyond it 429 + Retry-After")
@@ -53,12 +61,30 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+def auth_problem(token: str | None, no_auth: bool) -> str | None:
+    """Why the emulator must not start with this auth configuration, or None."""
+    if no_auth and token:
+        return f"error: both a token and --no-auth were given; unset {TOKEN_ENV} (and --token) or drop --no-auth"
+    if not no_auth and not token:
+        return (
+            f"error: the emulator needs a token; set {TOKEN_ENV} (or pass --token), "
+            "or pass --no-auth to accept unauthenticated requests on purpose"
+        )
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    token = (args.token or "").strip() or None
+    os.environ.pop(TOKEN_ENV, None)  # read once: the runs this process starts must not inherit it
+    problem = auth_problem(token, args.no_auth)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
     options = EmulatorOptions(
-        host=args.host, port=args.port, token=args.token, latency_ms=args.latency_ms, rate_limit=args.rate_limit,
-        fault_rate=args.fault_rate, seed=args.seed, fault_kinds=args.fault_kinds, request_log=args.request_log,
-        quirks=tuple(args.quirk),
+        host=args.host, port=args.port, token=token, no_auth=args.no_auth, latency_ms=args.latency_ms,
+        rate_limit=args.rate_limit, fault_rate=args.fault_rate, seed=args.seed, fault_kinds=args.fault_kinds,
+        request_log=args.request_log, quirks=tuple(args.quirk),
     )
     args.root.mkdir(parents=True, exist_ok=True)
     stop = threading.Event()

@@ -11,6 +11,7 @@ import base64
 import binascii
 import email.parser
 import json
+import re
 from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path
@@ -34,6 +35,7 @@ __all__ = [
     "Request",
     "Response",
     "BodyReader",
+    "content_length",
     "api_error_for",
     "json_response",
     "decode_base64",
@@ -108,14 +110,27 @@ def decode_base64(value: Any, what: str) -> bytes:
         raise ApiError(400, "INVALID_PARAMETER_VALUE", f"{what} is not valid base64") from None
 
 
+def content_length(headers: Message) -> int:
+    """The body's length from Content-Length (0 if absent or chunked); a 400 unless it is one plain
+    decimal number: a negative, signed, fractional or non-numeric value, or two that differ, leave the
+    body's end unknown (RFC 9112 6.3), and int() alone would take "-5", "+5" and "1_0"."""
+    if "chunked" in (headers.get("Transfer-Encoding") or "").lower():
+        return 0
+    values = {value.strip() for header in headers.get_all("Content-Length") or [] for value in header.split(",")}
+    if not values:
+        return 0
+    if len(values) > 1 or not all(re.fullmatch(r"[0-9]{1,19}", value) for value in values):
+        raise ApiError(400, "MALFORMED_REQUEST", "Content-Length must be one non-negative whole number of bytes")
+    return int(values.pop())
+
+
 class BodyReader:
     """Reads a request body framed by Content-Length or chunked transfer encoding, in pieces."""
 
-    def __init__(self, stream: BinaryIO, headers: Message) -> None:
+    def __init__(self, stream: BinaryIO, headers: Message, length: int | None = None) -> None:
         self._stream = stream
         self.chunked = "chunked" in (headers.get("Transfer-Encoding") or "").lower()
-        length = headers.get("Content-Length")
-        self._remaining = int(length) if (length and not self.chunked) else 0
+        self._remaining = content_length(headers) if length is None else length
         self._chunk_left = 0
         self._done = not self.chunked and self._remaining == 0
         self.bytes_read = 0
@@ -142,7 +157,10 @@ class BodyReader:
             line = self._stream.readline(65537)
             if not line:
                 raise ConnectionError("the client closed the connection mid-body")
-            self._chunk_left = int(line.split(b";", 1)[0].strip() or b"0", 16)
+            size_field = line.split(b";", 1)[0].strip() or b"0"
+            if not re.fullmatch(rb"[0-9A-Fa-f]{1,16}", size_field):
+                raise ApiError(400, "MALFORMED_REQUEST", "a chunk size of the body is not a hexadecimal number")
+            self._chunk_left = int(size_field, 16)
             if self._chunk_left == 0:
                 while self._stream.readline(65537) not in (b"\r\n", b"\n", b""):
                     pass  # trailers

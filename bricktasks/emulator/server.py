@@ -1,13 +1,19 @@
 """The emulator's HTTP server: a local backend root served as the Databricks REST API.
 
 One `ThreadingHTTPServer` speaking HTTP/1.1 with keep-alive. Each request goes through, in
-order: latency, auth, rate limit, fault decision (all before the handler touches any state),
-the handler, and one request-log entry. Tests start it in-process with `start_emulator`;
-`python -m bricktasks.emulator` runs it as a process.
+order: framing and NUL checks, latency, auth, rate limit, fault decision (all before the handler
+touches any state), the handler, and one request-log entry. Tests start it in-process with
+`start_emulator`; `python -m bricktasks.emulator` runs it as a process.
+
+An error answer never shows where the emulator keeps its files: the root's disk paths in it are
+written as the API paths they stand for (`/Workspace/...`, `/dbfs/...`, `/Volumes/...`), as are
+those in the Jobs API's answers (run logs and errors).
 """
 from __future__ import annotations
 
+import errno
 import hmac
+import json
 import socket
 import sys
 import threading
@@ -17,11 +23,20 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from bricktasks.emulator import dbfs_api, files_api, jobs_api, workspace_api
 from bricktasks.emulator.faults import DEFAULT_FAULT_KINDS, FaultInjector, TokenBucket
-from bricktasks.emulator.protocol import CHUNK, ApiError, BodyReader, Request, Response, api_error_for, json_response
+from bricktasks.emulator.protocol import (
+    CHUNK,
+    ApiError,
+    BodyReader,
+    Request,
+    Response,
+    api_error_for,
+    content_length,
+    json_response,
+)
 from bricktasks.emulator.requestlog import RequestLog
 from bricktasks.emulator.routing import QUIRKS, EmulatorState, Route
 from bricktasks.errors import BricktasksError
@@ -51,6 +66,7 @@ class EmulatorOptions:
     host: str = "127.0.0.1"
     port: int = 0
     token: str | None = field(default=None, repr=False)  # never shown
+    no_auth: bool = False  # without a token, serving anyone must be asked for
     latency_ms: float = 0.0
     rate_limit: float | None = None
     fault_rate: float = 0.0
@@ -71,7 +87,10 @@ class EmulatorServer(ThreadingHTTPServer):
         unknown = set(options.quirks) - set(QUIRKS)
         if unknown:
             raise ValueError(f"unknown quirks {sorted(unknown)}; known: {', '.join(QUIRKS)}")
+        if not options.token and not options.no_auth:
+            raise ValueError("the emulator needs a token, or no_auth=True to accept unauthenticated requests on purpose")
         self.state = EmulatorState(Path(root), tuple(options.quirks))
+        self.disk_paths = _disk_path_names([Path(root).absolute(), self.state.backend.paths.root])
         self.log = RequestLog(options.request_log)
         self.bucket = TokenBucket(options.rate_limit) if options.rate_limit else None
         self.faults = FaultInjector(options.fault_rate, options.seed, options.fault_kinds) if options.fault_rate > 0 else None
@@ -97,6 +116,16 @@ class EmulatorServer(ThreadingHTTPServer):
                 connection.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+
+    def without_disk_paths(self, response: Response) -> Response:
+        """The answer with the root's disk paths written as the API paths they stand for."""
+        if response.file is not None or not response.content_type.startswith("application/json"):
+            return response
+        body = response.body
+        for disk, shown in self.disk_paths:
+            body = body.replace(disk, shown)
+        response.body = body
+        return response
 
     def route(self, method: str, path: str) -> tuple[Route | None, Any]:
         for route in ROUTES:
@@ -137,7 +166,14 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         started = time.time()
         split = urlsplit(self.path)  # absolute URLs arrive when a client uses us as its proxy
         query = {key: values[-1] for key, values in parse_qs(split.query, keep_blank_values=True).items()}
-        body = BodyReader(self.rfile, self.headers)
+        early = _malformed(self.path, query)
+        try:
+            length = content_length(self.headers)
+        except ApiError as exc:
+            # the body's end is unknown: read none of it, answer, and close the connection
+            early, length = exc, 0
+            self.close_connection = True
+        body = BodyReader(self.rfile, self.headers, length)
         base_url = f"http://{self.headers.get('Host') or server.url.split('//', 1)[1]}"
         request = Request(self.command, split.path or "/", query, self.headers, body, base_url)
         route, match = server.route(self.command, request.path)
@@ -160,7 +196,7 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         try:
             if options.latency_ms:
                 time.sleep(options.latency_ms / 1000.0)
-            response = self._admit(request, route)
+            response = early.response() if early is not None else self._admit(request, route)
             if response is None and server.faults is not None and request.path.startswith("/api/"):
                 fault = server.faults.decide()  # decided before the handler can change anything
             if fault == "drop":
@@ -170,7 +206,12 @@ class EmulatorHandler(BaseHTTPRequestHandler):
                 response = ApiError(503, "TEMPORARILY_UNAVAILABLE", "The service is temporarily unavailable (injected fault).").response()
             if response is None:
                 response = self._call(request, route, match)
-            body.drain()  # unread body bytes would turn our close into a reset that eats the answer
+            if response.status >= 400 or (route is not None and route.api == "jobs"):
+                response = server.without_disk_paths(response)
+            try:
+                body.drain()  # unread body bytes would turn our close into a reset that eats the answer
+            except ApiError:
+                self.close_connection = True  # a body we cannot frame: answer, then hang up
             if fault == "drop-after":
                 record(None)
                 return self._hang_up()
@@ -186,7 +227,7 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         """An early answer (401, 429, 404 for unknown endpoints) or None to go on."""
         options = self.server.options
         is_api = request.path.startswith("/api/")
-        if options.token and (route is None or route.api != "meta"):
+        if not options.no_auth and (route is None or route.api != "meta"):
             supplied = self.headers.get("Authorization") or ""
             if not hmac.compare_digest(supplied.encode(), f"Bearer {options.token}".encode()):
                 return ApiError(401, "UNAUTHENTICATED", "Invalid access token: send Authorization: Bearer <token>.").response()
@@ -207,6 +248,8 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             return api_error_for(exc, route.api).response()
         except (ConnectionError, TimeoutError):
             raise
+        except OSError as exc:
+            return _disk_error(exc).response()
         except Exception as exc:  # noqa: BLE001 - a bug in a handler answers 500, never a hang
             traceback.print_exc(file=sys.stderr)
             return ApiError(500, "INTERNAL_ERROR", f"emulator handler failed: {type(exc).__name__}: {exc}").response()
@@ -244,6 +287,43 @@ class EmulatorHandler(BaseHTTPRequestHandler):
                     return
                 self.wfile.write(data)
                 remaining -= len(data)
+
+
+def _malformed(raw_target: str, query: dict[str, str]) -> ApiError | None:
+    """A 400 for a NUL byte in the path or the query, raw or percent-encoded (no file name holds one)."""
+    if "\x00" in unquote(raw_target) or any("\x00" in key or "\x00" in value for key, value in query.items()):
+        return ApiError(400, "INVALID_PARAMETER_VALUE", "the request's path or query contains a NUL byte")
+    return None
+
+
+# what the disk refused, as Databricks answers a request that cannot be done (never with the disk path)
+_DISK_ERRORS = {
+    errno.ENAMETOOLONG: (400, "INVALID_PARAMETER_VALUE", "a name in the path is longer than 255 bytes"),
+    errno.EEXIST: (400, "RESOURCE_ALREADY_EXISTS", "a file is in the way of the path"),
+    errno.ENOTDIR: (400, "RESOURCE_ALREADY_EXISTS", "a file is in the way of the path"),
+    errno.EISDIR: (400, "RESOURCE_ALREADY_EXISTS", "a folder is in the way of the path"),
+    errno.ENOENT: (404, "RESOURCE_DOES_NOT_EXIST", "the path does not exist"),
+}
+
+
+def _disk_error(exc: OSError) -> ApiError:
+    known = _DISK_ERRORS.get(exc.errno or 0)
+    if known:
+        return ApiError(*known)
+    traceback.print_exc(file=sys.stderr)
+    return ApiError(500, "INTERNAL_ERROR", f"emulator handler failed: {type(exc).__name__}: {exc.strerror or 'disk error'}")
+
+
+def _disk_path_names(roots: list[Path]) -> list[tuple[bytes, bytes]]:
+    """(disk path as it appears in a JSON string, what to show instead), longest first, for the root
+    as given and as resolved (a root reached through a link has two spellings)."""
+    shown = [("workspace", "/Workspace"), ("dbfs", "/dbfs"), ("volumes", "/Volumes"), ("", "<emulator root>")]
+    names = {}
+    for base in roots:
+        for folder, instead in shown:
+            disk = str(base / folder) if folder else str(base)
+            names[json.dumps(disk)[1:-1].encode()] = instead.encode()
+    return sorted(names.items(), key=lambda pair: len(pair[0]), reverse=True)
 
 
 class EmulatorHandle:
@@ -293,9 +373,11 @@ class EmulatorHandle:
 def start_emulator(root: Path | str, **options: Any) -> EmulatorHandle:
     """Serve `root` on 127.0.0.1 (port 0: a free one) in a background thread.
 
-    Options are `EmulatorOptions` fields: host, port, token, latency_ms, rate_limit,
-    fault_rate, seed, fault_kinds, request_log, quirks.
+    Options are `EmulatorOptions` fields: host, port, token, no_auth, latency_ms, rate_limit,
+    fault_rate, seed, fault_kinds, request_log, quirks. Without a token this in-process test
+    emulator accepts any request, as if `no_auth=True` were given (the process needs it said).
     """
+    options.setdefault("no_auth", not options.get("token"))
     if "request_log" in options and options["request_log"] is not None:
         options["request_log"] = Path(options["request_log"])
     for name in ("fault_kinds", "quirks"):

@@ -37,9 +37,10 @@ LISTENING = "bricktasks emulator listening on "
 class EmulatorProcess:
     """`python -m bricktasks.emulator` in a subprocess: started on enter, SIGTERMed on exit.
 
-    Options mirror the CLI flags (token, latency_ms, rate_limit, fault_rate, seed,
-    fault_kinds, host, port). A request log is always kept (in `request_log`, default a
-    file beside the root) so `requests()` can read it.
+    Options mirror the CLI flags (token, no_auth, latency_ms, rate_limit, fault_rate, seed,
+    fault_kinds, host, port). Give a token or `no_auth=True`: with neither the emulator refuses
+    to start. A request log is always kept (in `request_log`, default a file beside the root)
+    so `requests()` can read it.
     """
 
     def __init__(
@@ -49,6 +50,7 @@ class EmulatorProcess:
         port: int = 0,
         host: str = "127.0.0.1",
         token: str | None = None,
+        no_auth: bool = False,
         latency_ms: float = 0.0,
         rate_limit: float | None = None,
         fault_rate: float = 0.0,
@@ -69,6 +71,8 @@ class EmulatorProcess:
                 self.command += [flag, str(value)]
         for quirk in quirks:
             self.command += ["--quirk", quirk]
+        if no_auth:
+            self.command.append("--no-auth")
         self._token = token  # handed over in the environment, not argv, and never printed
         self.startup_timeout = startup_timeout
         self.process: subprocess.Popen[str] | None = None

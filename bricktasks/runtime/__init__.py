@@ -4,7 +4,7 @@
     result = execute_notebook(RuntimeContext(local_root=root, run_dir=run), "/Projects/x/ModelTraining")
 
 or, as the local backend does, in a process of its own:
-    python -m bricktasks.runtime --context CONTEXT.json --notebook /Projects/x/ModelTraining --result RESULT.json
+    python -m bricktasks.runtime --context CONTEXT.json --secrets-from-stdin --notebook /Projects/x/ModelTraining --result RESULT.json
 """
 from __future__ import annotations
 

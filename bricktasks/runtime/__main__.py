@@ -1,20 +1,22 @@
-"""`python -m bricktasks.runtime --context CONTEXT.json --notebook PATH --result RESULT.json`
+"""`python -m bricktasks.runtime --context CONTEXT.json [--secrets-from-stdin] --notebook PATH --result RESULT.json`
 
 What the local backend's run supervisor starts for each task, in a process group of its
 own so a cancel can kill the whole tree (pyspark's JVM is our child in that group; never
 start anything here in a new session). Prints one progress line per cell (and the cell's
 redacted output) to stdout, writes the result JSON atomically, and exits 0 on SUCCESS, 1
-on FAILED (2 for a bad command line or context file).
+on FAILED (2 for a bad command line or context file). The run's secrets come on stdin
+(`--secrets-from-stdin`, a JSON object {scope: {key: value}}), never in the context file.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
 from pathlib import Path
 
-from bricktasks.runtime.context import RuntimeContext
+from bricktasks.runtime.context import RuntimeContext, read_secrets
 from bricktasks.runtime.executor import execute_notebook
 from bricktasks.runtime.result import SUCCESS, CellRecord, NotebookResult
 
@@ -23,7 +25,10 @@ __all__ = ["main", "write_result"]
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bricktasks.runtime", description="Run a notebook with the local Databricks runtime.")
-    parser.add_argument("--context", required=True, type=Path, help="context JSON (folders, parameters, libraries, secrets)")
+    parser.add_argument("--context", required=True, type=Path, help="context JSON (folders, parameters, libraries)")
+    parser.add_argument(
+        "--secrets-from-stdin", action="store_true", help="read the run's secrets from stdin: {scope: {key: value}} as JSON"
+    )
     parser.add_argument("--notebook", required=True, help="workspace path of the notebook, e.g. /Projects/x/ModelTraining")
     parser.add_argument("--result", required=True, type=Path, help="where to write the result JSON")
     args = parser.parse_args(argv)
@@ -32,6 +37,12 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         print(f"cannot read the context file {args.context}: {exc}", file=sys.stderr)
         return 2
+    if args.secrets_from_stdin:
+        try:
+            ctx = dataclasses.replace(ctx, secrets=read_secrets(sys.stdin.buffer))
+        except ValueError:
+            print("cannot read the run's secrets from stdin: expected a JSON object {scope: {key: value}}", file=sys.stderr)
+            return 2
     ctx.run_dir.mkdir(parents=True, exist_ok=True)
     # this process is the run's own: stray relative files (derby.log, metastore_db) land in the run dir
     os.chdir(ctx.run_dir)

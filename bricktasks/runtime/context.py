@@ -1,8 +1,10 @@
 """What one notebook run gets from its caller: folders, parameters, overrides, libraries, secrets.
 
 The local backend's supervisor writes it as JSON next to the run and starts
-`python -m bricktasks.runtime --context FILE`. The file holds the run's secrets, so it is
-written owner-only (0600) and the run folder must stay private to the user running it.
+`python -m bricktasks.runtime --context FILE --secrets-from-stdin`. The file never holds the
+run's secrets: they come down the runtime's stdin (`read_secrets`), so nothing under the run's
+folder keeps them once the run ends, however it ends. It is still written owner-only (0600):
+parameters may be sensitive too.
 """
 from __future__ import annotations
 
@@ -10,11 +12,21 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from bricktasks.runtime.paths import normal_workspace_path, to_local_path, workspace_file
 
-__all__ = ["RuntimeContext"]
+__all__ = ["RuntimeContext", "read_secrets"]
+
+
+def read_secrets(stream: IO[bytes]) -> dict[str, dict[str, str]]:
+    """Secrets sent down a pipe as JSON {scope: {key: value}}; ValueError unless they arrived whole."""
+    data = json.loads(stream.read() or b"null")
+    if not isinstance(data, dict) or not all(
+        isinstance(keys, dict) and all(isinstance(value, str) for value in keys.values()) for keys in data.values()
+    ):
+        raise ValueError("the run's secrets did not arrive")
+    return {str(scope): {str(key): value for key, value in keys.items()} for scope, keys in data.items()}
 
 
 @dataclass(frozen=True)
@@ -58,31 +70,30 @@ class RuntimeContext:
 
     # -- JSON -------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
+        """Everything but the secrets, which are never written down (see read_secrets)."""
         return {
             "local_root": str(self.local_root),
             "run_dir": str(self.run_dir),
             "parameters": dict(self.parameters),
             "overrides": dict(self.overrides),
             "libraries": list(self.libraries),
-            "secrets": {scope: dict(keys) for scope, keys in self.secrets.items()},
             "spark_master": self.spark_master,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RuntimeContext:
-        """Read a context; only the two folders are required."""
+        """Read a context; only the two folders are required. Secrets in it are ignored: they never belong there."""
         return cls(
             local_root=Path(data["local_root"]),
             run_dir=Path(data["run_dir"]),
             parameters=dict(data.get("parameters") or {}),
             overrides=dict(data.get("overrides") or {}),
             libraries=tuple(data.get("libraries") or ()),
-            secrets={scope: dict(keys) for scope, keys in (data.get("secrets") or {}).items()},
             spark_master=data.get("spark_master") or "local[2]",
         )
 
     def to_json(self, path: Path) -> None:
-        """Write the context file owner-only: it holds secrets."""
+        """Write the context file owner-only, without the secrets."""
         path = Path(path)
         temp = path.with_name(f".{path.name}.tmp")
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

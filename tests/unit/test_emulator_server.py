@@ -154,7 +154,7 @@ def test_the_process_picks_a_free_port_prints_one_line_and_stops_on_sigterm(tmp_
 
 
 def test_the_process_stops_cleanly_on_sigint(tmp_path):
-    emulator = EmulatorProcess(tmp_path / "root").start()
+    emulator = EmulatorProcess(tmp_path / "root", token="proc-token").start()
     try:
         emulator.process.send_signal(signal.SIGINT)
         assert emulator.process.wait(10) == 0

@@ -1,12 +1,15 @@
 """RuntimeContext: path mapping, notebook lookup with overrides, the private JSON file."""
 from __future__ import annotations
 
+import dataclasses
+import io
 import stat
 from pathlib import Path
 
 import pytest
 
 from bricktasks.runtime import RuntimeContext, RuntimePathError
+from bricktasks.runtime.context import read_secrets
 from bricktasks.runtime.paths import resolve_notebook_path
 
 
@@ -78,7 +81,7 @@ def test_overrides_win_over_files_and_are_keyed_by_normal_paths(ctx: RuntimeCont
     assert with_override.notebook_source("/Projects/p/missing") is None
 
 
-def test_json_round_trip_is_private_and_keeps_every_field(ctx: RuntimeContext, tmp_path: Path) -> None:
+def test_json_round_trip_is_private_and_keeps_every_field_but_the_secrets(ctx: RuntimeContext, tmp_path: Path) -> None:
     full = RuntimeContext(
         local_root=ctx.local_root,
         run_dir=ctx.run_dir,
@@ -91,8 +94,29 @@ def test_json_round_trip_is_private_and_keeps_every_field(ctx: RuntimeContext, t
     file = tmp_path / "context.json"
     full.to_json(file)
     assert stat.S_IMODE(file.stat().st_mode) == 0o600
-    assert RuntimeContext.from_json(file) == full
+    assert RuntimeContext.from_json(file) == dataclasses.replace(full, secrets={})
+    assert "s3cr3t" not in file.read_text()  # the secrets travel on the runtime's stdin, never in a file
     assert "s3cr3t" not in repr(full)
+
+
+def test_secrets_written_into_a_context_file_by_hand_are_not_read(tmp_path: Path) -> None:
+    file = tmp_path / "context.json"
+    file.write_text('{"local_root": "/r", "run_dir": "/r/runs/2", "secrets": {"s": {"k": "v"}}}')
+    assert RuntimeContext.from_json(file).secrets == {}
+
+
+@pytest.mark.parametrize(
+    "sent, expected",
+    [(b'{"ml": {"api": "v", "k__2": "w"}}', {"ml": {"api": "v", "k__2": "w"}}), (b"{}", {})],
+)
+def test_read_secrets_takes_a_json_object_of_scopes(sent: bytes, expected: dict) -> None:
+    assert read_secrets(io.BytesIO(sent)) == expected
+
+
+@pytest.mark.parametrize("sent", [b"", b"{", b"null", b'{"ml": ["v"]}', b'{"ml": {"api": null}}', b"\xff"])
+def test_read_secrets_refuses_what_did_not_arrive_whole(sent: bytes) -> None:
+    with pytest.raises(ValueError):
+        read_secrets(io.BytesIO(sent))
 
 
 def test_the_supervisors_context_file_reads_with_defaults(tmp_path: Path) -> None:

@@ -47,14 +47,42 @@ def test_success_exits_0_and_writes_the_result(local: LocalRoot) -> None:
 
 def test_failure_exits_1_and_names_the_cell(local: LocalRoot) -> None:
     local.write("/Projects/p/Main", notebook("x = 1", "raise ValueError('quality below threshold')"))
-    command, result_file, _ = _command(local, "/Projects/p/Main", secrets={"s": {"k": "quality"}})
-    done = subprocess.run(command, capture_output=True, text=True, env=_env(), timeout=120)
+    command, result_file, _ = _command(local, "/Projects/p/Main")
+    done = subprocess.run(
+        [*command, "--secrets-from-stdin"], input=json.dumps({"s": {"k": "quality"}}), capture_output=True, text=True,
+        env=_env(), timeout=120,
+    )
     assert done.returncode == 1
     data = json.loads(result_file.read_text())
     assert (data["status"], data["failed_cell"]) == ("FAILED", 2)
     assert data["error"] == "ValueError: [REDACTED] below threshold"
     assert done.stdout.splitlines()[-1] == "FAILED in cell 2: ValueError: [REDACTED] below threshold"
     assert "quality" not in done.stdout
+
+
+def test_secrets_come_on_stdin_and_the_context_file_never_holds_them(local: LocalRoot) -> None:
+    secret = "pipe-" + "Qx" * 12
+    local.write("/Projects/p/Main", notebook("v = dbutils.secrets.get('ml', 'api')\nprint('got', v)", "dbutils.notebook.exit(v[::-1])"))
+    command, result_file, run_dir = _command(local, "/Projects/p/Main")
+    done = subprocess.run(
+        [*command, "--secrets-from-stdin"], input=json.dumps({"ml": {"api": secret}}), capture_output=True, text=True,
+        env=_env(), timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(result_file.read_text())["exit_value"] == secret[::-1]  # the notebook had the value
+    assert "  | got [REDACTED]" in done.stdout.splitlines() and secret not in done.stdout
+    written = [path for path in local.base.rglob("*") if path.is_file() and secret.encode() in path.read_bytes()]
+    assert written == []
+
+
+@pytest.mark.parametrize("sent", ["", "{not json", '["a"]', '{"ml": {"api": 5}}', '{"ml": "flat"}'])
+def test_secrets_that_do_not_arrive_whole_exit_2_before_any_cell(local: LocalRoot, sent: str) -> None:
+    local.write("/Projects/p/Main", notebook("open('ran', 'w').write('yes')"))
+    command, result_file, run_dir = _command(local, "/Projects/p/Main")
+    done = subprocess.run([*command, "--secrets-from-stdin"], input=sent, capture_output=True, text=True, env=_env(), timeout=120)
+    assert done.returncode == 2 and "cannot read the run's secrets from stdin" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not result_file.exists() and not (run_dir / "ran").exists()
 
 
 def test_unreadable_context_exits_2(tmp_path: Path) -> None:
