@@ -28,6 +28,7 @@ from bricktasks.localrun import run_notebook_locally
 from bricktasks.output import Console
 from bricktasks.project import Project, load_project, local_secrets, open_backend
 from bricktasks.secrets_scan import refuse_tracked_dotenv, scan_for_credentials
+from bricktasks.settings import unvalidated_secrets
 from bricktasks.taskguard import bricktask
 from bricktasks.taskoutput import TaskOutput
 
@@ -40,7 +41,9 @@ def _project_dir(c) -> Path:
 
 
 def _load(c, out: TaskOutput, **flags: Any) -> tuple[Project, Console]:
-    project = load_project(_project_dir(c), os.environ, flags)
+    root = _project_dir(c)
+    out.console(unvalidated_secrets(root, os.environ))  # an error raised while loading the settings is redacted too
+    project = load_project(root, os.environ, flags)
     # the workspace token, and the local runs' secret values (a notebook may print them back)
     local = [value for scope in local_secrets(os.environ).values() for value in scope.values()]
     return project, out.console([*project.settings.secret_values(), *local])
