@@ -57,20 +57,29 @@ def secret_forms(secret: str) -> list[str]:
 
 
 @functools.lru_cache(maxsize=64)
-def _pattern(secrets: tuple[str, ...]) -> re.Pattern[str] | None:
-    forms = {form for secret in secrets if secret for form in secret_forms(secret)}
-    if not forms:
-        return None
+def _forms(secrets: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """Every form of every secret, longest first, each with its lower-case copy for the quick check."""
+    forms = sorted({form for secret in secrets if secret for form in secret_forms(secret)}, key=lambda form: (-len(form), form))
+    return tuple((form, form.lower()) for form in forms)
+
+
+@functools.lru_cache(maxsize=256)
+def _pattern(forms: tuple[str, ...]) -> re.Pattern[str]:
     # longest first: a secret that contains another (or a form that contains a shorter form) goes whole.
     # Case-insensitive: a percent or \x escape may come in lower case (%c3%a9); over-redacting a
     # case variant of a secret costs nothing.
-    alternatives = sorted(forms, key=lambda form: (-len(form), form))
-    return re.compile("|".join(re.escape(form) for form in alternatives), re.IGNORECASE)
+    return re.compile("|".join(re.escape(form) for form in forms), re.IGNORECASE)
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
-    pattern = _pattern(tuple(secrets))
-    return pattern.sub(REDACTED, text) if pattern else text
+    forms = _forms(tuple(secrets))
+    if not forms:
+        return text
+    # a substring search per form is fast; the regex runs only with the forms that occur, so a
+    # multi-megabyte report is not matched against hundreds of alternatives at every position
+    lowered = text.lower()
+    present = tuple(form for form, lower in forms if lower in lowered)
+    return _pattern(present).sub(REDACTED, text) if present else text
 
 
 def redact_data(value: Any, secrets: Iterable[str]) -> Any:
