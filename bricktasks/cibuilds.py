@@ -16,7 +16,7 @@ from bricktasks.layout import ProjectLayout
 from bricktasks.retry import call_with_retries
 from bricktasks.workflow import CiBuild, list_ci_builds
 
-__all__ = ["RUNNING", "NO_RUN", "UNKNOWN", "MALFORMED", "BuildStatus", "ci_build_statuses", "format_table"]
+__all__ = ["RUNNING", "NO_RUN", "UNKNOWN", "MALFORMED", "BuildStatus", "ci_build_statuses", "format_table", "shown"]
 
 RUNNING = "running"
 NO_RUN = "no run"  # the upload is under way, or it failed before a run was submitted
@@ -70,10 +70,21 @@ def ci_build_statuses(
     return sorted(statuses, key=lambda status: status.build.created, reverse=True)
 
 
+def shown(value: object) -> str:
+    """`value` as a table cell: what is not printable (ESC, a newline, a bidi override) as its
+    Python escape, so a name from a pushed folder or manifest cannot recolour the terminal, move
+    its cursor or fake a row. (--json needs nothing: json.dumps escapes every control character.)"""
+    if value is None or value == "":
+        return "?"
+    text = str(value)
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+
+
 def format_table(statuses: list[BuildStatus]) -> list[str]:
     """Aligned lines: a header, then one line per build."""
     rows = [("BUILD", "BRANCH", "AGE", "RESULT")] + [
-        (status.build.name, status.build.branch or "?", format_duration(status.age_s), status.result) for status in statuses
+        (shown(status.build.name), shown(status.build.branch), format_duration(status.age_s), shown(status.result))
+        for status in statuses
     ]
     widths = [max(len(row[column]) for row in rows) for column in range(3)]
     return ["  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths)) + "  " + row[3] for row in rows]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import unicodedata
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
@@ -17,7 +18,7 @@ from dotenv.parser import parse_stream
 from bricktasks.errors import ConfigError
 from bricktasks.layout import check_workspace_root
 
-__all__ = ["Settings", "load_settings", "read_dotenv", "setting_specs", "BACKENDS"]
+__all__ = ["Settings", "load_settings", "read_dotenv", "setting_specs", "unvalidated_secrets", "BACKENDS"]
 
 BACKENDS = ("local", "databricks")
 TRUTHY = {"1", "true", "yes", "on"}
@@ -102,12 +103,45 @@ def setting_specs() -> list[dataclasses.Field]:
     return list(fields(Settings))
 
 
+def _line_and_column(text: str, index: int) -> tuple[int, int]:
+    line = text.count("\n", 0, index) + 1
+    return line, index - (text.rfind("\n", 0, index) + 1) + 1
+
+
+def _dotenv_text(path: Path) -> str:
+    """The file as text: UTF-8, with or without a BOM (Notepad writes one; read as plain UTF-8 it
+    hid the first line). Another encoding, or a control character, is a ConfigError naming the
+    position: never the value there, which may be a token."""
+    hint = "save it as UTF-8 text, one NAME=value a line"
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path.name} cannot be read ({exc.strerror})", hint) from None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ConfigError(f"{path.name} is UTF-16, not UTF-8", hint)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start].decode("utf-8-sig")  # valid UTF-8 up to the bad byte: count lines there
+        line, column = _line_and_column(before, len(before))
+        raise ConfigError(f"{path.name} line {line} column {column} is not UTF-8 (Latin-1 or a binary file?)", hint) from None
+    for index, char in enumerate(text):
+        if _is_control(char) and char not in "\t\r\n":
+            line, column = _line_and_column(text, index)
+            raise ConfigError(f"{path.name} line {line} column {column} holds a control character, not UTF-8 text", hint)
+    return text
+
+
+def _is_control(char: str) -> bool:
+    return unicodedata.category(char) == "Cc"
+
+
 def read_dotenv(path: Path) -> dict[str, str]:
     """Parse a dotenv file strictly: a malformed line is a ConfigError naming the line."""
     if not path.is_file():
         return {}
     values: dict[str, str] = {}
-    for binding in parse_stream(io.StringIO(path.read_text(encoding="utf-8"))):
+    for binding in parse_stream(io.StringIO(_dotenv_text(path))):
         line = binding.original.line
         if binding.error or (binding.key is not None and binding.value is None):
             # never echo the line: it may hold a token
@@ -179,9 +213,67 @@ def _validated(settings: Settings, *, running_in_ci: bool, explicit_backend: boo
                 "DATABRICKS_TOKEN is not set for DATABRICKS_HOST",
                 "add DATABRICKS_TOKEN to .env or the CI secret store, or use DATABRICKS_CONFIG_PROFILE",
             )
-        if settings.databricks_host and not settings.databricks_host.startswith(("https://", "http://")):
-            raise ConfigError(
-                f"DATABRICKS_HOST={settings.databricks_host!r} is not a URL", "write it as https://<workspace-host>"
-            )
+        _check_credentials(settings.databricks_host, settings.databricks_token)
     workspace_root = check_workspace_root(settings.workspace_root)
     return dataclasses.replace(settings, backend=backend, workspace_root=workspace_root)
+
+
+# ---- the host and token: checked before they are used, never shown ---------------------------
+
+_SWAPPED = "are DATABRICKS_HOST and DATABRICKS_TOKEN swapped?"
+_TOKEN_HINT = "copy the token again without spaces or a trailing newline (it is not shown here)"
+
+
+def _is_url(value: str) -> bool:
+    return value.lower().startswith(("https://", "http://"))
+
+
+def _odd_character(value: str) -> str | None:
+    """What makes `value` unfit for an HTTP header: a newline, other whitespace, a control or a
+    non-ASCII character; None when it is printable ASCII without spaces."""
+    for char in value:
+        if char in "\r\n":
+            return "a newline"
+        if char.isspace():
+            return "whitespace"
+        if _is_control(char):
+            return "a control character"
+        if not char.isascii() or not char.isprintable():
+            return "a non-ASCII character"
+    return None
+
+
+def _check_credentials(host: str | None, token: str | None) -> None:
+    """Refuse a host or token that cannot be what it claims, without showing either: a host given
+    the wrong way round is the token."""
+    if host is not None:
+        odd = _odd_character(host)
+        if odd:
+            raise ConfigError(f"DATABRICKS_HOST holds {odd}", "write it as https://<workspace-host> on one line")
+        if not _is_url(host):
+            hint = "write it as https://<workspace-host>"
+            raise ConfigError("DATABRICKS_HOST is not a URL (it is not shown: it may be a token)", f"{_SWAPPED} {hint}")
+    if token is not None:
+        odd = _odd_character(token)
+        if odd:
+            raise ConfigError(f"DATABRICKS_TOKEN holds {odd}", _TOKEN_HINT)
+        if _is_url(token):
+            raise ConfigError("DATABRICKS_TOKEN is a URL, not a token", _SWAPPED)
+
+
+def unvalidated_secrets(project_dir: Path, environ: Mapping[str, str], *, dotenv_path: Path | None = None) -> list[str]:
+    """Values to redact before the settings are validated (an error raised while loading them
+    prints before the settings exist): the sensitive settings as given in the environment and
+    .env, and a DATABRICKS_HOST that is not a URL (a token given the wrong way round)."""
+    try:
+        dotenv_values = read_dotenv(dotenv_path or project_dir / ".env")
+    except ConfigError:  # loading the settings reports it, naming no value
+        dotenv_values = {}
+    names = [spec.metadata["env"] for spec in fields(Settings) if spec.metadata["sensitive"]]
+    found = [source[name] for name in names for source in (environ, dotenv_values) if source.get(name)]
+    found += [
+        source["DATABRICKS_HOST"]
+        for source in (environ, dotenv_values)
+        if source.get("DATABRICKS_HOST") and not _is_url(source["DATABRICKS_HOST"].strip())
+    ]
+    return list(dict.fromkeys(found))

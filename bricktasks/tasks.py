@@ -20,7 +20,7 @@ from bricktasks.buildinfo import current_git_branch, detect_build_info, git_tree
 from bricktasks.cibuilds import ci_build_statuses, format_table
 from bricktasks.cisummary import ci_fields
 from bricktasks.clusterspec import load_cluster_spec
-from bricktasks.durations import parse_duration
+from bricktasks.durations import parse_duration, parse_timeout
 from bricktasks.errors import UserInputError
 from bricktasks.layout import PROTECTED_BRANCHES, branch_folder
 from bricktasks.libraries import upload_libraries, write_install_libraries
@@ -28,6 +28,7 @@ from bricktasks.localrun import run_notebook_locally
 from bricktasks.output import Console
 from bricktasks.project import Project, load_project, local_secrets, open_backend
 from bricktasks.secrets_scan import refuse_tracked_dotenv, scan_for_credentials
+from bricktasks.settings import unvalidated_secrets
 from bricktasks.taskguard import bricktask
 from bricktasks.taskoutput import TaskOutput
 
@@ -40,7 +41,9 @@ def _project_dir(c) -> Path:
 
 
 def _load(c, out: TaskOutput, **flags: Any) -> tuple[Project, Console]:
-    project = load_project(_project_dir(c), os.environ, flags)
+    root = _project_dir(c)
+    out.console(unvalidated_secrets(root, os.environ))  # an error raised while loading the settings is redacted too
+    project = load_project(root, os.environ, flags)
     # the workspace token, and the local runs' secret values (a notebook may print them back)
     local = [value for scope in local_secrets(os.environ, project.root).values() for value in scope.values()]
     return project, out.console([*project.settings.secret_values(), *local])
@@ -64,7 +67,7 @@ def run(c, out, notebook, env=None, timeout=None):
     project, console = _load(c, out, env=env, timeout=timeout)
     name = project.check_notebook(notebook)
     chosen_env = project.check_env(project.settings.env)
-    limit = parse_duration(project.settings.timeout, name="--timeout").total_seconds()
+    limit = parse_timeout(project.settings.timeout)
     branch = project.settings.branch or current_git_branch(project.root) or "local"
     out.record(notebook=name, env=chosen_env, branch=branch)
     built = artifacts.build_for(project, artifacts.BuildTarget.local(project, branch), kind="wheel", console=console)
@@ -201,9 +204,9 @@ def switch_env(c, out, env, branch=None, force=False, dry_run=False):
 def run_ci(c, out, timeout=None, notebooks=None, dry_run=False):
     """Build, upload into CI/<build>-<branch>, run the CI notebooks, wait, report; fail unless it succeeded."""
     project, console = _load(c, out, timeout=timeout, ci_notebooks=notebooks)
-    limit = parse_duration(project.settings.timeout, name="--timeout").total_seconds()
+    limit = parse_timeout(project.settings.timeout)
     build = detect_build_info(_build_environ(project), cwd=project.root)
-    plan = ci.plan_ci(project, build, project.settings.ci_notebook_list)
+    plan = ci.plan_ci(project, build, _ci_notebooks(project, notebooks))
     cluster = load_cluster_spec(project.cluster_spec_path)
     _check_source(project)
     backend = open_backend(project, os.environ)
@@ -218,6 +221,18 @@ def run_ci(c, out, timeout=None, notebooks=None, dry_run=False):
     finally:  # also when a signal ended the wait: the summary names the run that was cancelled
         if not dry_run:
             out.record(**ci_fields(backend, plan.ci_folder, project.results_dir))
+
+
+def _ci_notebooks(project: Project, flag: str | None) -> list[str]:
+    """The notebooks ci runs. A list that is empty once split (`--notebooks " , ,"`, or an explicit
+    `--notebooks ""`) is refused: read as "none" the build would pass having run nothing, read as
+    "the default" it would run what was not asked for."""
+    names = project.settings.ci_notebook_list
+    given = flag if flag is not None else project.settings.ci_notebooks
+    if not names or (flag is not None and not flag.strip()):
+        source = "--notebooks" if flag is not None else "BRICKTASKS_CI_NOTEBOOKS"
+        raise UserInputError(f"{source} {given!r} names no notebook", "give comma-separated notebooks, e.g. ModelTraining,PrepareData")
+    return names
 
 
 def _build_environ(project: Project) -> dict[str, str]:

@@ -56,3 +56,29 @@ def test_builds_of_one_branch_and_none(tmp_path: Path):
     add_build(backend, "1", "BI-1", timedelta(days=1), run_id=1, result="FAILED")
     add_build(backend, "2", "BI-2", timedelta(days=1), run_id=2, result="SUCCESS")
     assert [s.build.name for s in ci_build_statuses(backend, LAYOUT, now=NOW, branch="BI-1")] == ["1-BI-1"]
+
+
+# ---- issue 11: names nobody tuned for are shown escaped -----------------------------------------
+
+def test_escape_sequences_and_newlines_in_names_are_shown_escaped(tmp_path: Path):
+    """A CI folder or a manifest's branch comes from whoever pushed: a raw ESC would recolour or
+    rewrite the terminal, a newline would fake a row."""
+    backend = LocalBackend(tmp_path)
+    folder = f"{LAYOUT.ci_root}/7-red\x1b[31mALERT"
+    backend.mkdirs(folder)
+    write_build_manifest(backend, folder, {"branch": "BI-1\n9-BI-9  BI-9  1s  SUCCESS", "created": NOW.isoformat(), "run_id": None,
+                                           "result": "SUCCESS\x1b[2K\u202e"})
+    add_build(backend, "8", "BI-8", timedelta(hours=1), run_id=3, result=5)  # a manifest with a number for a result
+    table = format_table(ci_build_statuses(backend, LAYOUT, now=NOW))
+    text = "\n".join(table)
+    assert len(table) == 3 and "\x1b" not in text and "\u202e" not in text
+    assert "7-red\\x1b[31mALERT" in table[1] and "BI-1\\n9-BI-9" in table[1] and "SUCCESS\\x1b[2K\\u202e" in table[1]
+    assert table[2].split() == ["8-BI-8", "BI-8", "1h00m", "5"]
+
+
+def test_printable_text_is_shown_as_it_is():
+    from bricktasks.cibuilds import shown
+
+    assert shown("feature/ünïcode-分支 x") == "feature/ünïcode-分支 x"
+    assert shown("a\tb\x00c\x7fd\u2028e") == "a\\tb\\x00c\\x7fd\\u2028e"
+    assert shown(None) == "?" and shown(12) == "12"

@@ -126,3 +126,107 @@ def test_every_field_declares_env_doc_and_sensitivity():
     assert [s.name for s in setting_specs() if s.metadata["sensitive"]] == ["databricks_token"]
     with pytest.raises(Exception):
         Settings().env = "x"  # frozen
+
+
+# ---- issue 11: a malformed or misplaced token, and .env files in other encodings ---------------
+
+HOST = "https://example.cloud.databricks.com"
+
+
+@pytest.mark.parametrize(
+    "token, kind",
+    [
+        (TOKEN + "\n", "a newline"),
+        (TOKEN + "\r\n", "a newline"),
+        (TOKEN + " ", "whitespace"),
+        ("\t" + TOKEN, "whitespace"),
+        (TOKEN[:10] + " " + TOKEN[10:], "whitespace"),
+        (TOKEN[:10] + "\x1b[0m" + TOKEN[10:], "a control character"),
+        (TOKEN[:10] + "\x00" + TOKEN[10:], "a control character"),
+        (TOKEN + "é", "a non-ASCII character"),
+        (TOKEN[:5] + "\u200b" + TOKEN[5:], "a non-ASCII character"),  # a zero-width space pasted from a web page
+    ],
+)
+def test_a_malformed_token_is_a_config_error_that_does_not_show_it(tmp_path, token, kind):
+    with pytest.raises(ConfigError) as caught:
+        load_settings(tmp_path, {"DATABRICKS_HOST": HOST, "DATABRICKS_TOKEN": token})
+    line = caught.value.one_line()
+    assert f"DATABRICKS_TOKEN holds {kind}" in line and caught.value.exit_code == 2
+    assert TOKEN[:8] not in line and TOKEN[-8:] not in line and "\n" not in line
+
+
+def test_a_malformed_token_in_dotenv_is_refused_too(tmp_path):
+    write_env(tmp_path, f'DATABRICKS_HOST={HOST}\nDATABRICKS_TOKEN="{TOKEN}\\n"\n')
+    with pytest.raises(ConfigError, match="DATABRICKS_TOKEN holds a newline") as caught:
+        load_settings(tmp_path, {})
+    assert TOKEN not in caught.value.one_line()
+
+
+def test_a_malformed_token_does_not_stop_a_local_run(tmp_path):
+    """The local backend never sends the token (a developer's stale .env must not block local work)."""
+    assert load_settings(tmp_path, {"DATABRICKS_TOKEN": TOKEN + "\n"}).backend == "local"
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"DATABRICKS_HOST": TOKEN, "DATABRICKS_TOKEN": HOST},  # the wrong way round
+        {"DATABRICKS_HOST": TOKEN, "DATABRICKS_TOKEN": TOKEN},
+        {"DATABRICKS_HOST": "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.e30.c2ln" + TOKEN, "DATABRICKS_TOKEN": "x" * 20},
+    ],
+)
+def test_a_token_given_as_the_host_is_never_shown(tmp_path, environ):
+    with pytest.raises(ConfigError) as caught:
+        load_settings(tmp_path, environ)
+    line = caught.value.one_line()
+    assert "DATABRICKS_HOST is not a URL" in line and "swapped" in line
+    assert TOKEN not in line and TOKEN[:12] not in line
+
+
+def test_a_url_given_as_the_token_is_refused(tmp_path):
+    with pytest.raises(ConfigError) as caught:
+        load_settings(tmp_path, {"DATABRICKS_HOST": HOST, "DATABRICKS_TOKEN": HOST})
+    assert "DATABRICKS_TOKEN is a URL" in caught.value.one_line() and "swapped" in caught.value.one_line()
+
+
+@pytest.mark.parametrize("host", [HOST + "\n", f"{HOST} {TOKEN}", "https://exa\x1bmple.com"])
+def test_a_host_with_whitespace_or_control_characters_is_refused_unshown(tmp_path, host):
+    with pytest.raises(ConfigError, match="DATABRICKS_HOST holds") as caught:
+        load_settings(tmp_path, {"DATABRICKS_HOST": host, "DATABRICKS_TOKEN": TOKEN})
+    assert TOKEN not in caught.value.one_line() and "\x1b" not in caught.value.one_line()
+
+
+def test_unvalidated_secrets_name_every_value_an_early_error_might_show(tmp_path):
+    from bricktasks.settings import unvalidated_secrets
+
+    write_env(tmp_path, f"DATABRICKS_TOKEN={TOKEN}\n")
+    assert unvalidated_secrets(tmp_path, {"DATABRICKS_HOST": "dapi-in-the-host-field"}) == [TOKEN, "dapi-in-the-host-field"]
+    assert unvalidated_secrets(tmp_path, {"DATABRICKS_HOST": HOST}) == [TOKEN]
+    (tmp_path / ".env").write_bytes(b"\xff\xfe")  # unreadable: the real load reports it
+    assert unvalidated_secrets(tmp_path, {"DATABRICKS_TOKEN": "t0ken"}) == ["t0ken"]
+
+
+def test_a_dotenv_with_a_utf8_bom_is_read_whole(tmp_path):
+    """Notepad's UTF-8 BOM used to hide the first line: the host was dropped and the task ran locally."""
+    (tmp_path / ".env").write_bytes(f"\ufeffDATABRICKS_HOST={HOST}\nDATABRICKS_TOKEN={TOKEN}\n".encode())
+    settings = load_settings(tmp_path, {})
+    assert settings.databricks_host == HOST and settings.backend == "databricks"
+
+
+@pytest.mark.parametrize(
+    "data, where",
+    [
+        ("BRICKTASKS_ENV=dev\nDATABRICKS_TOKEN=caf\xe9-secret\n".encode("latin-1"), "line 2"),
+        (f"DATABRICKS_TOKEN={TOKEN}\n".encode("utf-16"), "UTF-16"),
+        (b"BRICKTASKS_ENV=dev\n\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "line 2"),
+        (b"BRICKTASKS_ENV=dev\nBRICKTASKS_TIMEOUT=5m\nDATABRICKS_TOKEN=se\x00cret\n", "line 3"),
+        (b"DATABRICKS_TOKEN=se\x1b[31mcret\n", "line 1"),
+    ],
+)
+def test_a_binary_latin1_or_utf16_dotenv_is_refused_by_position_without_its_values(tmp_path, data, where):
+    (tmp_path / ".env").write_bytes(data)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(tmp_path, {})
+    line = caught.value.one_line()
+    assert line.startswith(".env ") and where in line and "UTF-8" in line
+    assert "secret" not in line and "cret" not in line and TOKEN not in line and "PNG" not in line
