@@ -106,6 +106,7 @@ def handle_signals() -> Iterator[None]:
         if outermost:
             for sig, old in previous.items():
                 signal.signal(sig, old)
+            _state.received, _state.pending = None, False  # the next task (a test's) starts afresh
 
 
 @contextlib.contextmanager
