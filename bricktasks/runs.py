@@ -14,7 +14,7 @@ from typing import Callable, Iterator
 
 from bricktasks.backends.base import Backend, Run, RunOutput
 from bricktasks.durations import format_duration
-from bricktasks.errors import BackendError, NotFound, RateLimited, TransientError
+from bricktasks.errors import BackendError, RateLimited, TransientError
 from bricktasks.interrupts import Interrupted, deferred, handle_signals, hurrying
 from bricktasks.retry import call_with_retries
 

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 import requests.utils
 
+from bricktasks import interrupts
 from bricktasks.backends.base import NOTEBOOK_EXTENSIONS, Backend, ObjectInfo, ObjectType, Run, RunOutput, RunSpec, TaskRun
 from bricktasks.backends.databricks_errors import translate_error
 from bricktasks.backends.databricks_files import DatabricksFiles
@@ -31,7 +32,6 @@ from bricktasks.backends.databricks_sdk import (
     Config, DatabricksError, DbfsAPI, ExportFormat, ImportFormat, Language, SdkClient, jobs_types,
 )
 from bricktasks.backends.local import notebook_language
-from bricktasks import interrupts
 from bricktasks.errors import AlreadyExists, BricktasksError, ConfigError, InvalidRequest, TransientError
 
 __all__ = ["DatabricksBackend", "HostUnreachable", "check_reachable", "translate_error"]
@@ -115,7 +115,7 @@ def check_reachable(host: str, *, connect_s: float = CONNECT_SECONDS) -> None:
         socket.create_connection((name, port), timeout=connect_s).close()
     except ConnectionRefusedError:
         raise HostUnreachable(f"cannot reach {shown}: the connection was refused (nothing listens on port {port})", _HOST_HINT) from None
-    except (socket.timeout, TimeoutError):
+    except TimeoutError:  # socket.timeout is TimeoutError
         raise HostUnreachable(f"cannot reach {shown}: no answer to a connection within {connect_s:g} s", _HOST_HINT) from None
     except OSError as exc:
         raise HostUnreachable(f"cannot reach {shown}: {exc.strerror or exc}", _HOST_HINT) from None

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from bricktasks.backends.base import NotebookTask, RunSpec
 from bricktasks.backends.databricks import HostUnreachable
 from bricktasks.backends.local import LocalBackend
-from bricktasks.backends.base import NotebookTask, RunSpec
 from bricktasks.build import _run_in_own_group
 from bricktasks.emulator.testing import databricks_backend, start_emulator
 from bricktasks.errors import TransientError
