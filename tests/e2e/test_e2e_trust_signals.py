@@ -65,6 +65,14 @@ def slow_emulator(tmp_path):
         yield running
 
 
+@pytest.fixture
+def slower_emulator(tmp_path):
+    """A full second per request: the window between the submit's answer and the wait's first poll
+    (the build manifest's write) outlasts any delay of a loaded machine in delivering the signal."""
+    with EmulatorProcess(tmp_path / "emulated", token=TOKEN, latency_ms=1000) as running:
+        yield running
+
+
 def _assert_cancelled(emulator, run_id: int) -> None:
     requests = emulator.requests()
     cancels = [r for r in requests if r["path"].endswith("/jobs/runs/cancel")]
@@ -75,18 +83,18 @@ def _assert_cancelled(emulator, run_id: int) -> None:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_a_signal_right_after_the_submit_is_answered_cancels_the_run(project, slow_emulator, sig):
+def test_a_signal_right_after_the_submit_is_answered_cancels_the_run(project, slower_emulator, sig):
     code, stdout, stderr = _run_ci_and_signal(
-        project, slow_emulator, "Sleeper", SLEEPER, lambda: _answered(slow_emulator, "/jobs/runs/submit"), sig,
+        project, slower_emulator, "Sleeper", SLEEPER, lambda: _answered(slower_emulator, "/jobs/runs/submit"), sig,
     )
     assert code == EXIT[sig], stdout + stderr
     summary = _single_json(stdout)
-    (run,) = LocalBackend(slow_emulator.root).list_runs()
+    (run,) = LocalBackend(slower_emulator.root).list_runs()
     assert summary["exit_code"] == EXIT[sig] and summary["run_id"] == run.run_id
     assert f"run {run.run_id} was cancelled" in summary["error"]
     assert len(_error_lines(stderr)) == 1 and "Traceback" not in stderr, stderr
-    _assert_cancelled(slow_emulator, run.run_id)
-    requests = slow_emulator.requests()
+    _assert_cancelled(slower_emulator, run.run_id)
+    requests = slower_emulator.requests()
     cancel = next(r for r in requests if r["path"].endswith("/jobs/runs/cancel"))
     # the signal landed before the wait began: no poll of the run arrived before its cancel
     assert not [r for r in requests if r["path"].endswith("/jobs/runs/get") and r["t"] < cancel["t"]]
