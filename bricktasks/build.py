@@ -31,10 +31,12 @@ same version: it is the same code, and deploy replaces the master libraries in p
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -349,10 +351,7 @@ def _run(
 ) -> str:
     """Run a build command; its combined output, or a BuildError ending with the output's last lines."""
     try:
-        result = subprocess.run(
-            list(command), cwd=cwd, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, check=False, timeout=timeout,
-        )
+        result = _run_in_own_group(list(command), cwd, dict(env), timeout)
     except subprocess.TimeoutExpired as exc:
         raise BuildError(f"could not {action} {library}: no result after {timeout:g} s") from exc
     except OSError as exc:
@@ -363,6 +362,21 @@ def _run(
             hint = f"install the 'build' package into {command[0]}"
         raise BuildError(f"could not {action} {library} (exit {result.returncode}): {_tail(result.stdout)}", hint)
     return result.stdout
+
+
+def _run_in_own_group(command: list[str], cwd: Path, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
+    """subprocess.run in a process group of its own, killed whole on a timeout or a signal: `python -m
+    build` runs the build backend in a child of its own, which killing the parent alone would leave."""
+    with subprocess.Popen(
+        command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    ) as process:
+        try:
+            stdout, _ = process.communicate(timeout=timeout)
+        except BaseException:  # the timeout, SIGINT/SIGTERM (bricktasks.interrupts.Interrupted)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            raise
+    return subprocess.CompletedProcess(command, process.returncode, stdout)
 
 
 def _tail(output: str) -> str:

@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import NoReturn
 
 from bricktasks.backends.base import Backend, NotebookTask, RunSpec
 from bricktasks.buildinfo import BuildInfo
@@ -24,7 +25,7 @@ from bricktasks.output import Console
 from bricktasks.project import Project
 from bricktasks.report import BuildReport, NotebookRunReport, write_html_report, write_junit, write_summary_json
 from bricktasks.retry import call_with_retries
-from bricktasks.runs import cancel_and_settle, collect_outputs, supervise_run
+from bricktasks.runs import Interrupted, cancel_and_settle, cancel_briefly, collect_outputs, submit_answered, supervise_run
 from bricktasks.workflow import push_source, read_build_manifest, write_build_manifest
 
 __all__ = ["CiPlan", "plan_ci", "run_ci"]
@@ -81,6 +82,17 @@ def run_ci(
             console.result(f"would upload {artifact.name} to {plan.library_folder}")
         console.result(f"would run {', '.join(plan.notebooks)} as {plan.run_name} and wait up to {format_duration(timeout_s)}")
         return 0
+    try:
+        manifest, spec = _upload(project, backend, plan, artifacts, cluster, timeout_s, console)
+    except Interrupted as interrupted:
+        interrupted.detail = interrupted.detail or "no run was submitted"
+        raise
+    return _run(project, backend, plan, manifest, spec, timeout_s, console, secrets)
+
+
+def _upload(project, backend, plan, artifacts, cluster, timeout_s, console) -> tuple[dict, RunSpec]:
+    """Replace a previous build of this id, upload the libraries and the notebooks, write the manifest."""
+    build = plan.build
     previous = read_build_manifest(backend, plan.ci_folder)
     if previous and previous.get("run_id") is not None:
         cancel_and_settle(backend, int(previous["run_id"]), settle_s=5)  # the replaced build's run must not go on
@@ -118,17 +130,50 @@ def run_ci(
         idempotency_token=hashlib.sha256(f"{plan.ci_folder}:{uuid.uuid4()}".encode()).hexdigest()[:64],
         tags={"bricktasks-build": build.build_id, "bricktasks-branch": build.branch},
     )
-    run_id = call_with_retries(lambda: backend.submit_run(spec))
-    manifest["run_id"] = run_id
-    write_build_manifest(backend, plan.ci_folder, manifest)
-    console.info(f"submitted run {run_id} ({plan.run_name})")
+    return manifest, spec
+
+
+def _run(project, backend, plan, manifest, spec, timeout_s, console, secrets) -> int:
+    """Submit, wait and report; a signal in any of these windows cancels the run."""
+    # the submit's answer is read even when a signal comes while it is in flight (submit_answered),
+    # and from then on every way out cancels the run
+    try:
+        run_id = submit_answered(lambda: call_with_retries(lambda: backend.submit_run(spec)))
+    except Interrupted as interrupted:
+        if interrupted.run_id is None:
+            interrupted.detail = interrupted.detail or "no run was submitted"
+            raise
+        _cancel_on_the_way_out(project, backend, plan, interrupted, interrupted.run_id, manifest, console, secrets)
+    try:
+        manifest["run_id"] = run_id
+        write_build_manifest(backend, plan.ci_folder, manifest)
+        console.info(f"submitted run {run_id} ({plan.run_name})")
+    except Interrupted as interrupted:  # between the submit's answer and the wait
+        _cancel_on_the_way_out(project, backend, plan, interrupted, run_id, manifest, console, secrets)
 
     # a live status line on a terminal, a line per state change in a log (same text as before)
     outcome = supervise_run(backend, run_id, timeout_s=timeout_s, on_state=console.run_status(run_id), on_cancel=console.warn)
-    _finish(project, backend, plan, outcome.run, outcome.elapsed_s, manifest, console, secrets)
+    try:
+        _finish(project, backend, plan, outcome.run, outcome.elapsed_s, manifest, console, secrets)
+    except Interrupted as interrupted:  # while the results were fetched: the run had ended already
+        if outcome.interrupted:
+            raise outcome.interrupted from None
+        state = outcome.run.result_state if outcome.run else None
+        interrupted.detail = f"run {run_id} had ended ({state or 'unknown'}); the reports may be incomplete"
+        raise
     if outcome.interrupted:
         raise outcome.interrupted
     return outcome.exit_code
+
+
+def _cancel_on_the_way_out(project, backend, plan, interrupted: Interrupted, run_id: int, manifest, console, secrets) -> NoReturn:
+    """A signal came after the run was submitted, before the wait: cancel it, report, re-raise."""
+    console.warn(f"{interrupted} received; cancelling run {run_id}")
+    cancelled = cancel_briefly(backend, run_id)
+    interrupted.detail = cancelled.describe(run_id)
+    manifest["run_id"] = run_id
+    _finish(project, backend, plan, cancelled.run, 0.0, manifest, console, secrets)
+    raise interrupted
 
 
 def _task_key(name: str) -> str:

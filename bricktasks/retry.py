@@ -11,6 +11,7 @@ import time
 from typing import Callable, TypeVar
 
 from bricktasks.errors import RateLimited, TransientError
+from bricktasks.interrupts import received
 
 __all__ = ["call_with_retries", "AdaptiveConcurrency"]
 
@@ -20,12 +21,13 @@ T = TypeVar("T")
 def call_with_retries(
     action: Callable[[], T], *, attempts: int = 6, base_delay: float = 0.5, max_delay: float = 10.0
 ) -> T:
-    """Run `action`, retrying RateLimited (after its Retry-After) and TransientError with backoff."""
+    """Run `action`, retrying RateLimited (after its Retry-After) and TransientError with backoff
+    (not after SIGINT/SIGTERM: the task is on its way out)."""
     for attempt in range(1, attempts + 1):
         try:
             return action()
         except (RateLimited, TransientError) as exc:
-            if attempt == attempts:
+            if attempt == attempts or received() is not None:
                 raise
             delay = getattr(exc, "retry_after", None) or min(max_delay, base_delay * 2 ** (attempt - 1))
             time.sleep(delay + random.uniform(0, base_delay))
@@ -55,7 +57,7 @@ class AdaptiveConcurrency:
                 value = action()
             except (RateLimited, TransientError) as exc:
                 self._release(success=False, rate_limited=isinstance(exc, RateLimited))
-                if attempt == self.attempts:
+                if attempt == self.attempts or received() is not None:
                     raise
                 time.sleep((getattr(exc, "retry_after", None) or 0.5 * attempt) + random.uniform(0, 0.25))
                 continue

@@ -6,16 +6,16 @@ cancelled) cancel the run before the process exits, so no cluster keeps burning 
 """
 from __future__ import annotations
 
-import contextlib
-import signal
 import threading
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from bricktasks.backends.base import Backend, Run, RunOutput
 from bricktasks.durations import format_duration
-from bricktasks.errors import BackendError, NotFound, RateLimited, TransientError
+from bricktasks.errors import BackendError, RateLimited, TransientError
+from bricktasks.interrupts import Interrupted, deferred, handle_signals, hurrying
 from bricktasks.retry import call_with_retries
 
 __all__ = [
@@ -27,24 +27,11 @@ __all__ = [
     "supervise_run",
     "cancel_and_settle",
     "signals_raise",
+    "submit_answered",
+    "CANCEL_DEADLINE_SECONDS",
     "collect_outputs",
     "poll_delays",
 ]
-
-EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
-
-
-class Interrupted(Exception):
-    """SIGINT or SIGTERM arrived while we were waiting."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-    @property
-    def exit_code(self) -> int:
-        return EXIT_CODES.get(self.signum, 128 + self.signum)
-
 
 class RunTimedOut(Exception):
     """The run did not finish within --timeout."""
@@ -56,36 +43,10 @@ class WaitOutcome:
     elapsed_s: float
 
 
-@contextlib.contextmanager
-def signals_raise() -> Iterator[None]:
-    """Turn SIGINT/SIGTERM into `Interrupted` while inside the block (main thread only)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: object) -> None:
-        raise Interrupted(signum)
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
-@contextlib.contextmanager
-def signals_ignored() -> Iterator[None]:
-    """While cancelling, a second signal (GitHub sends SIGTERM 7.5 s after SIGINT) must not stop us."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+# kept under these names: the task guard installs the handlers once (handle_signals), and a
+# nested block inside it changes nothing
+signals_raise = handle_signals
+signals_ignored = deferred
 
 
 def poll_delays(start: float = 0.5, factor: float = 1.15, cap: float = 5.0) -> Iterator[float]:
@@ -130,24 +91,97 @@ def wait_for_run(
     raise AssertionError("unreachable")
 
 
-def cancel_and_settle(backend: Backend, run_id: int, *, settle_s: float = 15.0) -> Run | None:
-    """Cancel the run and wait briefly for it to reach a terminal state; never raises."""
-    with signals_ignored():
-        try:
-            call_with_retries(lambda: backend.cancel_run(run_id), attempts=4, base_delay=0.2)
-        except (BackendError, OSError):
-            return None
-        deadline = time.monotonic() + settle_s
+# a cancel, answered or not, and the wait for the run to end, within this: CI systems SIGKILL a
+# process some seconds after their SIGTERM, and an unreachable host must not hold a signalled task
+CANCEL_DEADLINE_SECONDS = 15.0
+
+
+@dataclass(frozen=True)
+class CancelOutcome:
+    """What a cancel achieved: whether the workspace accepted it, the run as last seen, why not."""
+
+    accepted: bool
+    run: Run | None
+    error: str = ""
+
+    def describe(self, run_id: int, *, page_url: str | None = None) -> str:
+        """For the task's last line: the run was cancelled, or may still be running (with its URL)."""
+        url = (self.run.run_page_url if self.run else None) or page_url
+        if self.accepted and self.run is not None and self.run.is_terminal:
+            return f"run {run_id} was cancelled"
+        if self.accepted:
+            return f"run {run_id} was asked to cancel" + (f": {url}" if url else "")
+        where = f": {url}" if url else " (see the workspace's Job Runs)"
+        return f"could not cancel run {run_id} ({self.error}); it may still be running{where}"
+
+
+def cancel_briefly(backend: Backend, run_id: int, *, deadline_s: float = CANCEL_DEADLINE_SECONDS) -> CancelOutcome:
+    """Cancel the run and wait for it to end, all within `deadline_s`; never raises (but a signal
+    that arrives meanwhile is raised when it is done)."""
+    deadline = time.monotonic() + deadline_s
+    with deferred(), hurrying():
+        error = ""
+        while True:
+            try:
+                backend.cancel_run(run_id)
+                break
+            except (RateLimited, TransientError, OSError) as exc:
+                error = _short(exc)
+            except BackendError as exc:
+                return CancelOutcome(False, None, _short(exc))
+            if time.monotonic() + 0.5 >= deadline:
+                return CancelOutcome(False, None, error)
+            time.sleep(0.5)
         run = None
         while time.monotonic() < deadline:
             try:
                 run = backend.get_run(run_id)
-            except (TransientError, RateLimited, NotFound, OSError):
+            except (BackendError, OSError):
                 run = None
             if run is not None and run.is_terminal:
-                return run
+                break
             time.sleep(0.2)
-        return run
+        return CancelOutcome(True, run)
+
+
+def _short(exc: BaseException) -> str:
+    one_line = getattr(exc, "one_line", None)
+    return one_line() if callable(one_line) else str(exc) or type(exc).__name__
+
+
+def cancel_and_settle(backend: Backend, run_id: int, *, settle_s: float = CANCEL_DEADLINE_SECONDS) -> Run | None:
+    """Cancel the run and wait briefly for it to reach a terminal state; never raises."""
+    return cancel_briefly(backend, run_id, deadline_s=settle_s).run
+
+
+def submit_answered(submit: Callable[[], int], *, wait_s: float = CANCEL_DEADLINE_SECONDS) -> int:
+    """`submit()`'s run id; a signal while it is in flight waits (up to `wait_s`) for the answer.
+
+    The request runs in a thread of its own: a signal in the main thread then cannot cut the
+    exchange between the workspace creating the run and us reading its id. `Interrupted` carries
+    the id in `run_id` when the answer came, so the caller can cancel that run."""
+    answer: Future[int] = Future()
+
+    def run() -> None:
+        try:
+            answer.set_result(submit())
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread as is
+            answer.set_exception(exc)
+
+    threading.Thread(target=run, name="submit", daemon=True).start()
+    try:
+        return answer.result()
+    except Interrupted as interrupted:
+        with deferred():
+            try:
+                interrupted.run_id = answer.result(timeout=wait_s)
+            except TimeoutError:
+                interrupted.run_id = None
+                interrupted.detail = f"the run submit got no answer within {wait_s:g} s: a run may have started"
+            except Exception as exc:  # noqa: BLE001 - the submit failed: no run to cancel
+                interrupted.run_id = None
+                interrupted.detail = f"no run was started ({_short(exc)})"
+        raise
 
 
 def collect_outputs(backend: Backend, run: Run) -> dict[str, RunOutput]:
@@ -179,18 +213,35 @@ def supervise_run(
     on_state: Callable[[Run, float], None] | None = None,
     on_cancel: Callable[[str], None] | None = None,
 ) -> Supervised:
-    """Wait for the run; cancel it on timeout (exit 124) or SIGINT/SIGTERM (130/143). Never leaves it running."""
+    """Wait for the run; cancel it on timeout (exit 124) or SIGINT/SIGTERM (130/143). Never leaves it running
+    without saying so: a cancel the workspace did not answer is in `interrupted.detail` with the run's URL."""
+    last_seen: list[Run] = []
+
+    def seen(run: Run, elapsed: float) -> None:
+        last_seen[:] = [run]
+        if on_state:
+            on_state(run, elapsed)
+
     try:
         with signals_raise():
-            outcome = wait_for_run(backend, run_id, timeout_s=timeout_s, on_state=on_state)
+            outcome = wait_for_run(backend, run_id, timeout_s=timeout_s, on_state=seen)
     except RunTimedOut as exc:
         if on_cancel:
             on_cancel(f"{exc}; cancelling run {run_id}")
-        return Supervised(cancel_and_settle(backend, run_id), timeout_s, 124)
+        cancelled = cancel_briefly(backend, run_id)
+        if not cancelled.accepted and on_cancel:
+            on_cancel(cancelled.describe(run_id, page_url=_page_url(last_seen)))
+        return Supervised(cancelled.run, timeout_s, 124)
     except Interrupted as interrupted:
         if on_cancel:
             on_cancel(f"{interrupted} received; cancelling run {run_id}")
-        return Supervised(cancel_and_settle(backend, run_id), 0.0, interrupted.exit_code, interrupted)
+        cancelled = cancel_briefly(backend, run_id)
+        interrupted.detail = cancelled.describe(run_id, page_url=_page_url(last_seen))
+        return Supervised(cancelled.run, 0.0, interrupted.exit_code, interrupted)
     run = outcome.run
     code = 0 if run.succeeded else 124 if run.result_state == "TIMEDOUT" else 1
     return Supervised(run, outcome.elapsed_s, code)
+
+
+def _page_url(last_seen: list[Run]) -> str | None:
+    return last_seen[0].run_page_url if last_seen else None

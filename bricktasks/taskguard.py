@@ -14,7 +14,7 @@ from typing import Any, Callable
 from invoke import Exit, task
 
 from bricktasks.errors import BricktasksError
-from bricktasks.runs import Interrupted
+from bricktasks.interrupts import Interrupted, deferred, handle_signals
 from bricktasks.taskoutput import TaskOutput
 
 __all__ = ["bricktask", "COMMON_HELP"]
@@ -42,19 +42,26 @@ def bricktask(*, help: dict[str, str], **task_options: Any) -> Callable[[Callabl
         @functools.wraps(body)
         def wrapper(c, *args: Any, quiet: bool = False, json: bool = False, **kwargs: Any) -> None:
             out = TaskOutput(name, quiet=quiet, json_summary=json)
-            try:
-                code = body(c, out, *args, **kwargs) or 0
-            except BricktasksError as exc:
-                _end(out, exc.exit_code, exc.one_line())
-            except Interrupted as exc:
-                _end(out, exc.exit_code, f"interrupted by {exc}; the run was cancelled")
-            except KeyboardInterrupt:
-                _end(out, 130, "interrupted")
-            except Exception as exc:
-                # a bug: the traceback follows on stderr, but a --json caller still gets its object
-                out.finish(1, f"internal error: {type(exc).__name__}: {exc}")
-                raise
-            out.finish(code)
+            # from the first line of the task to its last: a signal in any window (the build, the
+            # uploads, right after a submit, the wait, the reports) ends it here, run cancelled
+            with handle_signals():
+                message = None
+                try:
+                    code = body(c, out, *args, **kwargs) or 0
+                except BricktasksError as exc:
+                    code, message = exc.exit_code, exc.one_line()
+                except Interrupted as exc:
+                    code, message = exc.exit_code, exc.one_line()
+                except KeyboardInterrupt:
+                    code, message = 130, "interrupted"
+                except Exception as exc:
+                    # a bug: the traceback follows on stderr, but a --json caller still gets its object
+                    out.finish(1, f"internal error: {type(exc).__name__}: {exc}")
+                    raise
+                with deferred(reraise=False):  # a signal now would cut the last line (or the JSON object) in half
+                    if message is not None:
+                        out.fail(message)
+                    out.finish(code, message)
             if code:
                 raise Exit(code=code)
 
@@ -62,9 +69,3 @@ def bricktask(*, help: dict[str, str], **task_options: Any) -> Callable[[Callabl
         return task(help={**help, **COMMON_HELP}, **task_options)(wrapper)
 
     return decorate
-
-
-def _end(out: TaskOutput, code: int, message: str) -> None:
-    out.fail(message)
-    out.finish(code, message)
-    raise Exit(code=code) from None

@@ -15,9 +15,16 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import logging
 import os
+import socket
+import threading
 from typing import Callable, Iterator
+from urllib.parse import urlsplit
 
+import requests.utils
+
+from bricktasks import interrupts
 from bricktasks.backends.base import NOTEBOOK_EXTENSIONS, Backend, ObjectInfo, ObjectType, Run, RunOutput, RunSpec, TaskRun
 from bricktasks.backends.databricks_errors import translate_error
 from bricktasks.backends.databricks_files import DatabricksFiles
@@ -25,24 +32,37 @@ from bricktasks.backends.databricks_sdk import (
     Config, DatabricksError, DbfsAPI, ExportFormat, ImportFormat, Language, SdkClient, jobs_types,
 )
 from bricktasks.backends.local import notebook_language
-from bricktasks.errors import AlreadyExists, BricktasksError, ConfigError, InvalidRequest
+from bricktasks.errors import AlreadyExists, BricktasksError, ConfigError, InvalidRequest, TransientError
 
-__all__ = ["DatabricksBackend", "translate_error"]
+__all__ = ["DatabricksBackend", "HostUnreachable", "check_reachable", "translate_error"]
 
 MAX_LISTED_RUNS = 250  # list_runs pages through everything; a busy workspace has thousands
 
 
 # Config() probes the host's /.well-known/databricks-config, a best-effort discovery the SDK falls
 # back from, with the retry budget it is given: a whole task's budget would stall start-up for
-# minutes on an unreachable host before the first real request could say so.
-HOST_PROBE_SECONDS = 10
+# minutes on an unreachable host before the first real request could say so. The SDK retries a
+# refused connection within it, 1-2 s later: 1 s is a single attempt (check_reachable, before the
+# first real request, then says what is wrong).
+HOST_PROBE_SECONDS = 1
+HOST_PROBE_HTTP_SECONDS = 5
+# a TCP connect that gets no answer in this long is a blackhole (a firewall, a VPN that is down):
+# a reachable workspace answers a connect in well under a second, from anywhere
+CONNECT_SECONDS = 5
+_HOST_HINT = "check DATABRICKS_HOST (or the host of the ~/.databrickscfg profile), the network, VPN and proxy settings"
 # sync lists up to 32 folders at once (bricktasks.sync.LIST_WORKERS); the SDK's default pool holds 20
 CONNECTIONS = 32
 
 
+def _quiet_probe(record: logging.LogRecord) -> bool:
+    """The probe's failure is no news (the SDK falls back, check_reachable speaks for a dead host):
+    not a second line on stderr."""
+    return not record.getMessage().startswith("Failed to automatically resolve config from host metadata")
+
+
 def _build_config(host: str | None, token: str | None, profile: str | None, retry: int, http: int) -> Config:
     options: dict[str, object] = {
-        "retry_timeout_seconds": min(retry, HOST_PROBE_SECONDS), "http_timeout_seconds": min(http, HOST_PROBE_SECONDS),
+        "retry_timeout_seconds": min(retry, HOST_PROBE_SECONDS), "http_timeout_seconds": min(http, HOST_PROBE_HTTP_SECONDS),
         "max_connections_per_pool": CONNECTIONS,
     }
     if host:
@@ -52,6 +72,8 @@ def _build_config(host: str | None, token: str | None, profile: str | None, retr
     if token:
         options["token"] = token
         options["auth_type"] = "pat"  # explicit PAT wins over whatever else the environment holds
+    sdk_logger = logging.getLogger("databricks.sdk")
+    sdk_logger.addFilter(_quiet_probe)
     try:
         config = Config(**options)
     except ValueError as exc:
@@ -60,8 +82,43 @@ def _build_config(host: str | None, token: str | None, profile: str | None, retr
             f"cannot configure the Databricks client: {message}",
             "set DATABRICKS_HOST and DATABRICKS_TOKEN, or DATABRICKS_CONFIG_PROFILE naming a ~/.databrickscfg profile",
         ) from None
+    finally:
+        sdk_logger.removeFilter(_quiet_probe)
     config.retry_timeout_seconds, config.http_timeout_seconds = retry, http  # the budget for real requests
     return config
+
+
+class HostUnreachable(ConfigError):
+    """The workspace host does not resolve, refuses connections or answers nothing: exit 2, nothing changed."""
+
+
+def check_reachable(host: str, *, connect_s: float = CONNECT_SECONDS) -> None:
+    """Resolve the host and open (then close) a TCP connection to it, before any request.
+
+    The SDK retries a refused or timed-out connection for its whole retry budget (5 minutes by
+    default): right for a workspace that blips, wrong for a host that was never there (a typo, a
+    name that does not resolve, a VPN that is down). No HTTP request is made. Skipped when a proxy
+    is configured for the host: then only the proxy can reach it, and the SDK's requests go there."""
+    parts = urlsplit(host if "://" in host else f"https://{host}")
+    try:
+        name, port = parts.hostname, parts.port or (80 if parts.scheme == "http" else 443)
+    except ValueError:
+        return  # a malformed port: the SDK's own configuration check says so
+    if not name or requests.utils.get_environ_proxies(f"{parts.scheme}://{parts.netloc}"):
+        return
+    shown = f"{parts.scheme}://{parts.netloc}"
+    try:
+        socket.getaddrinfo(name, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise HostUnreachable(f"cannot reach {shown}: the name {name} does not resolve ({getattr(exc, 'strerror', None) or exc})", _HOST_HINT) from None
+    try:
+        socket.create_connection((name, port), timeout=connect_s).close()
+    except ConnectionRefusedError:
+        raise HostUnreachable(f"cannot reach {shown}: the connection was refused (nothing listens on port {port})", _HOST_HINT) from None
+    except TimeoutError:  # socket.timeout is TimeoutError
+        raise HostUnreachable(f"cannot reach {shown}: no answer to a connection within {connect_s:g} s", _HOST_HINT) from None
+    except OSError as exc:
+        raise HostUnreachable(f"cannot reach {shown}: {exc.strerror or exc}", _HOST_HINT) from None
 
 
 class DatabricksBackend(DatabricksFiles, Backend):
@@ -81,21 +138,49 @@ class DatabricksBackend(DatabricksFiles, Backend):
         self._secret = token
         self.config = _build_config(host, token, profile, retry_timeout_seconds, http_timeout_seconds)
         self.host = (self.config.host or "").rstrip("/")
+        self._reachable = threading.Lock()  # held while the first request checks the host (once)
+        self._checked = False
         self.profile = profile
         self.client = SdkClient(self.config)
         self._dbfs = DbfsAPI(self.client.api_client)  # the plain API: the mixin adds local-path rules
+        self._budget = (retry_timeout_seconds, http_timeout_seconds)
+        self._silent_since_hurry = False  # the host failed to answer a request made in a hurry
 
     def __repr__(self) -> str:
         return f"DatabricksBackend(host={self.host!r}, profile={self.profile!r})"
 
     @contextlib.contextmanager
     def _errors(self, target: str) -> Iterator[None]:
+        if not self._checked:
+            self._check_host()
+        hurried = self._set_budget(interrupts.hurried())
+        if hurried and self._silent_since_hurry:
+            # after a signal, a host that did not answer once is not waited for again
+            raise TransientError(f"{target}: not sent: {self.host} stopped answering", _HOST_HINT)
         try:
             yield
         except BricktasksError:
             raise
         except Exception as exc:  # noqa: BLE001 - every SDK and transport failure is translated here
+            if hurried and not isinstance(exc, DatabricksError):
+                self._silent_since_hurry = True
             raise translate_error(exc, target, self._secret) from None
+
+    def _check_host(self) -> None:
+        """check_reachable before the first request (of any thread): a dead host is exit 2 at once."""
+        with self._reachable:
+            if not self._checked and self.host:
+                check_reachable(self.host)
+            self._checked = True
+
+    def _set_budget(self, hurried: bool) -> bool:
+        """The SDK's retry budget and HTTP timeout for the next requests: short once a signal came
+        (or while a cancel is under way), the configured ones otherwise. Read by the SDK per request."""
+        base = getattr(self.client.api_client, "_api_client", None)  # the SDK's private base client
+        if base is not None:
+            short = interrupts.AFTER_SIGNAL_SECONDS
+            base._retry_timeout_seconds, base._http_timeout_seconds = (short, short) if hurried else self._budget
+        return hurried
 
     # -- workspace -------------------------------------------------------------
     def get_status(self, path: str) -> ObjectInfo:

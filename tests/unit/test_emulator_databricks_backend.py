@@ -8,7 +8,7 @@ import pytest
 from databricks.sdk import errors as sdk_errors
 from databricks.sdk.service.workspace import ImportFormat
 
-from bricktasks.backends.databricks import DatabricksBackend, translate_error
+from bricktasks.backends.databricks import DatabricksBackend, HostUnreachable, translate_error
 from bricktasks.emulator.testing import databricks_backend, start_emulator, workspace_client
 from bricktasks.errors import AlreadyExists, AuthError, ConfigError, DirectoryNotEmpty, InvalidRequest, NotFound, PermissionDenied, RateLimited, TransientError
 
@@ -74,14 +74,16 @@ def test_every_429_the_client_retries_is_reported_to_throttle_listeners(tmp_path
     assert answered_429_later >= 1
 
 
-def test_an_unreachable_host_is_transient(hermetic):
+def test_a_host_that_never_answered_is_a_configuration_error(hermetic):
+    # issue 11 item 12: a host refusing from the start is exit 2 at once, not retried as a blip
+    # (a host that answered once and then goes away stays transient: tests/unit/test_trust_signals.py)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # nothing listens here once the socket closes
     backend = DatabricksBackend(f"http://127.0.0.1:{port}", "t", None, retry_timeout_seconds=1, http_timeout_seconds=2)
-    with pytest.raises(TransientError) as caught:
+    with pytest.raises(HostUnreachable) as caught:
         backend.list("/")
-    assert "DATABRICKS_HOST" in caught.value.hint or "retry" in caught.value.hint
+    assert caught.value.exit_code == 2 and "DATABRICKS_HOST" in caught.value.hint
 
 
 def test_the_sdk_retries_carry_operations_through_faults(tmp_path, hermetic):
