@@ -64,7 +64,7 @@ def test_escape_sequences_and_newlines_in_names_are_shown_escaped(tmp_path: Path
     """A CI folder or a manifest's branch comes from whoever pushed: a raw ESC would recolour or
     rewrite the terminal, a newline would fake a row."""
     backend = LocalBackend(tmp_path)
-    folder = f"{LAYOUT.ci_root}/7-red\x1b[31mALERT"
+    folder = f"{LAYOUT.ci_root}/7-BI-1"  # (a folder named with an ESC is not a build: clean-ci reports it)
     backend.mkdirs(folder)
     write_build_manifest(backend, folder, {"branch": "BI-1\n9-BI-9  BI-9  1s  SUCCESS", "created": NOW.isoformat(), "run_id": None,
                                            "result": "SUCCESS\x1b[2K\u202e"})
@@ -72,8 +72,9 @@ def test_escape_sequences_and_newlines_in_names_are_shown_escaped(tmp_path: Path
     table = format_table(ci_build_statuses(backend, LAYOUT, now=NOW))
     text = "\n".join(table)
     assert len(table) == 3 and "\x1b" not in text and "\u202e" not in text
-    assert "7-red\\x1b[31mALERT" in table[1] and "BI-1\\n9-BI-9" in table[1] and "SUCCESS\\x1b[2K\\u202e" in table[1]
-    assert table[2].split() == ["8-BI-8", "BI-8", "1h00m", "5"]
+    rows = {row.split()[0]: row for row in table[1:]}
+    assert "BI-1\\n9-BI-9" in rows["7-BI-1"] and "SUCCESS\\x1b[2K\\u202e" in rows["7-BI-1"]
+    assert rows["8-BI-8"].endswith("malformed manifest")  # a number for a result
 
 
 def test_printable_text_is_shown_as_it_is():
