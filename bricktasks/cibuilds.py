@@ -13,6 +13,7 @@ from bricktasks.backends.base import Backend
 from bricktasks.durations import format_duration
 from bricktasks.errors import BackendError
 from bricktasks.layout import ProjectLayout
+from bricktasks.output import printable as shown
 from bricktasks.retry import call_with_retries
 from bricktasks.workflow import CiBuild, list_ci_builds
 
@@ -68,16 +69,6 @@ def ci_build_statuses(
         results = list(pool.map(lambda build: build_result(backend, build), builds))
     statuses = [BuildStatus(build, result, (now - build.created).total_seconds()) for build, result in zip(builds, results)]
     return sorted(statuses, key=lambda status: status.build.created, reverse=True)
-
-
-def shown(value: object) -> str:
-    """`value` as a table cell: what is not printable (ESC, a newline, a bidi override) as its
-    Python escape, so a name from a pushed folder or manifest cannot recolour the terminal, move
-    its cursor or fake a row. (--json needs nothing: json.dumps escapes every control character.)"""
-    if value is None or value == "":
-        return "?"
-    text = str(value)
-    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
 def format_table(statuses: list[BuildStatus]) -> list[str]:

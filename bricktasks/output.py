@@ -18,7 +18,23 @@ if TYPE_CHECKING:  # rich is imported only when something is drawn on a terminal
 
     from bricktasks.progress import RunStatusLine, UploadProgress
 
-__all__ = ["Console", "redact", "REDACTED"]
+__all__ = ["Console", "redact", "REDACTED", "printable", "terminal_safe"]
+
+
+def printable(value: object) -> str:
+    """`value` as one cell or name: what is not printable (ESC, a newline, a bidi override) as its
+    Python escape, so a name from a pushed folder or manifest cannot recolour the terminal, move
+    its cursor or fake a row. (--json needs nothing: json.dumps escapes every control character.)"""
+    if value is None or value == "":
+        return "?"
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in str(value))
+
+
+def terminal_safe(text: str) -> str:
+    """A message with every unprintable character escaped except its own line breaks and tabs: the
+    last line of defence, whatever name a message quotes (names are escaped where they are shown,
+    with `printable`, and this catches what a message forgot)."""
+    return "".join(char if char.isprintable() or char in "\n\t" else repr(char)[1:-1] for char in text)
 
 
 class Console:
@@ -55,7 +71,7 @@ class Console:
         return self._rich
 
     def _print(self, text: str, *, timestamp: bool) -> None:
-        text = redact(text, self.secrets)
+        text = terminal_safe(redact(text, self.secrets))
         if self.is_terminal:
             from rich.text import Text
 
@@ -76,14 +92,14 @@ class Console:
 
     def warn(self, text: str) -> None:
         self.close()  # a live line would be redrawn over the warning
-        line = f"warning: {redact(text, self.secrets)}"
+        line = f"warning: {terminal_safe(redact(text, self.secrets))}"
         if not self.is_terminal:
             line = f"{time.strftime('%H:%M:%S')} {line}"
         print(line, file=self.error_stream, flush=True)
 
     def error(self, text: str) -> None:
         self.close()
-        print(redact(f"error: {text}", self.secrets), file=self.error_stream, flush=True)
+        print(terminal_safe(redact(f"error: {text}", self.secrets)), file=self.error_stream, flush=True)
 
     # ---- live displays ------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from bricktasks.durations import format_duration
 from bricktasks.errors import Conflict, InvalidRequest, NotFound, UserInputError
 from bricktasks.layout import PROTECTED_BRANCHES, ProjectLayout, branch_folder, is_build_name, join
 from bricktasks.libraries import INSTALL_LIBRARIES_FILE, install_libraries_source, newest_libraries
-from bricktasks.output import Console
+from bricktasks.output import Console, printable
 from bricktasks.project import SET_ENVIRONMENT, set_environment_source
 from bricktasks.retry import call_with_retries
 from bricktasks.sync import (
@@ -322,7 +322,7 @@ def clean_ci(
     outcome: dict[str, list[str]] = {"deleted": [], "kept": [], "active": [], "malformed": [], "not_a_build": []}
     ci = survey_ci(backend, layout, workers=workers)
     for name in ci.not_builds:
-        console.info(f"not a build, kept: {join(layout.ci_root, name)}")
+        console.info(f"not a build, kept: {join(layout.ci_root, printable(name))}")
     outcome["not_a_build"] += [join("CI", name) for name in ci.not_builds]
     verb = "would delete" if dry_run else "deleted"
 
@@ -411,7 +411,7 @@ def _clean_orphan_libraries(
         if name in ci_names:
             continue  # its build decided (deleted with it, or kept with it)
         if not info.is_dir or not is_build_name(name):
-            console.info(f"not a build's libraries, kept: {info.path}")
+            console.info(f"not a build's libraries, kept: {printable(info.path)}")
             outcome["not_a_build"].append(label)
             continue
         verdict, idle = _judge_in_progress(backend, info.path, older_than, now=now, files=True)

@@ -165,3 +165,29 @@ def test_a_warning_ends_the_live_status_line_first():
     console.warn(f"timed out; cancelling run 5 ({SECRET})")
     assert status._live is None
     assert err.getvalue() == "warning: timed out; cancelling run 5 ([REDACTED])\n"
+
+
+def test_no_message_reaches_the_terminal_with_a_raw_control_character():
+    """Whatever name a message quotes (a pushed folder, a manifest's branch), ESC, C1 controls and
+    bidi overrides come out escaped on every path: info, result, warning and error, log and terminal."""
+    hostile = "7-BI-1\x1b[2J\x1b]0;owned\x07\u202eSSECCUS\x9b"
+    for make in (log_console, terminal_console):
+        console, out, err = make()
+        console.info(f"kept {hostile}")
+        console.result(f"done {hostile}")
+        console.warn(f"odd {hostile}")
+        console.error(f"bad {hostile}")
+        text = out.getvalue() + err.getvalue()
+        raw = [char for char in text if not char.isprintable() and char not in "\n\t"]
+        if make is terminal_console:  # rich's own styling codes are allowed, nothing else
+            raw = [char for char in ANSI.sub("", text) if not char.isprintable() and char not in "\n\t"]
+        assert not raw, (make.__name__, raw)
+        assert "\\x1b[2J" in text and "\\u202e" in text and "\\x07" in text
+
+
+def test_a_name_is_shown_printable_and_a_message_keeps_its_own_line_breaks():
+    from bricktasks.output import printable, terminal_safe
+
+    assert printable("feature/ünïcode-分支 x") == "feature/ünïcode-分支 x"
+    assert printable("a\nb") == "a\\nb" and printable(None) == "?"
+    assert terminal_safe("line one\nline\ttwo\x1b") == "line one\nline\ttwo\\x1b"
