@@ -169,13 +169,15 @@ def test_a_dotenv_with_a_bom_sends_the_task_to_the_workspace_it_names(project, t
 
 # ---- invoke builds: names from folders and manifests shown escaped ---------------------------
 
-ODD_FOLDER = "7-red\x1b[31mALERT\x1b[0m"
+ODD_FOLDER = "7-BI-1"
+NOT_A_BUILD = "7-red\x1b[31mALERT\x1b[0m"  # no build name: builds leaves it out, clean-ci keeps and names it
 ODD_BRANCH = "BI-1\n9-BI-9  BI-9  1s  SUCCESS"
 
 
 def _add_odd_build(backend) -> None:
     folder = f"{WORKSPACE_ROOT}/CI/{ODD_FOLDER}"
     backend.mkdirs(folder)
+    backend.mkdirs(f"{WORKSPACE_ROOT}/CI/{NOT_A_BUILD}")
     manifest = {"branch": ODD_BRANCH, "created": datetime.now(timezone.utc).isoformat(), "run_id": None, "result": "SUCCESS\x1b[2K"}
     write_build_manifest(backend, folder, manifest)
 
@@ -185,11 +187,14 @@ def _assert_shown_escaped(project: ProjectCopy, env: dict[str, str] | None = Non
     assert table.returncode == 0, table.stdout + table.stderr
     lines = table.stdout.splitlines()
     assert "\x1b" not in table.stdout and len(lines) == 2, table.stdout  # the header and one row: no faked row
-    assert "7-red\\x1b[31mALERT\\x1b[0m" in lines[1] and "BI-1\\n9-BI-9" in lines[1] and "SUCCESS\\x1b[2K" in lines[1]
+    assert lines[1].startswith(ODD_FOLDER) and "BI-1\\n9-BI-9" in lines[1] and "SUCCESS\\x1b[2K" in lines[1]
     summary = project.invoke("builds", "--json", env=env)
     assert "\x1b" not in summary.stdout and summary.stdout.count("\n") == 1  # json.dumps escapes them
     build = json.loads(summary.stdout)["builds"][0]
     assert (build["name"], build["branch"]) == (ODD_FOLDER, ODD_BRANCH)
+    cleaning = project.invoke("clean-ci", "--older-than", "0d", "--dry-run", env=env)
+    assert cleaning.returncode == 0, cleaning.stdout + cleaning.stderr
+    assert "\x1b" not in cleaning.stdout + cleaning.stderr and "7-red\\x1b[31mALERT\\x1b[0m" in cleaning.stdout
 
 
 def test_builds_shows_escape_sequences_and_newlines_escaped(project):
