@@ -34,8 +34,8 @@ from typing import Callable
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bricktasks.emulator.testing import EmulatorProcess, client_environment, workspace_client  # noqa: E402
-from bricktasks.projectcopy import ProjectCopy, clean_environment, wait_until  # noqa: E402
+from bricktasks.testing.emulator import EmulatorProcess, client_environment, workspace_client  # noqa: E402
+from bricktasks.testing.projectcopy import ProjectCopy, clean_environment, wait_until  # noqa: E402
 
 TOKEN = "bench-token"
 LATENCY_MS = 50

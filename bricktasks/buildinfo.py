@@ -22,28 +22,22 @@ GitHub Actions re-runs keep their run id, so attempt n > 1 becomes the build id
 from __future__ import annotations
 
 import re
-import subprocess
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Mapping
 
 from bricktasks.errors import UserInputError
+from bricktasks.git import current_git_branch, current_git_commit, git_output, hex_commit
 from bricktasks.layout import validate_build_id
 
 __all__ = [
     "BuildInfo",
     "detect_build_info",
     "branch_from_ref",
-    "git_output",
-    "current_git_branch",
-    "current_git_commit",
-    "git_tree_is_dirty",
 ]
 
 TRUTHY = {"1", "true", "yes", "on"}
-GIT_TIMEOUT_SECONDS = 30
-_COMMIT = re.compile(r"^[0-9a-fA-F]{7,64}$")
 _BRANCH_HINT = "set BRICKTASKS_BRANCH to the branch being built"
 
 
@@ -78,7 +72,7 @@ def detect_build_info(env: Mapping[str, str], *, cwd: Path, now: datetime | None
     ci = _detect_ci(env)
     build_id, source = _resolve_build_id(env, ci, now)
     branch = _resolve_branch(env, ci, cwd)
-    commit = _hex_commit(ci.commit if ci else None) or current_git_commit(cwd)
+    commit = hex_commit(ci.commit if ci else None) or current_git_commit(cwd)
     return BuildInfo(build_id=build_id, branch=branch, commit=commit, ci_system=source)
 
 
@@ -247,38 +241,3 @@ def _resolve_branch(env: Mapping[str, str], ci: _CiFacts | None, cwd: Path) -> s
     raise UserInputError(f"no branch given and {cwd} is not a git working copy", _BRANCH_HINT)
 
 
-def _hex_commit(value: str | None) -> str | None:
-    return value.lower() if value and _COMMIT.match(value) else None
-
-
-# ---- git ----------------------------------------------------------------------------------
-
-
-def git_output(args: Sequence[str], cwd: Path) -> str | None:
-    """Run `git <args>` in `cwd` (no shell); its stripped stdout, or None if git failed or is missing."""
-    try:
-        result = subprocess.run(
-            ["git", *args], cwd=cwd, capture_output=True, text=True, check=False, timeout=GIT_TIMEOUT_SECONDS
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None  # no git, no such folder, or a hung git: the caller reports what it could not find
-    return result.stdout.strip() if result.returncode == 0 else None
-
-
-def current_git_branch(cwd: Path) -> str | None:
-    """The checked-out branch in `cwd`; None when HEAD is detached or cwd is not a git working copy."""
-    # symbolic-ref (unlike rev-parse --abbrev-ref) also names the branch of a repo with no commits yet
-    return git_output(["symbolic-ref", "--quiet", "--short", "HEAD"], cwd) or None
-
-
-def current_git_commit(cwd: Path) -> str | None:
-    """The full SHA of HEAD in `cwd`; None when there is no commit or no git working copy."""
-    return _hex_commit(git_output(["rev-parse", "--verify", "--quiet", "HEAD"], cwd))
-
-
-def git_tree_is_dirty(cwd: Path) -> bool:
-    """True when the working copy has uncommitted changes, untracked files included (they would be deployed)."""
-    status = git_output(["status", "--porcelain"], cwd)
-    if status is None:
-        raise UserInputError(f"{cwd} is not a git working copy", "run the task from the project's git checkout")
-    return status != ""

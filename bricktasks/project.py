@@ -7,9 +7,9 @@ from typing import Any, Mapping
 
 from bricktasks.backends.base import Backend
 from bricktasks.errors import ConfigError, UserInputError
-from bricktasks.buildinfo import current_git_branch
+from bricktasks.git import current_git_branch
 from bricktasks.layout import ProjectLayout, branch_folder, check_local_root, check_output_folder
-from bricktasks.libraries import INSTALL_LIBRARIES
+from bricktasks.libraries.upload import INSTALL_LIBRARIES
 from bricktasks.settings import Settings, load_settings, read_dotenv
 
 __all__ = ["Project", "load_project", "open_backend", "local_secrets", "SET_ENVIRONMENT", "set_environment_source"]

@@ -1,7 +1,7 @@
 """The invoke tasks: each resolves settings, then calls one plain function.
 
 Every task also takes --quiet (only warnings, errors and the result line) and --json (one JSON
-object with the outcome on stdout); see bricktasks.taskguard.
+object with the outcome on stdout); see bricktasks.cli.guard.
 
 Exit codes (all tasks): 0 success; 1 the run failed; 2 bad input or configuration (nothing
 changed); 124 --timeout reached (run cancelled); 130/143 SIGINT/SIGTERM (run cancelled).
@@ -15,22 +15,25 @@ from typing import Any
 
 from invoke import Collection
 
-from bricktasks import artifacts, ci, workflow
-from bricktasks.buildinfo import current_git_branch, detect_build_info, git_tree_is_dirty
-from bricktasks.cibuilds import ci_build_statuses, format_table
-from bricktasks.cisummary import ci_fields
+from bricktasks.buildinfo import detect_build_info
+from bricktasks.ci import clean, pipeline
+from bricktasks.ci.builds import ci_build_statuses, format_table
+from bricktasks.ci.summary import ci_fields
+from bricktasks.cli.guard import bricktask
+from bricktasks.cli.invocation import TaskOutput
 from bricktasks.clusterspec import load_cluster_spec
+from bricktasks.console.console import Console
 from bricktasks.durations import parse_duration, parse_timeout
 from bricktasks.errors import UserInputError
+from bricktasks.git import current_git_branch, git_tree_is_dirty
 from bricktasks.layout import PROTECTED_BRANCHES, branch_folder
-from bricktasks.libraries import upload_libraries, write_install_libraries
-from bricktasks.localrun import run_notebook_locally
-from bricktasks.output import Console
+from bricktasks.libraries import targets
+from bricktasks.libraries.upload import upload_libraries, write_install_libraries
 from bricktasks.project import Project, load_project, local_secrets, open_backend
-from bricktasks.secrets_scan import refuse_tracked_dotenv, scan_for_credentials
+from bricktasks.runs.local import run_notebook_locally
 from bricktasks.settings import unvalidated_secrets
-from bricktasks.taskguard import bricktask
-from bricktasks.taskoutput import TaskOutput
+from bricktasks.source.secrets_scan import refuse_tracked_dotenv, scan_for_credentials
+from bricktasks.workspace import checkout as workspace
 
 __all__ = ["namespace"]
 
@@ -52,7 +55,7 @@ def _load(c, out: TaskOutput, **flags: Any) -> tuple[Project, Console]:
 def _check_source(project: Project) -> None:
     refuse_tracked_dotenv(project.root)
     scan_for_credentials(project.source_dir)
-    workflow.check_source(project.source_dir)  # names, sizes, collisions: before any request
+    workspace.check_source(project.source_dir)  # names, sizes, collisions: before any request
 
 
 @bricktask(
@@ -70,14 +73,14 @@ def run(c, out, notebook, env=None, timeout=None):
     limit = parse_timeout(project.settings.timeout)
     branch = project.settings.branch or current_git_branch(project.root) or "local"
     out.record(notebook=name, env=chosen_env, branch=branch)
-    built = artifacts.build_for(project, artifacts.BuildTarget.local(project, branch), kind="wheel", console=console)
+    built = targets.build_for(project, targets.BuildTarget.local(project, branch), kind="wheel", console=console)
     return run_notebook_locally(project, name, chosen_env, built, timeout_s=limit, console=console, branch=branch)
 
 
 def _build_libraries(c, out, kind: str, branch, build_id, master) -> None:
     project, console = _load(c, out, branch=branch, build_id=build_id)
-    target = artifacts.target_for(project, branch=branch, build_id=build_id, master=master)
-    paths = [os.fspath(artifact) for artifact in artifacts.build_for(project, target, kind=kind, console=console)]
+    target = targets.target_for(project, branch=branch, build_id=build_id, master=master)
+    paths = [os.fspath(artifact) for artifact in targets.build_for(project, target, kind=kind, console=console)]
     out.record(kind=kind, artifacts=paths)
     for path in paths:
         console.result(path)
@@ -119,11 +122,11 @@ def build_egg(c, out, branch=None, build_id=None, master=False):
 def upload_lib(c, out, branch=None, build_id=None, master=False, egg=False, dry_run=False):
     """Build the libraries and upload them where the target's clusters install them."""
     project, console = _load(c, out, branch=branch, build_id=build_id)
-    target = artifacts.target_for(project, branch=branch, build_id=build_id, master=master)
+    target = targets.target_for(project, branch=branch, build_id=build_id, master=master)
     kind = "egg" if egg else "wheel"
-    artifacts.check_kind_supported(project, kind)
+    targets.check_kind_supported(project, kind)
     backend = open_backend(project, os.environ)
-    built = artifacts.build_for(project, target, kind=kind, console=console)
+    built = targets.build_for(project, target, kind=kind, console=console)
     destination = target.library_folder(project.layout)
     uploaded = upload_libraries(backend, built, destination, console=console, dry_run=dry_run)
     out.record(
@@ -131,7 +134,7 @@ def upload_lib(c, out, branch=None, build_id=None, master=False, egg=False, dry_
         libraries=[{"remote": library.remote, "unchanged": library.skipped} for library in uploaded],
     )
     notebooks = target.workspace_folder(project.layout)
-    if notebooks and workflow.folder_exists(backend, notebooks):
+    if notebooks and workspace.folder_exists(backend, notebooks):
         write_install_libraries(backend, notebooks, [library.remote for library in uploaded], console=console, dry_run=dry_run)
     elif notebooks:
         console.info(f"{notebooks} does not exist yet: invoke checkout will point its install_libraries at this upload")
@@ -160,7 +163,7 @@ def checkout_branch(c, out, branch, env=None, prune=False, dry_run=False):
     chosen_env = project.check_env(project.settings.env)
     _check_source(project)
     backend = open_backend(project, os.environ)
-    result = workflow.checkout(
+    result = workspace.checkout(
         backend, project.layout, project.source_dir, chosen, env=chosen_env, prune=prune, dry_run=dry_run, console=console
     )
     out.record(
@@ -189,7 +192,7 @@ def switch_env(c, out, env, branch=None, force=False, dry_run=False):
         raise UserInputError("the production config outside master/ could overwrite production data", "pass --force if you mean it")
     backend = open_backend(project, os.environ)
     folder = project.layout.branch(chosen)
-    workflow.switch_env(backend, folder, env, valid_envs=valid, dry_run=dry_run, console=console)
+    workspace.switch_env(backend, folder, env, valid_envs=valid, dry_run=dry_run, console=console)
     out.record(branch=chosen, folder=folder, env=env, dry_run=dry_run)
 
 
@@ -206,15 +209,15 @@ def run_ci(c, out, timeout=None, notebooks=None, dry_run=False):
     project, console = _load(c, out, timeout=timeout, ci_notebooks=notebooks)
     limit = parse_timeout(project.settings.timeout)
     build = detect_build_info(_build_environ(project), cwd=project.root)
-    plan = ci.plan_ci(project, build, _ci_notebooks(project, notebooks))
+    plan = pipeline.plan_ci(project, build, _ci_notebooks(project, notebooks))
     cluster = load_cluster_spec(project.cluster_spec_path)
     _check_source(project)
     backend = open_backend(project, os.environ)
     out.record(build_id=build.build_id, branch=build.branch, commit=build.commit, folder=plan.ci_folder, dry_run=dry_run)
-    target = artifacts.BuildTarget.ci(build)
-    built = artifacts.build_for(project, target, kind="wheel", console=console, dry_run=dry_run)
+    target = targets.BuildTarget.ci(build)
+    built = targets.build_for(project, target, kind="wheel", console=console, dry_run=dry_run)
     try:
-        return ci.run_ci(
+        return pipeline.run_ci(
             project, backend, plan, artifacts=built, cluster=cluster, timeout_s=limit, console=console,
             secrets=console.secrets, dry_run=dry_run,  # the token and the local runs' secrets, as in every line
         )
@@ -272,7 +275,7 @@ def clean_ci(c, out, older_than, dry_run=False):
     project, console = _load(c, out)
     age = parse_duration(older_than, name="--older-than")
     backend = open_backend(project, os.environ)
-    outcome = workflow.clean_ci(backend, project.layout, age, now=datetime.now(timezone.utc), dry_run=dry_run, console=console)
+    outcome = clean.clean_ci(backend, project.layout, age, now=datetime.now(timezone.utc), dry_run=dry_run, console=console)
     out.record(older_than=older_than, dry_run=dry_run, **outcome)
     verb = "would delete" if dry_run else "deleted"
     odd = "".join(f", {label} {len(outcome[key])}" for key, label in (("malformed", "malformed"), ("not_a_build", "not a build")) if outcome[key])
@@ -296,10 +299,10 @@ def deploy(c, out, force=False, prune=True, dry_run=False):
         raise UserInputError("the git working tree has uncommitted changes", "commit or stash them; master/ mirrors git")
     _check_source(project)
     backend = open_backend(project, os.environ)
-    built = artifacts.build_for(project, artifacts.BuildTarget.master(project), kind="wheel", console=console, dry_run=dry_run)
+    built = targets.build_for(project, targets.BuildTarget.master(project), kind="wheel", console=console, dry_run=dry_run)
     libraries = upload_libraries(backend, built, project.layout.master_libraries, console=console, dry_run=dry_run)
     console.info(f"deploying {project.settings.source_dir}/ to {project.layout.master}")
-    result = workflow.push_source(
+    result = workspace.push_source(
         backend, project.source_dir, project.layout.master, env=None, prune=prune, dry_run=dry_run, console=console,
         libraries=[library.remote for library in libraries],
     )

@@ -29,7 +29,14 @@ from bricktasks.backends.base import NOTEBOOK_EXTENSIONS, Backend, ObjectInfo, O
 from bricktasks.backends.databricks_errors import translate_error
 from bricktasks.backends.databricks_files import DatabricksFiles
 from bricktasks.backends.databricks_sdk import (
-    Config, DatabricksError, DbfsAPI, ExportFormat, ImportFormat, Language, SdkClient, jobs_types,
+    Config,
+    DatabricksError,
+    DbfsAPI,
+    ExportFormat,
+    ImportFormat,
+    Language,
+    SdkClient,
+    jobs_types,
 )
 from bricktasks.backends.local import notebook_language
 from bricktasks.errors import AlreadyExists, BricktasksError, ConfigError, InvalidRequest, TransientError
@@ -50,7 +57,7 @@ HOST_PROBE_HTTP_SECONDS = 5
 # a reachable workspace answers a connect in well under a second, from anywhere
 CONNECT_SECONDS = 5
 _HOST_HINT = "check DATABRICKS_HOST (or the host of the ~/.databrickscfg profile), the network, VPN and proxy settings"
-# sync lists up to 32 folders at once (bricktasks.sync.LIST_WORKERS); the SDK's default pool holds 20
+# sync lists up to 32 folders at once (bricktasks.workspace.sync.LIST_WORKERS); the SDK's default pool holds 20
 CONNECTIONS = 32
 
 

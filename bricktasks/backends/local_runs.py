@@ -306,7 +306,7 @@ class LocalRunStore:
         return RunOutput(result=result.get("exit_value"), error=error, error_trace=result.get("error_trace"), logs=logs)
 
     def export_html(self, run_id: int) -> str:
-        from bricktasks.notebook_html import render_run_html  # import late: only exports need it
+        from bricktasks.report.notebook_html import render_run_html  # import late: only exports need it
 
         record = self.read(run_id)
         task_ids = record.get("tasks", [run_id])

@@ -2,7 +2,7 @@
 
     BRICKTASKS_EMULATOR_TOKEN=t python -m bricktasks.emulator --root DIR   # a process; needs a token or --no-auth
     start_emulator(root, token="t")                                        # a thread, for tests
-    bricktasks.emulator.testing.EmulatorProcess(root, token="t")           # a subprocess, for tests and benchmarks
+    bricktasks.testing.emulator.EmulatorProcess(root, token="t")           # a subprocess, for tests and benchmarks
 
 All state lives in a `LocalBackend` over the root, so what the local backend wrote is what
 the emulator serves, and back.

@@ -22,8 +22,8 @@ from typing import Any, Callable
 
 from bricktasks.errors import BricktasksError
 from bricktasks.runtime.context import RuntimeContext
-from bricktasks.runtime.deadline import DeadlineExceeded, deadline
 from bricktasks.runtime.dbutils import DBUtils, LibraryUtils, NotebookExit, NotebookUtils, SecretsUtils, Widgets
+from bricktasks.runtime.deadline import DeadlineExceeded, deadline
 from bricktasks.runtime.display import Display, DisplayHTML, OutputSink, expression_output
 from bricktasks.runtime.errors import MagicCommandError, NotebookRunFailed
 from bricktasks.runtime.magics import pip_targets, run_fs, run_sh, run_sql

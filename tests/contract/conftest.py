@@ -21,7 +21,7 @@ import pytest
 
 from bricktasks.backends.base import Backend, NotebookTask, Run, RunSpec
 from bricktasks.backends.local import LocalBackend
-from bricktasks.emulator.testing import databricks_backend, start_emulator
+from bricktasks.testing.emulator import databricks_backend, start_emulator
 from bricktasks.errors import BackendError
 
 HEADER = "# Databricks notebook source\n"

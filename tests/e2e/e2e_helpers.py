@@ -1,4 +1,4 @@
-"""End-to-end helpers: notebooks the tests write, the project copy (bricktasks.projectcopy) with
+"""End-to-end helpers: notebooks the tests write, the project copy (bricktasks.testing.projectcopy) with
 its local backend, process checks, and the checks every end-to-end test ends with (the sentinel
 token, confinement).
 
@@ -15,9 +15,9 @@ import zipfile
 from pathlib import Path
 from typing import Any, Iterable
 
-from bricktasks import projectcopy
+from bricktasks.testing import projectcopy
 from bricktasks.backends.local import LocalBackend
-from bricktasks.projectcopy import clean_environment, wait_until  # noqa: F401 - the tests import them from here
+from bricktasks.testing.projectcopy import clean_environment, wait_until  # noqa: F401 - the tests import them from here
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -17,9 +17,9 @@ import pytest
 
 from bricktasks.backends.databricks_files import DBFS_BLOCK
 from bricktasks.backends.local import LocalBackend
-from bricktasks.emulator.testing import EmulatorProcess, client_environment, databricks_backend, workspace_client
+from bricktasks.testing.emulator import EmulatorProcess, client_environment, databricks_backend, workspace_client
 from bricktasks.errors import NotFound
-from bricktasks.libraries import newest_libraries
+from bricktasks.libraries.upload import newest_libraries
 
 from e2e_helpers import HEADER, SENTINEL_TOKEN, SLOW, SMOKE, WORKSPACE_ROOT, is_write, terminate, wait_until
 

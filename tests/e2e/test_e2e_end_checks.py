@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 import zipfile
 
-from bricktasks.emulator.testing import databricks_backend, start_emulator
+from bricktasks.testing.emulator import databricks_backend, start_emulator
 
 from e2e_helpers import REPO, SENTINEL_TOKEN, WORKSPACE_ROOT, confinement_breaches, secret_leaks
 

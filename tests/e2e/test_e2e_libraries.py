@@ -5,7 +5,7 @@ import re
 import time
 
 from bricktasks.backends.base import NotebookTask, RunSpec
-from bricktasks.runs import supervise_run
+from bricktasks.runs.supervise import supervise_run
 
 from e2e_helpers import SMOKE
 

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from bricktasks.emulator.testing import EmulatorProcess, databricks_backend
+from bricktasks.testing.emulator import EmulatorProcess, databricks_backend
 from bricktasks.errors import UserInputError
-from bricktasks.libraries import upload_libraries
-from bricktasks.output import Console
+from bricktasks.libraries.upload import upload_libraries
+from bricktasks.console.console import Console
 
 from e2e_helpers import SENTINEL_TOKEN, is_write
 
@@ -35,9 +35,9 @@ ADD_BLOCK_LIMIT = 4 * MB // 3 + 4096
 UPLOADER = """
 import json, sys
 from pathlib import Path
-from bricktasks.emulator.testing import databricks_backend
-from bricktasks.libraries import upload_libraries
-from bricktasks.output import Console
+from bricktasks.testing.emulator import databricks_backend
+from bricktasks.libraries.upload import upload_libraries
+from bricktasks.console.console import Console
 
 url, token, destination, wheel = sys.argv[1:]
 [uploaded] = upload_libraries(databricks_backend(url, token), [Path(wheel)], destination, console=Console(quiet=True))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bricktasks.emulator.testing import EmulatorProcess
+from bricktasks.testing.emulator import EmulatorProcess
 
 from e2e_helpers import REPO, SENTINEL_TOKEN, ProjectCopy, is_write
 

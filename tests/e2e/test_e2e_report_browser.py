@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
-from bricktasks.emulator.testing import EmulatorProcess, client_environment
+from bricktasks.testing.emulator import EmulatorProcess, client_environment
 
 from e2e_helpers import BROKEN, REPO, ProjectCopy
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from bricktasks.projectcopy import clean_environment
+from bricktasks.testing.projectcopy import clean_environment
 from e2e_helpers import BROKEN, HEADER
 
 CI_EXPERIMENT = "/Projects/forecasting/experiments/ci"  # forecasting/conf/ci_config.py

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from bricktasks.emulator.testing import EmulatorProcess, workspace_client
-from bricktasks.sync import CLAIM_PREFIX, MANIFEST_NAME, collect_source
+from bricktasks.testing.emulator import EmulatorProcess, workspace_client
+from bricktasks.workspace.sync import CLAIM_PREFIX, MANIFEST_NAME, collect_source
 
 from e2e_helpers import HEADER, SENTINEL_TOKEN, WORKSPACE_ROOT, is_write
 

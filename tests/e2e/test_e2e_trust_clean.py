@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from bricktasks.backends.local import LocalBackend
-from bricktasks.emulator.testing import EmulatorProcess
+from bricktasks.testing.emulator import EmulatorProcess
 
 from e2e_helpers import SENTINEL_TOKEN, WORKSPACE_ROOT
 

@@ -12,9 +12,9 @@ from e2e_helpers import HEADER, SENTINEL_TOKEN, WORKSPACE_ROOT, ProjectCopy, is_
 from bricktasks.backends.base import ObjectType
 from bricktasks.backends.databricks import DatabricksBackend
 from bricktasks.backends.local import MAX_IMPORT_BYTES
-from bricktasks.emulator.testing import EmulatorProcess
+from bricktasks.testing.emulator import EmulatorProcess
 from bricktasks.errors import NotFound
-from bricktasks.sync import CLAIM_PREFIX, apply_sync, collect_source, plan_sync
+from bricktasks.workspace.sync import CLAIM_PREFIX, apply_sync, collect_source, plan_sync
 
 QUICK = HEADER + 'dbutils.notebook.exit("ok")\n'
 UTILS = HEADER + "def helper():\n    return 1\n"

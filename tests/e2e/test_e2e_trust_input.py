@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from bricktasks.emulator.testing import EmulatorProcess, databricks_backend
-from bricktasks.workflow import write_build_manifest
+from bricktasks.testing.emulator import EmulatorProcess, databricks_backend
+from bricktasks.ci.manifest import write_build_manifest
 
 from e2e_helpers import REPO, SENTINEL_TOKEN, ProjectCopy, WORKSPACE_ROOT
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from bricktasks.backends.local import LocalBackend
-from bricktasks.emulator.testing import EmulatorProcess, client_environment
+from bricktasks.testing.emulator import EmulatorProcess, client_environment
 
 from e2e_helpers import HEADER, SENTINEL_TOKEN, SLEEPER, terminate, wait_until
 

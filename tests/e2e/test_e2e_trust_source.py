@@ -19,7 +19,7 @@ from typing import Callable
 
 import pytest
 
-from bricktasks.emulator.testing import EmulatorProcess
+from bricktasks.testing.emulator import EmulatorProcess
 
 from e2e_helpers import HEADER, REPO, SENTINEL_TOKEN, ProjectCopy, is_write
 

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from bricktasks.emulator.testing import EmulatorProcess, client_environment
+from bricktasks.testing.emulator import EmulatorProcess, client_environment
 
 from e2e_helpers import SENTINEL_TOKEN
 

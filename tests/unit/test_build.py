@@ -1,4 +1,4 @@
-"""Tests for bricktasks.build: real wheel and egg builds of a throwaway library, version stamping, egg refusals."""
+"""Tests for bricktasks.libraries.build: real wheel and egg builds of a throwaway library, version stamping, egg refusals."""
 from __future__ import annotations
 
 import sys
@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from packaging.version import Version
 
-from bricktasks.build import (
+from bricktasks.libraries.build import (
     LIB_VERSION_ENV,
     Artifact,
     BuildError,

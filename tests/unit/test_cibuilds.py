@@ -6,9 +6,9 @@ from pathlib import Path
 
 from bricktasks.backends.base import NotebookTask, RunSpec
 from bricktasks.backends.local import LocalBackend
-from bricktasks.cibuilds import NO_RUN, RUNNING, UNKNOWN, ci_build_statuses, format_table
+from bricktasks.ci.builds import NO_RUN, RUNNING, UNKNOWN, ci_build_statuses, format_table
 from bricktasks.layout import ProjectLayout
-from bricktasks.workflow import write_build_manifest
+from bricktasks.ci.manifest import write_build_manifest
 
 NOW = datetime(2025, 5, 1, 12, 0, tzinfo=timezone.utc)
 LAYOUT = ProjectLayout("/Projects/forecasting", "/Projects/forecasting/libraries")
@@ -78,7 +78,7 @@ def test_escape_sequences_and_newlines_in_names_are_shown_escaped(tmp_path: Path
 
 
 def test_printable_text_is_shown_as_it_is():
-    from bricktasks.cibuilds import shown
+    from bricktasks.ci.builds import shown
 
     assert shown("feature/ünïcode-分支 x") == "feature/ünïcode-分支 x"
     assert shown("a\tb\x00c\x7fd\u2028e") == "a\\tb\\x00c\\x7fd\\u2028e"

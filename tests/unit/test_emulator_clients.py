@@ -17,7 +17,7 @@ from databricks.sdk.service import jobs
 from databricks.sdk.service.workspace import ImportFormat, Language, ObjectType
 
 from bricktasks.backends.local import LocalBackend
-from bricktasks.emulator.testing import start_emulator, workspace_client
+from bricktasks.testing.emulator import start_emulator, workspace_client
 
 HEADER = b"# Databricks notebook source\n"
 TOKEN = "client-token"

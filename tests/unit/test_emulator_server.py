@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from bricktasks.emulator.faults import FaultInjector, TokenBucket
-from bricktasks.emulator.testing import LISTENING, EmulatorProcess, start_emulator
+from bricktasks.testing.emulator import LISTENING, EmulatorProcess, start_emulator
 
 EMULATOR_SOURCES = Path(__file__).resolve().parents[2] / "bricktasks" / "emulator"
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from bricktasks.backends.base import NotebookTask, Run, RunSpec
 from bricktasks.backends.local import LocalBackend
-from bricktasks.output import Console
-from bricktasks.progress import RunStatusLine
-from bricktasks.runs import supervise_run
+from bricktasks.console.console import Console
+from bricktasks.console.progress import RunStatusLine
+from bricktasks.runs.supervise import supervise_run
 
 SECRET = "dapi" + "c0ffee42" * 4
 TIMESTAMP = re.compile(r"^\d\d:\d\d:\d\d ", re.MULTILINE)
@@ -186,7 +186,7 @@ def test_no_message_reaches_the_terminal_with_a_raw_control_character():
 
 
 def test_a_name_is_shown_printable_and_a_message_keeps_its_own_line_breaks():
-    from bricktasks.output import printable, terminal_safe
+    from bricktasks.console.console import printable, terminal_safe
 
     assert printable("feature/ünïcode-分支 x") == "feature/ünïcode-分支 x"
     assert printable("a\nb") == "a\\nb" and printable(None) == "?"

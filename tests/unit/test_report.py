@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from urllib.parse import quote, unquote
 
-from bricktasks.report import (
+from bricktasks.report.reports import (
     BuildReport,
     NotebookRunReport,
     redact,

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from bricktasks.errors import RateLimited
-from bricktasks.retry import AdaptiveConcurrency
+from bricktasks.backends.retry import AdaptiveConcurrency
 
 
 def test_a_burst_of_429s_halves_the_limit_once_then_successes_grow_it_back():

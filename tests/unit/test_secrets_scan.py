@@ -9,7 +9,7 @@ import zipfile
 import pytest
 
 from bricktasks.errors import UserInputError
-from bricktasks.secrets_scan import (
+from bricktasks.source.secrets_scan import (
     ALLOW_MARKER,
     decode_text,
     find_credentials,

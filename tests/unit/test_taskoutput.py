@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from bricktasks.taskguard import COMMON_HELP
-from bricktasks.taskoutput import TaskOutput
+from bricktasks.cli.guard import COMMON_HELP
+from bricktasks.cli.invocation import TaskOutput
 from bricktasks.tasks import namespace
 
 SECRET = "dapi" + "5ec2e7" * 5

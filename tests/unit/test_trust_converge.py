@@ -12,9 +12,9 @@ import pytest
 
 from bricktasks.backends.base import ObjectInfo, ObjectType
 from bricktasks.backends.local import MAX_IMPORT_BYTES, LocalBackend
-from bricktasks.emulator.testing import databricks_backend, start_emulator
+from bricktasks.testing.emulator import databricks_backend, start_emulator
 from bricktasks.errors import AlreadyExists, UserInputError
-from bricktasks.sync import (
+from bricktasks.workspace.sync import (
     CLAIM_PREFIX,
     MANIFEST_NAME,
     SourceItem,
@@ -24,7 +24,7 @@ from bricktasks.sync import (
     plan_sync,
     survey,
 )
-from bricktasks.workflow import check_source
+from bricktasks.workspace.checkout import check_source
 
 HEADER = "# Databricks notebook source\n"
 TARGET = "/Projects/forecasting/BI-1"

@@ -24,7 +24,7 @@ import requests
 
 import bricktasks.backends.local as local_module
 from bricktasks.emulator.__main__ import TOKEN_ENV
-from bricktasks.emulator.testing import EmulatorProcess, start_emulator, workspace_client
+from bricktasks.testing.emulator import EmulatorProcess, start_emulator, workspace_client
 
 REPO = Path(__file__).resolve().parents[2]
 TOKEN = "emulator-trust-token-" + "7" * 12

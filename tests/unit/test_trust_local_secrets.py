@@ -15,7 +15,7 @@ from bricktasks.backends.base import NotebookTask, RunSpec
 from bricktasks.backends.local import LocalBackend
 from bricktasks.errors import ConfigError
 from bricktasks.project import load_project, local_secrets, open_backend
-from bricktasks.projectcopy import wait_until
+from bricktasks.testing.projectcopy import wait_until
 
 SECRET = "s3cr3t-" + "Zq" * 10  # distinctive: found nowhere by chance
 HEADER = "# Databricks notebook source\n"

@@ -15,9 +15,9 @@ import pytest
 from hypothesis import given, settings as hypothesis_settings, strategies as st
 
 from bricktasks.errors import ConfigError
-from bricktasks.output import Console
-from bricktasks.redaction import REDACTED, redact, redact_data, secret_forms
-from bricktasks.taskoutput import TaskOutput
+from bricktasks.console.console import Console
+from bricktasks.console.redaction import REDACTED, redact, redact_data, secret_forms
+from bricktasks.cli.invocation import TaskOutput
 
 TOKEN = "dapi" + "c0ffee42" * 4
 

@@ -16,12 +16,12 @@ import pytest
 from bricktasks.backends.base import NotebookTask, RunSpec
 from bricktasks.backends.databricks import HostUnreachable
 from bricktasks.backends.local import LocalBackend
-from bricktasks.build import _run_in_own_group
-from bricktasks.emulator.testing import databricks_backend, start_emulator
+from bricktasks.libraries.build import _run_in_own_group
+from bricktasks.testing.emulator import databricks_backend, start_emulator
 from bricktasks.errors import TransientError
 from bricktasks.interrupts import Interrupted, deferred, handle_signals, received
-from bricktasks.retry import call_with_retries
-from bricktasks.runs import cancel_briefly, submit_answered
+from bricktasks.backends.retry import call_with_retries
+from bricktasks.runs.supervise import cancel_briefly, submit_answered
 
 
 @pytest.fixture(autouse=True)

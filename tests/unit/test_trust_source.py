@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from bricktasks.build import build_egg, build_wheel, check_library_source, find_libraries
+from bricktasks.libraries.build import build_egg, build_wheel, check_library_source, find_libraries
 from bricktasks.errors import UserInputError
-from bricktasks.sourcefiles import read_file, select_files
-from bricktasks.sync import collect_source
+from bricktasks.source.files import read_file, select_files
+from bricktasks.workspace.sync import collect_source
 
 FAKE_TOKEN = "dapi" + "c0ffee" * 5 + "42"
 HEADER = "# Databricks notebook source\n"

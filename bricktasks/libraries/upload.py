@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bricktasks.backends.base import NOTEBOOK_HEADERS, Backend, FileInfo, file_kind
+from bricktasks.backends.retry import call_with_retries
+from bricktasks.console.console import Console
 from bricktasks.errors import NotFound, UserInputError
 from bricktasks.layout import join
-from bricktasks.output import Console
-from bricktasks.retry import call_with_retries
 
 __all__ = [
     "UploadedLibrary",

@@ -1,8 +1,8 @@
 """Refuse to upload credentials: scan what would go up, and refuse a `.env` tracked by git.
 
 What is scanned is exactly what is sent: the notebooks folder as `collect_source` selects it
-(git's view, see bricktasks.sourcefiles), and every member of each built wheel or egg before it is
-uploaded (bricktasks.build), so a token in `libs/<library>/<package>/_c.py` is caught too.
+(git's view, see bricktasks.source.files), and every member of each built wheel or egg before it is
+uploaded (bricktasks.libraries.build), so a token in `libs/<library>/<package>/_c.py` is caught too.
 
 A hit names the file and line, never the secret. A false positive is allowed by putting
 `bricktasks: allow-secret` in a comment on the same line.
@@ -277,7 +277,7 @@ def scan_archive(path: Path) -> Hit | None:
 
 def scan_for_credentials(source_dir: Path) -> None:
     """Raise UserInputError at the first file that would upload a credential."""
-    from bricktasks.sync import collect_source  # the same file selection, and the same bytes, as the upload itself
+    from bricktasks.workspace.sync import collect_source  # the same file selection, and the same bytes, as the upload itself
 
     refuse_hits(scan_bytes(item.content, f"{source_dir.name}/{item.local_rel}") for item in collect_source(source_dir))
 

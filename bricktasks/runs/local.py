@@ -11,12 +11,12 @@ from pathlib import Path
 
 from bricktasks.backends.base import NotebookTask, RunSpec
 from bricktasks.backends.local import LocalBackend
+from bricktasks.console.console import Console
 from bricktasks.layout import branch_folder, join
-from bricktasks.libraries import library_spec, upload_libraries
-from bricktasks.output import Console
+from bricktasks.libraries.upload import library_spec, upload_libraries
 from bricktasks.project import Project, local_secrets
-from bricktasks.runs import supervise_run
-from bricktasks.workflow import push_source
+from bricktasks.runs.supervise import supervise_run
+from bricktasks.workspace.checkout import push_source
 
 __all__ = ["LOCAL_RUNS", "run_notebook_locally"]
 

@@ -25,10 +25,19 @@ from pathlib import Path
 from typing import Any, Iterable
 from urllib.parse import quote, unquote
 
-from bricktasks.notebook_html import (
-    clean_text, esc, image_src, link, overall_status, page, render_notebook, seconds, shorten, status_badge,
+from bricktasks.console.redaction import redact
+from bricktasks.report.notebook_html import (
+    clean_text,
+    esc,
+    image_src,
+    link,
+    overall_status,
+    page,
+    render_notebook,
+    seconds,
+    shorten,
+    status_badge,
 )
-from bricktasks.redaction import redact
 
 __all__ = ["BuildReport", "NotebookRunReport", "redact", "redact_export", "redact_report",
            "write_html_report", "write_junit", "write_summary_json"]

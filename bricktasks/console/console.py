@@ -2,7 +2,7 @@
 secret redacted.
 
 All user-facing text goes through one `Console`, so redaction cannot be forgotten on a side
-path; the live displays (bricktasks.progress) are made here and redact the same way.
+path; the live displays (bricktasks.console.progress) are made here and redact the same way.
 `--quiet` keeps only warnings, errors and result lines.
 """
 from __future__ import annotations
@@ -11,12 +11,12 @@ import sys
 import time
 from typing import TYPE_CHECKING, Iterable, TextIO
 
-from bricktasks.redaction import REDACTED, redact
+from bricktasks.console.redaction import REDACTED, redact
 
 if TYPE_CHECKING:  # rich is imported only when something is drawn on a terminal: CI logs skip its import cost
     from rich.console import Console as RichConsole
 
-    from bricktasks.progress import RunStatusLine, UploadProgress
+    from bricktasks.console.progress import RunStatusLine, UploadProgress
 
 __all__ = ["Console", "redact", "REDACTED", "printable", "terminal_safe"]
 
@@ -65,7 +65,7 @@ class Console:
 
     def _rich_console(self) -> RichConsole:
         if self._rich is None:
-            from bricktasks.progress import rich_console
+            from bricktasks.console.progress import rich_console
 
             self._rich = rich_console(self.stream, self.secrets, width=self.width)
         return self._rich
@@ -106,7 +106,7 @@ class Console:
     def upload_progress(self, *, files: int, total_bytes: int, label: str, announce: bool = True) -> UploadProgress:
         """A context manager counting uploads (`advance(size)` per file): a bar on a terminal; in a
         log one line naming the count and size (with `announce`); nothing with --quiet."""
-        from bricktasks.progress import UploadProgress
+        from bricktasks.console.progress import UploadProgress
 
         drawn = self.is_terminal and not self.quiet
         progress = UploadProgress(
@@ -120,7 +120,7 @@ class Console:
     def run_status(self, run_id: int) -> RunStatusLine:
         """`on_state` for a run's wait: a live line with state, elapsed time and run page URL on a
         terminal; in a log a timestamped line per state change; nothing with --quiet."""
-        from bricktasks.progress import RunStatusLine
+        from bricktasks.console.progress import RunStatusLine
 
         drawn = self.is_terminal and not self.quiet
         status = RunStatusLine(

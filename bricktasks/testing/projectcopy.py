@@ -1,6 +1,6 @@
 """A git working copy of a project in a temporary folder, driven with `invoke` in a subprocess.
 
-Support for the end-to-end tests and the benchmarks (as `bricktasks.emulator.testing` is for the
+Support for the end-to-end tests and the benchmarks (as `bricktasks.testing.emulator` is for the
 emulator): both need the same copy, the same hermetic environment and the same way to call invoke.
 """
 from __future__ import annotations

@@ -11,8 +11,8 @@ import json
 import sys
 from typing import Any, TextIO
 
-from bricktasks.output import Console
-from bricktasks.redaction import redact_data
+from bricktasks.console.console import Console
+from bricktasks.console.redaction import redact_data
 
 __all__ = ["TaskOutput"]
 

@@ -15,18 +15,26 @@ from pathlib import Path
 from typing import NoReturn
 
 from bricktasks.backends.base import Backend, NotebookTask, RunSpec
+from bricktasks.backends.retry import call_with_retries
 from bricktasks.buildinfo import BuildInfo
+from bricktasks.ci.manifest import read_build_manifest, write_build_manifest
 from bricktasks.clusterspec import ClusterSpec
+from bricktasks.console.console import Console
 from bricktasks.durations import format_duration
 from bricktasks.errors import BackendError, NotFound
 from bricktasks.layout import join
-from bricktasks.libraries import library_spec, upload_libraries
-from bricktasks.output import Console
+from bricktasks.libraries.upload import library_spec, upload_libraries
 from bricktasks.project import Project
-from bricktasks.report import BuildReport, NotebookRunReport, write_html_report, write_junit, write_summary_json
-from bricktasks.retry import call_with_retries
-from bricktasks.runs import Interrupted, cancel_and_settle, cancel_briefly, collect_outputs, submit_answered, supervise_run
-from bricktasks.workflow import push_source, read_build_manifest, write_build_manifest
+from bricktasks.report.reports import BuildReport, NotebookRunReport, write_html_report, write_junit, write_summary_json
+from bricktasks.runs.supervise import (
+    Interrupted,
+    cancel_and_settle,
+    cancel_briefly,
+    collect_outputs,
+    submit_answered,
+    supervise_run,
+)
+from bricktasks.workspace.checkout import push_source
 
 __all__ = ["CiPlan", "plan_ci", "run_ci"]
 

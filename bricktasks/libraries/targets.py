@@ -8,7 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from bricktasks.build import (
+from bricktasks.buildinfo import BuildInfo
+from bricktasks.console.console import Console
+from bricktasks.errors import UserInputError
+from bricktasks.git import current_git_commit
+from bricktasks.layout import ProjectLayout, validate_build_id
+from bricktasks.libraries.build import (
     Artifact,
     build_egg,
     build_wheel,
@@ -18,10 +23,6 @@ from bricktasks.build import (
     library_base_version,
     stamp_version,
 )
-from bricktasks.buildinfo import BuildInfo, current_git_commit
-from bricktasks.errors import UserInputError
-from bricktasks.layout import ProjectLayout, validate_build_id
-from bricktasks.output import Console
 from bricktasks.project import Project
 
 __all__ = ["BuildTarget", "target_for", "build_for", "check_kind_supported"]

@@ -13,9 +13,9 @@ from typing import Any, Callable
 
 from invoke import Exit, task
 
+from bricktasks.cli.invocation import TaskOutput
 from bricktasks.errors import BricktasksError
 from bricktasks.interrupts import Interrupted, deferred, handle_signals
-from bricktasks.taskoutput import TaskOutput
 
 __all__ = ["bricktask", "COMMON_HELP"]
 

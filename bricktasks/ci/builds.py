@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bricktasks.backends.base import Backend
+from bricktasks.backends.retry import call_with_retries
+from bricktasks.ci.manifest import CiBuild, list_ci_builds
+from bricktasks.console.console import printable as shown
 from bricktasks.durations import format_duration
 from bricktasks.errors import BackendError
 from bricktasks.layout import ProjectLayout
-from bricktasks.output import printable as shown
-from bricktasks.retry import call_with_retries
-from bricktasks.workflow import CiBuild, list_ci_builds
 
 __all__ = ["RUNNING", "NO_RUN", "UNKNOWN", "MALFORMED", "BuildStatus", "ci_build_statuses", "format_table", "shown"]
 

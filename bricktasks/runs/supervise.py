@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from bricktasks.backends.base import Backend, Run, RunOutput
+from bricktasks.backends.retry import call_with_retries
 from bricktasks.durations import format_duration
 from bricktasks.errors import BackendError, RateLimited, TransientError
 from bricktasks.interrupts import Interrupted, deferred, handle_signals, hurrying
-from bricktasks.retry import call_with_retries
 
 __all__ = [
     "Interrupted",

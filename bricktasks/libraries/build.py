@@ -49,8 +49,9 @@ from packaging.version import InvalidVersion, Version
 
 from bricktasks.buildinfo import BuildInfo
 from bricktasks.errors import BricktasksError, ConfigError, UserInputError
-from bricktasks.secrets_scan import HINT as SCAN_HINT, scan_archive, scan_bytes
-from bricktasks.sourcefiles import refuse_linked_folder, select_files
+from bricktasks.source.files import refuse_linked_folder, select_files
+from bricktasks.source.secrets_scan import HINT as SCAN_HINT
+from bricktasks.source.secrets_scan import scan_archive, scan_bytes
 
 __all__ = [
     "LIB_VERSION_ENV",
@@ -132,7 +133,7 @@ def find_libraries(libs_dir: Path) -> list[Path]:
 def check_library_source(library_dir: Path) -> None:
     """Refuse a library that holds a symbolic link, before anything of it runs: setuptools follows
     links, so a link to /etc/hostname or ../.env would be packed into the wheel (the same rule
-    as the notebooks', bricktasks.sourcefiles). Files git ignores are not looked at; hidden ones are."""
+    as the notebooks', bricktasks.source.files). Files git ignores are not looked at; hidden ones are."""
     label = f"{library_dir.parent.name}/{library_dir.name}"
     select_files(library_dir, keep=lambda rel: "__pycache__" not in rel.split("/") and not rel.endswith(".pyc"), label=label)
 

@@ -28,9 +28,9 @@ from typing import Callable
 
 from bricktasks.backends.base import NOTEBOOK_EXTENSIONS, Backend, ObjectInfo, ObjectType
 from bricktasks.backends.local import MAX_IMPORT_BYTES, notebook_language
+from bricktasks.backends.retry import AdaptiveConcurrency, call_with_retries
 from bricktasks.errors import NotFound, UserInputError
-from bricktasks.retry import AdaptiveConcurrency, call_with_retries
-from bricktasks.sourcefiles import read_file, select_files
+from bricktasks.source.files import read_file, select_files
 
 __all__ = [
     "Destination", "SourceItem", "SyncPlan", "SyncResult", "apply_sync", "check_uploadable", "collect_source", "plan_sync",
@@ -102,7 +102,7 @@ def is_sent(rel: str) -> bool:
 
 def collect_source(source_dir: Path, *, replace: dict[str, bytes] | None = None, exclude: set[str] = frozenset()) -> list[SourceItem]:
     """Every file below `source_dir` that git does not ignore, except hidden files, `.env*` and
-    caches (bricktasks.sourcefiles: git's own view; a symbolic link is refused, exit 2).
+    caches (bricktasks.source.files: git's own view; a symbolic link is refused, exit 2).
 
     `replace` maps a relative path to the content to send instead (e.g. set_environment);
     `exclude` names relative paths not to send at all.

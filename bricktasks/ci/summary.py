@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from bricktasks.backends.base import Backend
+from bricktasks.ci.manifest import read_build_manifest
 from bricktasks.errors import BackendError
-from bricktasks.workflow import read_build_manifest
 
 __all__ = ["ci_fields"]
 

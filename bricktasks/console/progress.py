@@ -20,8 +20,8 @@ from rich.table import Table
 from rich.text import Text
 
 from bricktasks.backends.base import Run
+from bricktasks.console.redaction import redact
 from bricktasks.durations import format_duration
-from bricktasks.redaction import redact
 
 __all__ = ["RedactingFile", "rich_console", "UploadProgress", "RunStatusLine", "human_size"]
 

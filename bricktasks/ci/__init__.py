@@ -1,0 +1,4 @@
+"""A CI build: the pipeline of `invoke ci`, the build manifest kept in the CI folder, the builds
+listing, clean-ci and the summary read back. May import workspace/, libraries/, runs/, report/,
+backends/, console/ and the top-level value modules.
+"""

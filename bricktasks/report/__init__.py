@@ -1,0 +1,3 @@
+"""What a run leaves behind for people and CI systems: JUnit, the HTML report and notebook HTML.
+May import backends/ (value types), console/ (redaction) and the top-level value modules.
+"""

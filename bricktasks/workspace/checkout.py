@@ -1,0 +1,147 @@
+"""A branch's folder: check the working copy out into it, switch its env, push a folder (deploy's too).
+
+Plain functions with explicit arguments; the invoke tasks only resolve settings and call these.
+Every name is validated before the first request, so a refusal changes nothing.
+"""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from bricktasks.backends.base import Backend, ObjectType
+from bricktasks.backends.retry import call_with_retries
+from bricktasks.console.console import Console
+from bricktasks.errors import NotFound, UserInputError
+from bricktasks.layout import PROTECTED_BRANCHES, ProjectLayout, join
+from bricktasks.libraries.upload import INSTALL_LIBRARIES_FILE, install_libraries_source, newest_libraries
+from bricktasks.project import SET_ENVIRONMENT, set_environment_source
+from bricktasks.workspace.sync import (
+    Destination,
+    SyncResult,
+    apply_sync,
+    check_uploadable,
+    collect_source,
+    plan_sync,
+    survey,
+)
+
+__all__ = ["check_source", "push_source", "folder_exists", "checkout", "switch_env"]
+
+SET_ENVIRONMENT_FILE = f"{SET_ENVIRONMENT}.py"
+
+
+def check_source(source_dir: Path) -> None:
+    """Refuse, before any request, a working copy the workspace cannot hold as it is: a name over
+    255 bytes, a notebook or file over the 10 MB import limit, two paths that become one object."""
+    check_uploadable(collect_source(source_dir), prefix=f"{source_dir.name}/")
+
+
+def push_source(
+    backend: Backend,
+    source_dir: Path,
+    target: str,
+    *,
+    env: str | None,
+    prune: bool,
+    dry_run: bool,
+    console: Console,
+    libraries: list[str] | None = None,
+    destination: Destination | None = None,
+) -> SyncResult:
+    """Sync the working copy into `target`; with `env`, set_environment selects conf/<env>_config;
+    with `libraries`, install_libraries installs those uploads (else the committed one goes up).
+    `destination` is the target's survey, when the caller read it already."""
+    replace = {SET_ENVIRONMENT_FILE: set_environment_source(env)} if env else {}
+    if libraries is not None:
+        replace[INSTALL_LIBRARIES_FILE] = install_libraries_source(libraries)
+    items = collect_source(source_dir, replace=replace)
+    plan = plan_sync(backend, items, target, destination)
+    if dry_run:
+        for rel in plan.replaced:
+            console.info(f"would replace {rel} ({plan.remote[rel].object_type.value.lower()} in the way)")
+        for item in plan.uploads:
+            console.info(f"would upload {item.remote_rel}")
+        for rel in plan.extra:
+            console.info(f"would {'prune' if prune else 'keep (not in the working copy)'} {rel}")
+        return SyncResult(target, uploaded=[i.remote_rel for i in plan.uploads], unchanged=[i.remote_rel for i in plan.unchanged], extra=plan.extra)
+    uploading = console.upload_progress(
+        files=len(plan.uploads), total_bytes=sum(len(item.content) for item in plan.uploads), label=f"uploading to {target}"
+    )
+    with uploading:
+        result = apply_sync(backend, plan, prune=prune, on_upload=lambda item: uploading.advance(len(item.content)))
+    for rel in result.replaced:
+        console.info(f"replaced {rel}: the {plan.remote[rel].object_type.value.lower()} there was in the way")
+    if result.unverified:
+        console.info(
+            f"another sync wrote into {target} at the same time (or one was interrupted in the last 30 minutes): "
+            f"the next sync sends these {len(result.unverified)} objects again, so that the folder holds its working copy"
+        )
+    for rel in result.extra:
+        console.info(f"not in the working copy (pass --prune to remove): {rel}")
+    for rel in result.pruned:
+        console.info(f"pruned {rel}")
+    return result
+
+
+def checkout(
+    backend: Backend,
+    layout: ProjectLayout,
+    source_dir: Path,
+    branch: str,
+    *,
+    env: str,
+    prune: bool,
+    dry_run: bool,
+    console: Console,
+) -> SyncResult:
+    """Put the working copy into the branch's folder, set_environment pointing at the developer's config."""
+    if branch.lower() in PROTECTED_BRANCHES:
+        raise UserInputError(f"refusing to check out {branch}: master/ is written only by deploy", "use invoke deploy")
+    target = layout.branch(branch)
+    console.info(f"checking out {branch} into {target} (env {env})")
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # the branch's libraries decide install_libraries' content, not what the folder holds: read both at once
+        newest = pool.submit(newest_libraries, backend, layout.branch_libraries(branch))
+        destination = survey(backend, target)
+        libraries = newest.result()
+    if not libraries:
+        console.info(f"no library uploaded for {branch} yet: run invoke upload-lib to have its notebooks install one")
+    result = push_source(
+        backend, source_dir, target, env=env, prune=prune, dry_run=dry_run, console=console, libraries=libraries,
+        destination=destination,
+    )
+    verb = "would upload" if dry_run else "uploaded"
+    console.result(
+        f"{verb} {len(result.uploaded)}, unchanged {len(result.unchanged)}, pruned {len(result.pruned)}"
+        + (f", not in the working copy {len(result.extra)}" if result.extra else "")
+    )
+    return result
+
+
+def folder_exists(backend: Backend, folder: str) -> bool:
+    try:
+        return call_with_retries(lambda: backend.get_status(folder)).object_type is ObjectType.DIRECTORY
+    except NotFound:
+        return False
+
+
+def switch_env(
+    backend: Backend, folder: str, env: str, *, valid_envs: list[str], dry_run: bool, console: Console
+) -> None:
+    """Rewrite `folder`'s set_environment to select conf/<env>_config."""
+    if env not in valid_envs:
+        raise UserInputError(f"there is no conf/{env}_config", f"use one of: {', '.join(valid_envs) or 'none found'}")
+    try:
+        kind = call_with_retries(lambda: backend.get_status(folder)).object_type
+    except NotFound:
+        raise UserInputError(f"{folder} does not exist", "run invoke checkout first") from None
+    if kind is not ObjectType.DIRECTORY:
+        raise UserInputError(f"{folder} is not a folder", "pass the branch whose folder to switch")
+    target = join(folder, SET_ENVIRONMENT_FILE)
+    if dry_run:
+        console.result(f"would point {join(folder, SET_ENVIRONMENT)} at conf/{env}_config")
+        return
+    call_with_retries(lambda: backend.import_object(target, set_environment_source(env), format="AUTO", overwrite=True))
+    console.result(f"{join(folder, SET_ENVIRONMENT)} now runs ./conf/{env}_config")
+
+
