@@ -24,6 +24,9 @@ from pathlib import Path
 from bricktasks.errors import ConfigError, UserInputError
 
 __all__ = [
+    "SET_ENVIRONMENT",
+    "INSTALL_LIBRARIES",
+    "HELPER_NOTEBOOKS",
     "BRANCH_SEPARATOR",
     "PROTECTED_BRANCHES",
     "branch_folder",
@@ -40,6 +43,11 @@ __all__ = [
 
 BRANCH_SEPARATOR = "__"
 PROTECTED_BRANCHES = ("master", "main")
+# the helper notebooks the tool writes into every folder it fills (bricktasks.workspace.helpers):
+# run by the other notebooks, never run on their own
+SET_ENVIRONMENT = "set_environment"
+INSTALL_LIBRARIES = "install_libraries"
+HELPER_NOTEBOOKS = frozenset({SET_ENVIRONMENT, INSTALL_LIBRARIES})
 RESERVED_FOLDERS = ("ci", "libraries", "experiments")  # case-insensitive: CI builds, libraries, MLflow experiments
 MAX_BRANCH_LENGTH = 100
 _SEGMENT = re.compile(r"^[A-Za-z0-9._+-]+$")

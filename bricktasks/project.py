@@ -8,21 +8,12 @@ from typing import Any, Mapping
 from bricktasks.backends.base import Backend
 from bricktasks.errors import ConfigError, UserInputError
 from bricktasks.git import current_git_branch
-from bricktasks.layout import ProjectLayout, branch_folder, check_local_root, check_output_folder
-from bricktasks.libraries.upload import INSTALL_LIBRARIES
+from bricktasks.layout import HELPER_NOTEBOOKS, ProjectLayout, branch_folder, check_local_root, check_output_folder
 from bricktasks.settings import Settings, load_settings, read_dotenv
 
-__all__ = ["Project", "load_project", "open_backend", "local_secrets", "SET_ENVIRONMENT", "set_environment_source"]
+__all__ = ["Project", "load_project", "open_backend", "local_secrets"]
 
-SET_ENVIRONMENT = "set_environment"
-# written by the tool into every folder, run by the notebooks, not run on their own
-HELPER_NOTEBOOKS = frozenset({SET_ENVIRONMENT, INSTALL_LIBRARIES})
 SECRET_PREFIX = "BRICKTASKS_SECRET__"
-
-
-def set_environment_source(env: str) -> bytes:
-    """The one-line set_environment notebook that selects conf/<env>_config."""
-    return f"# Databricks notebook source\n# MAGIC %run ./conf/{env}_config\n".encode()
 
 
 @dataclass(frozen=True)

@@ -28,12 +28,13 @@ from bricktasks.errors import UserInputError
 from bricktasks.git import current_git_branch, git_tree_is_dirty
 from bricktasks.layout import PROTECTED_BRANCHES, branch_folder
 from bricktasks.libraries import targets
-from bricktasks.libraries.upload import upload_libraries, write_install_libraries
+from bricktasks.libraries.upload import upload_libraries
 from bricktasks.project import Project, load_project, local_secrets, open_backend
 from bricktasks.runs.local import run_notebook_locally
 from bricktasks.settings import unvalidated_secrets
 from bricktasks.source.secrets_scan import refuse_tracked_dotenv, scan_for_credentials
 from bricktasks.workspace import checkout as workspace
+from bricktasks.workspace.helpers import write_install_libraries
 
 __all__ = ["namespace"]
 

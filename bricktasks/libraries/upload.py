@@ -5,7 +5,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from bricktasks.backends.base import NOTEBOOK_HEADERS, Backend, FileInfo, file_kind
+from bricktasks.backends.base import Backend, FileInfo, file_kind
 from bricktasks.backends.retry import call_with_retries
 from bricktasks.console.console import Console
 from bricktasks.errors import NotFound, UserInputError
@@ -16,12 +16,7 @@ __all__ = [
     "upload_libraries",
     "cluster_path",
     "library_spec",
-    "pip_path",
-    "INSTALL_LIBRARIES",
-    "INSTALL_LIBRARIES_FILE",
-    "install_libraries_source",
     "newest_libraries",
-    "write_install_libraries",
 ]
 
 
@@ -98,44 +93,6 @@ def _refuse_oversized_workspace_files(paths: list[Path], destination: str) -> No
             )
 
 
-# ---- the install_libraries notebook -----------------------------------------------------------
-# Every folder the tool fills (a branch, a CI build, master, a local run) gets an
-# `install_libraries` notebook naming that folder's newest build of the project's libraries, and
-# the example's notebooks `%run ./install_libraries` first. So a branch's notebooks pick up the
-# branch's newest library with no hand edits, on an interactive cluster as in a CI run, and the
-# library is notebook-scoped (Databricks' recommended way; works on serverless too).
-
-INSTALL_LIBRARIES = "install_libraries"
-INSTALL_LIBRARIES_FILE = f"{INSTALL_LIBRARIES}.py"
-_HEADER = NOTEBOOK_HEADERS["PYTHON"] + "\n"
-_SEPARATOR = "\n# COMMAND ----------\n\n"
-
-
-def pip_path(remote: str) -> str:
-    """How %pip on a cluster names the file: DBFS through its /dbfs fuse mount, workspace files under /Workspace."""
-    if file_kind(remote) == "dbfs":
-        return "/dbfs/" + remote.removeprefix("dbfs:/")
-    return cluster_path(remote)
-
-
-def install_libraries_source(remotes: list[str]) -> bytes:
-    """The install_libraries notebook for these uploaded libraries (wheels by %pip, eggs by dbutils)."""
-    note = (
-        "# MAGIC %md\n# MAGIC Written by bricktasks (`upload-lib`, `checkout`, `ci`, `deploy`): installs this folder's "
-        "build of the project libraries.\n# MAGIC Do not edit; it is rewritten on every upload.\n"
-    )
-    wheels = [pip_path(remote) for remote in remotes if not remote.endswith(".egg")]
-    eggs = [remote for remote in remotes if remote.endswith(".egg")]
-    cells = [note]
-    if wheels:
-        cells.append("# MAGIC %pip install " + " ".join(wheels) + "\n")
-    if eggs:  # eggs predate %pip: Databricks Runtime 13 and older install them with dbutils
-        cells.append("".join(f'dbutils.library.install("{egg}")\n' for egg in eggs))
-    if not remotes:
-        cells.append("# no library uploaded for this folder yet (run `invoke upload-lib`): the cluster's libraries are used\n")
-    return (_HEADER + _SEPARATOR.join(cells)).encode()
-
-
 def newest_libraries(backend: Backend, folder: str) -> list[str]:
     """The newest upload of each library in `folder` (by modification time); [] when there is none."""
     try:
@@ -151,16 +108,3 @@ def newest_libraries(backend: Backend, folder: str) -> list[str]:
         if distribution not in newest or info.modified_at >= newest[distribution].modified_at:
             newest[distribution] = info
     return sorted(info.path for info in newest.values())
-
-
-def write_install_libraries(
-    backend: Backend, folder: str, remotes: list[str], *, console: Console, dry_run: bool = False
-) -> None:
-    """Point `folder`'s install_libraries notebook at `remotes`."""
-    target = join(folder, INSTALL_LIBRARIES)
-    if dry_run:
-        console.info(f"would point {target} at {', '.join(remotes) or 'no library'}")
-        return
-    source = install_libraries_source(remotes)
-    call_with_retries(lambda: backend.import_object(join(folder, INSTALL_LIBRARIES_FILE), source, format="AUTO", overwrite=True))
-    console.info(f"{target} installs {', '.join(remote.rsplit('/', 1)[-1] for remote in remotes) or 'no library'}")

@@ -12,9 +12,9 @@ from bricktasks.backends.base import Backend, ObjectType
 from bricktasks.backends.retry import call_with_retries
 from bricktasks.console.console import Console
 from bricktasks.errors import NotFound, UserInputError
-from bricktasks.layout import PROTECTED_BRANCHES, ProjectLayout, join
-from bricktasks.libraries.upload import INSTALL_LIBRARIES_FILE, install_libraries_source, newest_libraries
-from bricktasks.project import SET_ENVIRONMENT, set_environment_source
+from bricktasks.layout import PROTECTED_BRANCHES, SET_ENVIRONMENT, ProjectLayout, join
+from bricktasks.libraries.upload import newest_libraries
+from bricktasks.workspace.helpers import SET_ENVIRONMENT_FILE, desired_items, set_environment_source
 from bricktasks.workspace.sync import (
     Destination,
     SyncResult,
@@ -26,9 +26,6 @@ from bricktasks.workspace.sync import (
 )
 
 __all__ = ["check_source", "push_source", "folder_exists", "checkout", "switch_env"]
-
-SET_ENVIRONMENT_FILE = f"{SET_ENVIRONMENT}.py"
-
 
 def check_source(source_dir: Path) -> None:
     """Refuse, before any request, a working copy the workspace cannot hold as it is: a name over
@@ -51,10 +48,7 @@ def push_source(
     """Sync the working copy into `target`; with `env`, set_environment selects conf/<env>_config;
     with `libraries`, install_libraries installs those uploads (else the committed one goes up).
     `destination` is the target's survey, when the caller read it already."""
-    replace = {SET_ENVIRONMENT_FILE: set_environment_source(env)} if env else {}
-    if libraries is not None:
-        replace[INSTALL_LIBRARIES_FILE] = install_libraries_source(libraries)
-    items = collect_source(source_dir, replace=replace)
+    items = desired_items(source_dir, env=env, libraries=libraries)
     plan = plan_sync(backend, items, target, destination)
     if dry_run:
         for rel in plan.replaced:
