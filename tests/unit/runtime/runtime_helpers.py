@@ -1,15 +1,12 @@
-"""Helpers and fixtures for the runtime tests: a local root with notebooks, runs, and a real wheel.
-
-Not a conftest.py: other test folders `from conftest import ...`, and a second module named
-conftest would shadow theirs when the whole tree is collected. Test modules import the
-fixtures they use from here by name.
-"""
+"""Helpers for the runtime tests: a local root with notebooks and runs, and a real wheel's build.
+The fixtures that use them are in conftest.py beside this file."""
 from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -48,35 +45,7 @@ class LocalRoot:
         return execute_notebook(self.context(**fields), workspace_path)
 
 
-@pytest.fixture
-def local(tmp_path: Path) -> LocalRoot:
-    return LocalRoot(tmp_path)
-
-
-@pytest.fixture
-def run_cells(local: LocalRoot) -> RunCells:
-    """Write the cells as /Projects/p/Main and run it."""
-
-    def run(*cells: str, **fields: Any) -> NotebookResult:
-        local.write("/Projects/p/Main", notebook(*cells))
-        return local.run("/Projects/p/Main", **fields)
-
-    return run
-
-
-_WHEELS: dict[Path, Path] = {}  # one build per test session, whichever module asks first
-
-
-@pytest.fixture(scope="session")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real wheel of a tiny package `rtwheel` (needs only pandas), built with pip."""
-    session = tmp_path_factory.getbasetemp()
-    if session not in _WHEELS:
-        _WHEELS[session] = _build_wheel(tmp_path_factory)
-    return _WHEELS[session]
-
-
-def _build_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def build_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     source = tmp_path_factory.mktemp("rtwheel-src")
     (source / "rtwheel").mkdir()
     (source / "pyproject.toml").write_text(

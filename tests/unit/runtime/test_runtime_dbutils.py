@@ -4,8 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from runtime_helpers import LocalRoot, RunCells
 
-from runtime_helpers import LocalRoot, RunCells, local, run_cells, wheel  # noqa: F401  (fixtures)
 from bricktasks.runtime.errors import InputWidgetNotDefined
 from bricktasks.runtime.fsutils import FsUtils
 from bricktasks.runtime.paths import to_local_path

@@ -4,8 +4,8 @@ from __future__ import annotations
 import base64
 
 import pytest
+from runtime_helpers import RunCells
 
-from runtime_helpers import RunCells, local, run_cells  # noqa: F401  (fixtures)
 from bricktasks.runtime.display import json_cell, to_output
 
 PNG = b"\x89PNG\r\n\x1a\n"

@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from runtime_helpers import LocalRoot, RunCells, notebook
 
-from runtime_helpers import LocalRoot, RunCells, local, notebook, run_cells  # noqa: F401  (fixtures)
 from bricktasks.runtime import NotebookResult
 
 ROOT = "/Projects/forecasting/BI-1"

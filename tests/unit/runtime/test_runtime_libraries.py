@@ -10,7 +10,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from runtime_helpers import LocalRoot, RunCells, local, run_cells, wheel  # noqa: F401  (fixtures)
+from runtime_helpers import LocalRoot, RunCells
 
 PY = f"py{sys.version_info.major}.{sys.version_info.minor}"
 

@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
+from runtime_helpers import LocalRoot, notebook
 
-from runtime_helpers import LocalRoot, local, notebook  # noqa: F401  (fixtures)
 from bricktasks.runtime import NotebookResult
 
 REPO = Path(__file__).resolve().parents[3]

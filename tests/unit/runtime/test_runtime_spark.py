@@ -7,8 +7,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from runtime_helpers import LocalRoot, notebook
 
-from runtime_helpers import LocalRoot, notebook, wheel  # noqa: F401  (fixtures)
 from bricktasks.runtime import NotebookResult
 
 pytestmark = pytest.mark.spark

@@ -6,8 +6,8 @@ import os
 import sys
 
 import pytest
+from runtime_helpers import LocalRoot, notebook
 
-from runtime_helpers import LocalRoot, local, notebook  # noqa: F401  (fixtures)
 from bricktasks.runtime.tracking import local_tracking_uri
 
 MAIN = "/Projects/p/Main"
