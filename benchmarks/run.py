@@ -25,11 +25,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Callable
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -83,7 +83,7 @@ def check(result: subprocess.CompletedProcess, what: str) -> subprocess.Complete
 
 class Project(ProjectCopy):
     @classmethod
-    def generated(cls, root: Path, notebooks: int = 0, folders: int = 0) -> "Project":
+    def generated(cls, root: Path, notebooks: int = 0, folders: int = 0) -> Project:
         """The example project, plus `notebooks` generated notebooks in about `folders` folders."""
         prepare = (lambda source: generate_notebooks(source, notebooks, folders)) if notebooks else None
         return cls.create(root, repo=REPO, author="Bench", prepare=prepare)

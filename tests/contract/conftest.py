@@ -13,16 +13,16 @@ import contextlib
 import os
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 from bricktasks.backends.base import Backend, NotebookTask, Run, RunSpec
 from bricktasks.backends.local import LocalBackend
-from bricktasks.testing.emulator import databricks_backend, start_emulator
 from bricktasks.errors import BackendError
+from bricktasks.testing.emulator import databricks_backend, start_emulator
 
 HEADER = "# Databricks notebook source\n"
 

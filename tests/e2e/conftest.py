@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from e2e_helpers import REPO, SENTINEL_TOKEN, ProjectCopy, confinement_breaches, secret_leaks
 
 from bricktasks.emulator.requestlog import read_request_log
-from e2e_helpers import REPO, SENTINEL_TOKEN, ProjectCopy, confinement_breaches, secret_leaks
 
 
 @dataclass

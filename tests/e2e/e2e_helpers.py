@@ -12,11 +12,12 @@ import signal
 import subprocess
 import sys
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
-from bricktasks.testing import projectcopy
 from bricktasks.backends.local import LocalBackend
+from bricktasks.testing import projectcopy
 from bricktasks.testing.projectcopy import clean_environment, wait_until  # noqa: F401 - the tests import them from here
 
 REPO = Path(__file__).resolve().parents[2]
@@ -103,7 +104,7 @@ class ProjectCopy(projectcopy.ProjectCopy):
         self.started.append(process)
         return process
 
-    def clone(self, root: Path) -> "ProjectCopy":
+    def clone(self, root: Path) -> ProjectCopy:
         copy = super().clone(root)
         self.clones.append(copy)
         return copy

@@ -6,7 +6,6 @@ import signal
 import xml.etree.ElementTree as ET
 
 import pytest
-
 from e2e_helpers import BROKEN, SLEEPER, SMOKE, processes_mentioning, terminate, wait_until
 
 CI_ENV = {"BRICKTASKS_BUILD_ID": "7", "BRICKTASKS_BRANCH": "BI-5613"}

@@ -14,14 +14,13 @@ import time
 import zipfile
 
 import pytest
+from e2e_helpers import HEADER, SENTINEL_TOKEN, SLOW, SMOKE, WORKSPACE_ROOT, is_write, terminate, wait_until
 
 from bricktasks.backends.databricks_files import DBFS_BLOCK
 from bricktasks.backends.local import LocalBackend
-from bricktasks.testing.emulator import EmulatorProcess, client_environment, databricks_backend, workspace_client
 from bricktasks.errors import NotFound
 from bricktasks.libraries.upload import newest_libraries
-
-from e2e_helpers import HEADER, SENTINEL_TOKEN, SLOW, SMOKE, WORKSPACE_ROOT, is_write, terminate, wait_until
+from bricktasks.testing.emulator import EmulatorProcess, client_environment, databricks_backend, workspace_client
 
 TOKEN = SENTINEL_TOKEN  # the token in the project's .env: the emulator accepts it, and nothing may show it
 ROOT = WORKSPACE_ROOT

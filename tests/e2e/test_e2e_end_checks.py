@@ -5,9 +5,9 @@ from __future__ import annotations
 import textwrap
 import zipfile
 
-from bricktasks.testing.emulator import databricks_backend, start_emulator
-
 from e2e_helpers import REPO, SENTINEL_TOKEN, WORKSPACE_ROOT, confinement_breaches, secret_leaks
+
+from bricktasks.testing.emulator import databricks_backend, start_emulator
 
 pytest_plugins = ["pytester"]
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 import re
 import time
 
+from e2e_helpers import SMOKE
+
 from bricktasks.backends.base import NotebookTask, RunSpec
 from bricktasks.runs.supervise import supervise_run
-
-from e2e_helpers import SMOKE
 
 BRANCH = "/Projects/forecasting/BI-5613"
 BRANCH_LIBRARIES = "/Projects/forecasting/libraries/BI-5613"

@@ -16,13 +16,12 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from e2e_helpers import SENTINEL_TOKEN, is_write
 
-from bricktasks.testing.emulator import EmulatorProcess, databricks_backend
+from bricktasks.console.console import Console
 from bricktasks.errors import UserInputError
 from bricktasks.libraries.upload import upload_libraries
-from bricktasks.console.console import Console
-
-from e2e_helpers import SENTINEL_TOKEN, is_write
+from bricktasks.testing.emulator import EmulatorProcess, databricks_backend
 
 MB = 2**20
 WHEEL_SIZE_MB = 200

@@ -10,10 +10,9 @@ import hashlib
 from pathlib import Path
 
 import pytest
+from e2e_helpers import REPO, SENTINEL_TOKEN, ProjectCopy, is_write
 
 from bricktasks.testing.emulator import EmulatorProcess
-
-from e2e_helpers import REPO, SENTINEL_TOKEN, ProjectCopy, is_write
 
 TOKEN = "dapi" + "feedc0de" * 4
 

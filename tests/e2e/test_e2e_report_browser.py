@@ -23,11 +23,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from e2e_helpers import BROKEN, REPO, ProjectCopy
 from matplotlib.image import imread
 
 from bricktasks.testing.emulator import EmulatorProcess, client_environment
-
-from e2e_helpers import BROKEN, REPO, ProjectCopy
 
 CI_ENV = {"BRICKTASKS_BUILD_ID": "7", "BRICKTASKS_BRANCH": "BI-5613"}
 TOKEN = "dapi-report-browser-token-0123456789"

@@ -6,9 +6,9 @@ import subprocess
 import sys
 
 import pytest
+from e2e_helpers import BROKEN, HEADER
 
 from bricktasks.testing.projectcopy import clean_environment
-from e2e_helpers import BROKEN, HEADER
 
 CI_EXPERIMENT = "/Projects/forecasting/experiments/ci"  # forecasting/conf/ci_config.py
 # shaped like a personal access token; a developer's shell may hold one while running locally

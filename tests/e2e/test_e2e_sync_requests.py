@@ -5,11 +5,10 @@ that writes also creates and deletes its claim (issue 11: racing syncs learn of 
 from __future__ import annotations
 
 import pytest
+from e2e_helpers import HEADER, SENTINEL_TOKEN, WORKSPACE_ROOT, is_write
 
 from bricktasks.testing.emulator import EmulatorProcess, workspace_client
 from bricktasks.workspace.sync import CLAIM_PREFIX, MANIFEST_NAME, collect_source
-
-from e2e_helpers import HEADER, SENTINEL_TOKEN, WORKSPACE_ROOT, is_write
 
 FOLDER = f"{WORKSPACE_ROOT}/BI-77"
 IMPORT = "/api/2.0/workspace/import"

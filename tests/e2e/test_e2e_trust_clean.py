@@ -15,11 +15,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from e2e_helpers import SENTINEL_TOKEN, WORKSPACE_ROOT
 
 from bricktasks.backends.local import LocalBackend
 from bricktasks.testing.emulator import EmulatorProcess
-
-from e2e_helpers import SENTINEL_TOKEN, WORKSPACE_ROOT
 
 CI = f"{WORKSPACE_ROOT}/CI"
 CI_LIBRARIES = f"{WORKSPACE_ROOT}/libraries/CI"

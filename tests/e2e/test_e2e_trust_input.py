@@ -15,11 +15,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from e2e_helpers import REPO, SENTINEL_TOKEN, WORKSPACE_ROOT, ProjectCopy
 
-from bricktasks.testing.emulator import EmulatorProcess, databricks_backend
 from bricktasks.ci.manifest import write_build_manifest
-
-from e2e_helpers import REPO, SENTINEL_TOKEN, ProjectCopy, WORKSPACE_ROOT
+from bricktasks.testing.emulator import EmulatorProcess, databricks_backend
 
 HOST = "{host}"  # the case's workspace URL: a host nobody serves locally, the emulator's URL remotely
 LOCAL_HOST = "https://adb-0000000000000000.0.azuredatabricks.net"

@@ -16,11 +16,10 @@ import signal
 from pathlib import Path
 
 import pytest
+from e2e_helpers import HEADER, SENTINEL_TOKEN, SLEEPER, terminate, wait_until
 
 from bricktasks.backends.local import LocalBackend
 from bricktasks.testing.emulator import EmulatorProcess, client_environment
-
-from e2e_helpers import HEADER, SENTINEL_TOKEN, SLEEPER, terminate, wait_until
 
 TOKEN = SENTINEL_TOKEN
 CI_ENV = {"BRICKTASKS_BUILD_ID": "7", "BRICKTASKS_BRANCH": "BI-5613"}

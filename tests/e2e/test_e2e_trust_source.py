@@ -14,14 +14,13 @@ log shows no write request while a refused case runs); the end checks prove the 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
+from e2e_helpers import HEADER, REPO, SENTINEL_TOKEN, ProjectCopy, is_write
 
 from bricktasks.testing.emulator import EmulatorProcess
-
-from e2e_helpers import HEADER, REPO, SENTINEL_TOKEN, ProjectCopy, is_write
 
 LIBRARY_TOKEN = "dapi" + "0badc0de" * 4  # not the sentinel: the end checks would find that one in the copy's own file
 HELLO = HEADER + 'dbutils.notebook.exit("hello")\n'

@@ -13,10 +13,9 @@ import socket
 import time
 
 import pytest
+from e2e_helpers import SENTINEL_TOKEN
 
 from bricktasks.testing.emulator import EmulatorProcess, client_environment
-
-from e2e_helpers import SENTINEL_TOKEN
 
 TOKEN = SENTINEL_TOKEN
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
-from bricktasks.backends.base import NotebookTask, RunSpec
-
 from e2e_helpers import SLEEPER
+
+from bricktasks.backends.base import NotebookTask, RunSpec
 
 BRANCH = "/Projects/forecasting/BI-5613"
 

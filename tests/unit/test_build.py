@@ -11,6 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from packaging.version import Version
 
+from bricktasks.buildinfo import BuildInfo
+from bricktasks.errors import BricktasksError, ConfigError, UserInputError
 from bricktasks.libraries.build import (
     LIB_VERSION_ENV,
     Artifact,
@@ -28,8 +30,6 @@ from bricktasks.libraries.build import (
     stamp_version,
     version_env_var,
 )
-from bricktasks.buildinfo import BuildInfo
-from bricktasks.errors import BricktasksError, ConfigError, UserInputError
 
 SHA = "abc1234def5678abc1234def5678abc1234def56"
 RUNNING_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from bricktasks.buildinfo import BuildInfo, branch_from_ref, detect_build_info
-from bricktasks.git import current_git_branch, current_git_commit, git_output, git_tree_is_dirty
 from bricktasks.errors import UserInputError
+from bricktasks.git import current_git_branch, current_git_commit, git_output, git_tree_is_dirty
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 NOW = datetime(2026, 11, 28, 16, 30, 0, tzinfo=timezone.utc)

@@ -7,8 +7,8 @@ from pathlib import Path
 from bricktasks.backends.base import NotebookTask, RunSpec
 from bricktasks.backends.local import LocalBackend
 from bricktasks.ci.builds import NO_RUN, RUNNING, UNKNOWN, ci_build_statuses, format_table
-from bricktasks.layout import ProjectLayout
 from bricktasks.ci.manifest import write_build_manifest
+from bricktasks.layout import ProjectLayout
 
 NOW = datetime(2025, 5, 1, 12, 0, tzinfo=timezone.utc)
 LAYOUT = ProjectLayout("/Projects/forecasting", "/Projects/forecasting/libraries")

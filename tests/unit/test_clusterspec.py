@@ -1,10 +1,10 @@
 import json
+from pathlib import Path
 
 import pytest
 
 from bricktasks.clusterspec import load_cluster_spec
 from bricktasks.errors import ConfigError
-from pathlib import Path
 
 
 def write(tmp_path, data):

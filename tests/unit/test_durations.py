@@ -1,7 +1,8 @@
 from datetime import timedelta
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bricktasks.durations import format_duration, parse_duration
 from bricktasks.errors import UserInputError

@@ -9,8 +9,18 @@ from databricks.sdk import errors as sdk_errors
 from databricks.sdk.service.workspace import ImportFormat
 
 from bricktasks.backends.databricks import DatabricksBackend, HostUnreachable, translate_error
+from bricktasks.errors import (
+    AlreadyExists,
+    AuthError,
+    ConfigError,
+    DirectoryNotEmpty,
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    TransientError,
+)
 from bricktasks.testing.emulator import databricks_backend, start_emulator, workspace_client
-from bricktasks.errors import AlreadyExists, AuthError, ConfigError, DirectoryNotEmpty, InvalidRequest, NotFound, PermissionDenied, RateLimited, TransientError
 
 SECRET = "dapi-very-secret-value"
 

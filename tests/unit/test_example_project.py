@@ -81,7 +81,6 @@ def test_model_training_logs_params_metrics_and_the_model_to_the_configs_experim
 def test_the_logged_model_pins_regimecasts_own_dependencies() -> None:
     """The model carries regimecast's code, so its requirements are the library's dependencies."""
     import tomllib
-
     from packaging.requirements import Requirement
 
     pyproject = tomllib.loads((SOURCE.parent / "libs" / "regimecast" / "pyproject.toml").read_text())

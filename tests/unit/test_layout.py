@@ -4,7 +4,8 @@ from __future__ import annotations
 import posixpath
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bricktasks.errors import UserInputError
 from bricktasks.layout import ProjectLayout, branch_folder, is_within, validate_build_id

@@ -1,8 +1,8 @@
 """AdaptiveConcurrency: fewer requests at once after a rate limit, more again after successes."""
 from __future__ import annotations
 
-from bricktasks.errors import RateLimited
 from bricktasks.backends.retry import AdaptiveConcurrency
+from bricktasks.errors import RateLimited
 
 
 def test_a_burst_of_429s_halves_the_limit_once_then_successes_grow_it_back():

@@ -17,11 +17,11 @@ import pytest
 
 from bricktasks.backends.base import ObjectType
 from bricktasks.backends.local import LocalBackend
-from bricktasks.errors import NotFound
-from bricktasks.layout import ProjectLayout, is_build_name
-from bricktasks.console.console import Console
 from bricktasks.ci.clean import IN_PROGRESS_GRACE, clean_ci
 from bricktasks.ci.manifest import read_build_manifest, survey_ci
+from bricktasks.console.console import Console
+from bricktasks.errors import NotFound
+from bricktasks.layout import ProjectLayout, is_build_name
 
 LAYOUT = ProjectLayout("/Projects/forecasting", "/Projects/forecasting/libraries")
 CI = LAYOUT.ci_root
@@ -264,7 +264,8 @@ def test_survey_lists_builds_oldest_first_and_others_apart(backend):
 
 
 def test_builds_lists_a_malformed_build_as_such(backend):
-    from bricktasks.ci.builds import MALFORMED as SHOWN, ci_build_statuses
+    from bricktasks.ci.builds import MALFORMED as SHOWN
+    from bricktasks.ci.builds import ci_build_statuses
 
     _build(backend, "5-BI-1", b'{"run_id": 1e308, "created": "2020-01-01T00:00:00+00:00"}')
     _build(backend, "6-BI-1", None)

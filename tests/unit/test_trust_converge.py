@@ -12,8 +12,9 @@ import pytest
 
 from bricktasks.backends.base import ObjectInfo, ObjectType
 from bricktasks.backends.local import MAX_IMPORT_BYTES, LocalBackend
-from bricktasks.testing.emulator import databricks_backend, start_emulator
 from bricktasks.errors import AlreadyExists, UserInputError
+from bricktasks.testing.emulator import databricks_backend, start_emulator
+from bricktasks.workspace.checkout import check_source
 from bricktasks.workspace.sync import (
     CLAIM_PREFIX,
     MANIFEST_NAME,
@@ -24,7 +25,6 @@ from bricktasks.workspace.sync import (
     plan_sync,
     survey,
 )
-from bricktasks.workspace.checkout import check_source
 
 HEADER = "# Databricks notebook source\n"
 TARGET = "/Projects/forecasting/BI-1"

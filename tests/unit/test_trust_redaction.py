@@ -12,12 +12,14 @@ import json
 import urllib.parse
 
 import pytest
-from hypothesis import given, settings as hypothesis_settings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
-from bricktasks.errors import ConfigError
+from bricktasks.cli.invocation import TaskOutput
 from bricktasks.console.console import Console
 from bricktasks.console.redaction import REDACTED, redact, redact_data, secret_forms
-from bricktasks.cli.invocation import TaskOutput
+from bricktasks.errors import ConfigError
 
 TOKEN = "dapi" + "c0ffee42" * 4
 

@@ -16,12 +16,12 @@ import pytest
 from bricktasks.backends.base import NotebookTask, RunSpec
 from bricktasks.backends.databricks import HostUnreachable
 from bricktasks.backends.local import LocalBackend
-from bricktasks.libraries.build import _run_in_own_group
-from bricktasks.testing.emulator import databricks_backend, start_emulator
+from bricktasks.backends.retry import call_with_retries
 from bricktasks.errors import TransientError
 from bricktasks.interrupts import Interrupted, deferred, handle_signals, received
-from bricktasks.backends.retry import call_with_retries
+from bricktasks.libraries.build import _run_in_own_group
 from bricktasks.runs.supervise import cancel_briefly, submit_answered
+from bricktasks.testing.emulator import databricks_backend, start_emulator
 
 
 @pytest.fixture(autouse=True)
@@ -188,9 +188,8 @@ def _alive(pid: int) -> bool:
 
 def test_deferred_raises_a_signal_at_its_end():
     with handle_signals():
-        with pytest.raises(Interrupted):
-            with deferred():
-                os.kill(os.getpid(), signal.SIGTERM)
-                time.sleep(0.1)  # not raised here
-                finished = True
+        with pytest.raises(Interrupted), deferred():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.1)  # not raised here
+            finished = True
         assert finished

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from bricktasks.libraries.build import build_egg, build_wheel, check_library_source, find_libraries
 from bricktasks.errors import UserInputError
+from bricktasks.libraries.build import build_egg, build_wheel, check_library_source, find_libraries
 from bricktasks.source.files import read_file, select_files
 from bricktasks.workspace.sync import collect_source
 

@@ -8,7 +8,7 @@ faster than `Pelt(model="l2")` on a few hundred points (same break points).
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import ruptures as rpt

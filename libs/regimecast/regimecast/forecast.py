@@ -6,7 +6,7 @@ series has left, and averaging them in is exactly the error a whole-history mode
 from __future__ import annotations
 
 import warnings
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from statsmodels.tsa.holtwinters import SimpleExpSmoothing

@@ -1,8 +1,8 @@
 """`RegimeForecaster`: break detection and latest-regime forecasting behind one fitted object."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 

@@ -5,7 +5,6 @@ import doctest
 import importlib
 
 import pytest
-
 import regimecast as rc
 
 MODULES = ["regimecast", "regimecast.breaks", "regimecast.forecast", "regimecast.model", "regimecast.frame", "regimecast.synthetic"]

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import regimecast as rc
 import ruptures as rpt
 from scipy.optimize import linear_sum_assignment
-
-import regimecast as rc
 
 TOLERANCE = 3  # a detected break within ±3 points of a true one counts as found
 MIN_RECALL = 0.9

@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 import regimecast as rc
 
 HORIZON, HOLDOUT = 6, 8

@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 import regimecast as rc
 
 LIBRARY_ROOT = Path(__file__).resolve().parent.parent

@@ -5,7 +5,6 @@ import json
 
 import numpy as np
 import pytest
-
 import regimecast as rc
 from regimecast.synthetic import MIN_PANEL_LENGTH
 
