@@ -29,16 +29,23 @@ from typing import Callable, Mapping
 
 from bricktasks.errors import UserInputError
 from bricktasks.git import current_git_branch, current_git_commit, git_output, hex_commit
-from bricktasks.layout import validate_build_id
+from bricktasks.layout import PROTECTED_BRANCHES, branch_folder, validate_build_id
 
 __all__ = [
     "BuildInfo",
     "detect_build_info",
     "branch_from_ref",
+    "resolve_branch",
+    "BranchUnknown",
+    "refuse_protected",
 ]
 
 TRUTHY = {"1", "true", "yes", "on"}
 _BRANCH_HINT = "set BRICKTASKS_BRANCH to the branch being built"
+
+
+class BranchUnknown(UserInputError):
+    """Nothing names the branch: no flag, no BRICKTASKS_BRANCH, no CI system's branch, no git branch."""
 
 
 @dataclass(frozen=True)
@@ -67,11 +74,20 @@ class _CiFacts:
     commit: str | None
 
 
-def detect_build_info(env: Mapping[str, str], *, cwd: Path, now: datetime | None = None) -> BuildInfo:
-    """Work out the build id, branch and commit from `env`, falling back to git in `cwd`."""
+def detect_build_info(
+    env: Mapping[str, str],
+    *,
+    cwd: Path,
+    build_id: str | None = None,
+    branch: str | None = None,
+    now: datetime | None = None,
+) -> BuildInfo:
+    """Work out the build id, branch and commit: `build_id` and `branch` are the settings'
+    (BRICKTASKS_BUILD_ID, BRICKTASKS_BRANCH, from flags, the environment or .env), then what the
+    CI system's variables in `env` say, then git in `cwd`."""
     ci = _detect_ci(env)
-    build_id, source = _resolve_build_id(env, ci, now)
-    branch = _resolve_branch(env, ci, cwd)
+    build_id, source = _resolve_build_id(env, ci, now, configured=build_id)
+    branch = resolve_branch(flag=None, configured=branch, env=env, cwd=cwd, ci=ci)
     commit = hex_commit(ci.commit if ci else None) or current_git_commit(cwd)
     return BuildInfo(build_id=build_id, branch=branch, commit=commit, ci_system=source)
 
@@ -199,12 +215,15 @@ def _detect_ci(env: Mapping[str, str]) -> _CiFacts | None:
 # ---- resolution ---------------------------------------------------------------------------
 
 
-def _resolve_build_id(env: Mapping[str, str], ci: _CiFacts | None, now: datetime | None) -> tuple[str, str | None]:
+def _resolve_build_id(
+    env: Mapping[str, str], ci: _CiFacts | None, now: datetime | None, *, configured: str | None
+) -> tuple[str, str | None]:
     """The build id and the name of its source (see BuildInfo.ci_system)."""
-    for var, source in (("BRICKTASKS_BUILD_ID", "bricktasks"), ("PIPELINES_BUILD_ID", "article")):
-        value = _get(env, var)
-        if value is not None:
-            return _checked_build_id(value, var), source
+    if configured is not None and configured.strip():
+        return _checked_build_id(configured.strip(), "BRICKTASKS_BUILD_ID"), "bricktasks"
+    value = _get(env, "PIPELINES_BUILD_ID")  # the article's scripts' name
+    if value is not None:
+        return _checked_build_id(value, "PIPELINES_BUILD_ID"), "article"
     if ci is not None:
         if ci.build_id is None:
             raise UserInputError(
@@ -225,8 +244,18 @@ def _checked_build_id(value: str, var: str) -> str:
         raise UserInputError(f"{var}={value!r} is not a safe build id", exc.hint) from exc
 
 
-def _resolve_branch(env: Mapping[str, str], ci: _CiFacts | None, cwd: Path) -> str:
-    branch = branch_from_ref(_get(env, "BRICKTASKS_BRANCH"))
+def resolve_branch(
+    *, flag: str | None, configured: str | None, env: Mapping[str, str], cwd: Path, ci: _CiFacts | None = None
+) -> str:
+    """The one rule for the branch a task acts on: the task's flag, else BRICKTASKS_BRANCH (the
+    settings' value: environment or .env), else the CI system's branch (the article's GIT_BRANCH
+    included), else the checked-out git branch. Validated as a folder name before anything is
+    touched; an explicit empty flag is refused, not defaulted."""
+    if flag is not None:
+        branch_folder(flag)
+        return flag
+    branch = branch_from_ref(configured)
+    ci = ci if ci is not None else _detect_ci(env)
     if branch is None and not (ci and ci.system == "jenkins"):
         # the article's GIT_BRANCH; under Jenkins that name is the git plugin's `origin/<branch>`, handled there
         branch = branch_from_ref(_get(env, "GIT_BRANCH"))
@@ -235,9 +264,16 @@ def _resolve_branch(env: Mapping[str, str], ci: _CiFacts | None, cwd: Path) -> s
     if branch is None:
         branch = current_git_branch(cwd)
     if branch is not None:
+        branch_folder(branch)
         return branch
     if git_output(["rev-parse", "--git-dir"], cwd) is not None:
-        raise UserInputError(f"git HEAD is detached in {cwd}, so the branch is unknown", _BRANCH_HINT)
-    raise UserInputError(f"no branch given and {cwd} is not a git working copy", _BRANCH_HINT)
+        raise BranchUnknown(f"git HEAD is detached in {cwd}, so the branch is unknown", _BRANCH_HINT)
+    raise BranchUnknown(f"no branch given and {cwd} is not a git working copy", _BRANCH_HINT)
+
+
+def refuse_protected(branch: str, *, action: str) -> None:
+    """The one protected-branch rule: master/ (and main) is written only by deploy."""
+    if branch.lower() in PROTECTED_BRANCHES:
+        raise UserInputError(f"refusing to {action} {branch}: master/ is written only by deploy", "use invoke deploy")
 
 

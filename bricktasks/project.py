@@ -1,14 +1,14 @@
 """The project being worked on: its folders, settings, layout, notebooks and configs."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 from bricktasks.backends.base import Backend
+from bricktasks.buildinfo import BranchUnknown, BuildInfo, detect_build_info, resolve_branch
 from bricktasks.errors import ConfigError, UserInputError
-from bricktasks.git import current_git_branch
-from bricktasks.layout import HELPER_NOTEBOOKS, ProjectLayout, branch_folder, check_local_root, check_output_folder
+from bricktasks.layout import HELPER_NOTEBOOKS, ProjectLayout, check_local_root, check_output_folder
 from bricktasks.settings import Settings, load_settings, read_dotenv
 
 __all__ = ["Project", "load_project", "open_backend", "local_secrets"]
@@ -21,19 +21,26 @@ class Project:
     root: Path
     settings: Settings
     layout: ProjectLayout
+    # the process environment the settings were read from: which CI system runs us (never printed)
+    environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def _local(self, value: str) -> Path:
         path = Path(value)
         return path if path.is_absolute() else self.root / path
 
-    def resolve_branch(self, flag: str | None) -> str:
-        """The branch a task acts on: the flag, else BRICKTASKS_BRANCH, else the current git branch;
-        validated before anything is touched. An explicit empty flag is refused, not defaulted."""
-        chosen = flag if flag is not None else (self.settings.branch or current_git_branch(self.root))
-        if chosen is None:
-            raise UserInputError("cannot tell the branch (no git branch here)", "pass --branch or set BRICKTASKS_BRANCH")
-        branch_folder(chosen)
-        return chosen
+    def resolve_branch(self, flag: str | None, *, default: str | None = None) -> str:
+        """The branch a task acts on, by the one rule (bricktasks.buildinfo.resolve_branch): the
+        flag, BRICKTASKS_BRANCH, the CI system's branch, git; `default` when none says (a local run)."""
+        try:
+            return resolve_branch(flag=flag, configured=self.settings.branch, env=self.environ, cwd=self.root)
+        except BranchUnknown:
+            if default is None:
+                raise
+            return default
+
+    def build_info(self) -> BuildInfo:
+        """Which build this is (CI system, build id, branch, commit), from the settings and the CI system."""
+        return detect_build_info(self.environ, cwd=self.root, build_id=self.settings.build_id, branch=self.settings.branch)
 
     @property
     def source_dir(self) -> Path:
@@ -94,7 +101,7 @@ class Project:
 def load_project(root: Path, environ: Mapping[str, str], flags: Mapping[str, Any] | None = None) -> Project:
     settings = load_settings(root, environ, flags)
     layout = ProjectLayout(settings.workspace_root, settings.resolved_library_root)
-    project = Project(root=root, settings=settings, layout=layout)
+    project = Project(root=root, settings=settings, layout=layout, environ=dict(environ))
     if not project.source_dir.is_dir():
         raise ConfigError(f"BRICKTASKS_SOURCE_DIR {settings.source_dir!r} is not a folder", "point it at the notebooks folder")
     check_local_root(project.local_root, project_dir=root, source_dir=project.source_dir, libs_dir=project.libs_dir)

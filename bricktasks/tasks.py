@@ -15,7 +15,7 @@ from typing import Any
 
 from invoke import Collection
 
-from bricktasks.buildinfo import detect_build_info
+from bricktasks.buildinfo import refuse_protected
 from bricktasks.ci import clean, pipeline
 from bricktasks.ci.builds import ci_build_statuses, format_table
 from bricktasks.ci.summary import ci_fields
@@ -72,7 +72,7 @@ def run(c, out, notebook, env=None, timeout=None):
     name = project.check_notebook(notebook)
     chosen_env = project.check_env(project.settings.env)
     limit = parse_timeout(project.settings.timeout)
-    branch = project.settings.branch or current_git_branch(project.root) or "local"
+    branch = project.resolve_branch(None, default="local")
     out.record(notebook=name, env=chosen_env, branch=branch)
     built = targets.build_for(project, targets.BuildTarget.local(project, branch), kind="wheel", console=console)
     return run_notebook_locally(project, name, chosen_env, built, timeout_s=limit, console=console, branch=branch)
@@ -159,8 +159,7 @@ def checkout_branch(c, out, branch, env=None, prune=False, dry_run=False):
     # invoke's parser has no optional positionals, and a flag would break that muscle memory.
     project, console = _load(c, out, env=env, branch=branch)
     chosen = project.resolve_branch(branch)
-    if chosen.lower() in PROTECTED_BRANCHES:
-        raise UserInputError(f"refusing to check out {chosen}: master/ is written only by deploy", "use invoke deploy")
+    refuse_protected(chosen, action="check out")
     chosen_env = project.check_env(project.settings.env)
     _check_source(project)
     backend = open_backend(project, os.environ)
@@ -185,8 +184,7 @@ def switch_env(c, out, env, branch=None, force=False, dry_run=False):
     """Point a branch folder's set_environment at conf/<env>_config."""
     project, console = _load(c, out, branch=branch)
     chosen = project.resolve_branch(branch)
-    if chosen.lower() in PROTECTED_BRANCHES:
-        raise UserInputError("master/ keeps the production config", "deploy refreshes it; switch a branch folder instead")
+    refuse_protected(chosen, action="switch the env of")
     valid = project.envs()
     project.check_env(env)
     if env == "production" and not force:
@@ -209,7 +207,7 @@ def run_ci(c, out, timeout=None, notebooks=None, dry_run=False):
     """Build, upload into CI/<build>-<branch>, run the CI notebooks, wait, report; fail unless it succeeded."""
     project, console = _load(c, out, timeout=timeout, ci_notebooks=notebooks)
     limit = parse_timeout(project.settings.timeout)
-    build = detect_build_info(_build_environ(project), cwd=project.root)
+    build = project.build_info()
     plan = pipeline.plan_ci(project, build, _ci_notebooks(project, notebooks))
     cluster = load_cluster_spec(project.cluster_spec_path)
     _check_source(project)
@@ -237,16 +235,6 @@ def _ci_notebooks(project: Project, flag: str | None) -> list[str]:
         source = "--notebooks" if flag is not None else "BRICKTASKS_CI_NOTEBOOKS"
         raise UserInputError(f"{source} {given!r} names no notebook", "give comma-separated notebooks, e.g. ModelTraining,PrepareData")
     return names
-
-
-def _build_environ(project: Project) -> dict[str, str]:
-    """Build detection sees the process environment plus the resolved BRICKTASKS_ overrides."""
-    environ = dict(os.environ)
-    if project.settings.build_id:
-        environ["BRICKTASKS_BUILD_ID"] = project.settings.build_id
-    if project.settings.branch:
-        environ["BRICKTASKS_BRANCH"] = project.settings.branch
-    return environ
 
 
 @bricktask(help={"branch": "list only this branch's builds (default: every branch)"})

@@ -10,9 +10,10 @@ from pathlib import Path
 
 from bricktasks.backends.base import Backend, ObjectType
 from bricktasks.backends.retry import call_with_retries
+from bricktasks.buildinfo import refuse_protected
 from bricktasks.console.console import Console
 from bricktasks.errors import NotFound, UserInputError
-from bricktasks.layout import PROTECTED_BRANCHES, SET_ENVIRONMENT, ProjectLayout, join
+from bricktasks.layout import SET_ENVIRONMENT, ProjectLayout, join
 from bricktasks.libraries.upload import newest_libraries
 from bricktasks.workspace.helpers import SET_ENVIRONMENT_FILE, desired_items, set_environment_source
 from bricktasks.workspace.sync import (
@@ -89,8 +90,7 @@ def checkout(
     console: Console,
 ) -> SyncResult:
     """Put the working copy into the branch's folder, set_environment pointing at the developer's config."""
-    if branch.lower() in PROTECTED_BRANCHES:
-        raise UserInputError(f"refusing to check out {branch}: master/ is written only by deploy", "use invoke deploy")
+    refuse_protected(branch, action="check out")
     target = layout.branch(branch)
     console.info(f"checking out {branch} into {target} (env {env})")
     with ThreadPoolExecutor(max_workers=1) as pool:

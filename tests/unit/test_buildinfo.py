@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bricktasks.buildinfo import BuildInfo, branch_from_ref, detect_build_info
+from bricktasks.buildinfo import BranchUnknown, BuildInfo, branch_from_ref, detect_build_info, refuse_protected, resolve_branch
 from bricktasks.errors import UserInputError
 from bricktasks.git import current_git_branch, current_git_commit, git_output, git_tree_is_dirty
 
@@ -45,7 +45,10 @@ def nogit(tmp_path: Path) -> Path:
 
 
 def detect(env: dict[str, str], cwd: Path) -> BuildInfo:
-    return detect_build_info(env, cwd=cwd, now=NOW)
+    """As the tasks call it: BRICKTASKS_BUILD_ID and BRICKTASKS_BRANCH come from the settings."""
+    env = dict(env)
+    build_id, branch = env.pop("BRICKTASKS_BUILD_ID", None), env.pop("BRICKTASKS_BRANCH", None)
+    return detect_build_info(env, cwd=cwd, build_id=build_id, branch=branch, now=NOW)
 
 
 # ---- CI systems ---------------------------------------------------------------------------
@@ -259,3 +262,43 @@ def test_git_tree_is_dirty(repo: Path, nogit: Path) -> None:
 )
 def test_branch_from_ref(ref: str | None, branch: str | None) -> None:
     assert branch_from_ref(ref) == branch
+
+
+# ---- the one branch rule (issue 12): flag > BRICKTASKS_BRANCH > CI system > git --------------
+
+GITHUB = {"GITHUB_ACTIONS": "true", "GITHUB_RUN_NUMBER": "7", "GITHUB_REF_NAME": "BI-ci"}
+
+
+@pytest.mark.parametrize(
+    ("flag", "configured", "env", "expected"),
+    [
+        ("BI-flag", "BI-set", GITHUB, "BI-flag"),
+        (None, "BI-set", GITHUB, "BI-set"),
+        (None, None, GITHUB, "BI-ci"),
+        (None, None, {}, "feature/x"),
+        (None, "refs/heads/BI-ref", {}, "BI-ref"),
+    ],
+)
+def test_the_branch_comes_from_the_flag_then_the_setting_then_the_ci_system_then_git(repo, flag, configured, env, expected):
+    assert resolve_branch(flag=flag, configured=configured, env=env, cwd=repo) == expected
+
+
+def test_an_explicit_empty_or_unsafe_branch_is_refused_not_defaulted(repo):
+    for flag in ("", "..", "a/../b"):
+        with pytest.raises(UserInputError):
+            resolve_branch(flag=flag, configured="BI-1", env={}, cwd=repo)
+    with pytest.raises(UserInputError) as caught:
+        resolve_branch(flag=None, configured="../master", env={}, cwd=repo)
+    assert not isinstance(caught.value, BranchUnknown)  # a bad name is never replaced by a default
+
+
+def test_nothing_naming_the_branch_is_branch_unknown(nogit):
+    with pytest.raises(BranchUnknown):
+        resolve_branch(flag=None, configured=None, env={}, cwd=nogit)
+
+
+@pytest.mark.parametrize("branch", ["master", "main", "MAIN"])
+def test_master_and_main_are_written_only_by_deploy(branch):
+    with pytest.raises(UserInputError, match="written only by deploy"):
+        refuse_protected(branch, action="check out")
+    refuse_protected("BI-1", action="check out")  # any other branch passes
