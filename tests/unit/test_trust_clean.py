@@ -114,7 +114,9 @@ def test_a_manifest_that_is_a_folder_is_malformed(backend):
 
 def test_a_created_far_in_the_future_is_malformed_but_clock_skew_is_young(backend):
     _build(backend, "5-BI-1", {"created": "9999-12-31T23:59:59+00:00", "run_id": 3, "result": "SUCCESS"})
-    _build(backend, "6-BI-1", {"created": (NOW + timedelta(minutes=5)).isoformat(), "run_id": 3, "result": "SUCCESS"})
+    # (from the clock now, not the module's NOW: in a long session minutes pass between import and this test)
+    ahead = datetime.now(timezone.utc) + timedelta(minutes=5)
+    _build(backend, "6-BI-1", {"created": ahead.isoformat(), "run_id": 3, "result": "SUCCESS"})
     outcome, text = _clean(backend)
     assert outcome["malformed"] == ["5-BI-1"] and "in the future" in text
     assert outcome["kept"] == ["6-BI-1"]
