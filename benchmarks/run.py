@@ -212,7 +212,7 @@ def print_table(rows: list[Row]) -> None:
     table = [header] + [row.cells() for row in rows]
     widths = [max(len(line[i]) for line in table) for i in range(len(header))]
     for index, line in enumerate(table):
-        print(" | ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
+        print(" | ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
         if index == 0:
             print("-+-".join("-" * width for width in widths))
 
@@ -247,10 +247,10 @@ def bench_full(b: Bench) -> list[Row]:
     for label, em in (("no rate limit", b.fast), (f"rate limit {RATE_LIMIT}/s", b.limited)):
         legacy, sdk, ours, answered, throttled, failed = [], [], [], [], [], []
         for _ in range(b.runs):
-            legacy.append(timed(lambda: legacy_import_dir(em, b.project.source, f"/Projects/legacy/{b.unique('full')}")))
-            sdk.append(timed(lambda: sdk_sequential_upload(em, b.project.source, f"/Projects/sdk/{b.unique('full')}")))
+            legacy.append(timed(lambda em=em: legacy_import_dir(em, b.project.source, f"/Projects/legacy/{b.unique('full')}")))
+            sdk.append(timed(lambda em=em: sdk_sequential_upload(em, b.project.source, f"/Projects/sdk/{b.unique('full')}")))
             mark = em.mark()
-            ours.append(timed(lambda: invoke_checkout(b.project, em, b.unique("full"))))
+            ours.append(timed(lambda em=em: invoke_checkout(b.project, em, b.unique("full"))))
             statuses = [request["status"] for request in em.process.requests()[mark:]]
             answered.append(sum(1 for status in statuses if status != 429))
             throttled.append(statuses.count(429))
@@ -286,13 +286,13 @@ def bench_unchanged(b: Bench) -> list[Row]:
     for _ in range(b.runs):
         clone = b.project.clone(b.new_dir("clone"))
         try:
-            startup.append(timed(lambda: check(clone.invoke("--list"), "invoke --list")))
+            startup.append(timed(lambda clone=clone: check(clone.invoke("--list"), "invoke --list")))
             mark = em.mark()
-            ours.append(timed(lambda: invoke_checkout(clone, em, branch)))
+            ours.append(timed(lambda clone=clone: invoke_checkout(clone, em, branch)))
             our_counts.append(em.imports_since(mark))
             requests.append(em.mark() - mark)
             mark = em.mark()
-            legacy.append(timed(lambda: legacy_import_dir(em, clone.source, legacy_target)))
+            legacy.append(timed(lambda clone=clone: legacy_import_dir(em, clone.source, legacy_target)))
             legacy_counts.append(em.imports_since(mark))
         finally:
             shutil.rmtree(clone.root, ignore_errors=True)
@@ -321,7 +321,7 @@ def bench_onechanged(b: Bench) -> list[Row]:
             changed = [path for path in clone.notebook_files() if path.parent.name.startswith("module_")][-1]
             changed.write_text(changed.read_text() + f"# change {run}\n")
             mark = em.mark()
-            ours.append(timed(lambda: invoke_checkout(clone, em, branch)))
+            ours.append(timed(lambda clone=clone: invoke_checkout(clone, em, branch)))
             counts.append(em.imports_since(mark))
         finally:
             shutil.rmtree(clone.root, ignore_errors=True)
@@ -486,7 +486,9 @@ def bench_clean(b: Bench) -> list[Row]:
     for _ in range(b.runs):
         reset_ci_folders(em)
         builds = create_builds(em, b.builds, b.unique("clean"))
-        sequential.append(timed(lambda: [em.client.workspace.delete(path, recursive=True) for pair in builds for path in pair]))
+        sequential.append(timed(
+            lambda builds=builds: [em.client.workspace.delete(path, recursive=True) for pair in builds for path in pair]
+        ))
         assert remaining_builds(em) == 0, "the sequential loop left builds behind"
         create_builds(em, b.builds, b.unique("clean"))
         ours.append(timed(lambda: check(b.ci_project.invoke("clean-ci", "--older-than", "0d", env=em.invoke_env()), "clean-ci")))

@@ -27,7 +27,7 @@ def test_two_builds_run_at_once_and_clean_ci_skips_them(project, tmp_path):
             terminate(process, signal.SIGKILL)
     assert cleaning.returncode == 0, cleaning.stdout + cleaning.stderr
     assert "deleted 0, kept 0, active 2" in cleaning.stdout, cleaning.stdout
-    for process, (stdout, stderr) in zip(builds, outputs):
+    for process, (stdout, stderr) in zip(builds, outputs, strict=True):
         assert process.returncode == 0, stdout + stderr
         assert "Slow: SUCCESS; exit value: done" in stdout
     names = {info.path.rsplit("/", 1)[1] for info in backend.list("/Projects/forecasting/CI")}

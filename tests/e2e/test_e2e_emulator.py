@@ -177,7 +177,9 @@ def test_a_checkout_killed_halfway_converges_when_run_again(project, tmp_path):
         env = client_environment(emulator.url, TOKEN)
         process = project.start("checkout", "BI-5613", env=env)
         try:
-            imports = lambda: [r for r in emulator.requests() if r["path"].endswith("/workspace/import") and r["status"] == 200]
+            def imports():
+                return [r for r in emulator.requests() if r["path"].endswith("/workspace/import") and r["status"] == 200]
+
             wait_until(lambda: len(imports()) >= 10, timeout=60, interval=0.02)
             process.send_signal(signal.SIGKILL)  # no chance to clean up
             process.wait(timeout=30)
@@ -228,7 +230,9 @@ def test_an_upload_lib_killed_halfway_never_shows_a_partial_library_and_converge
         env = {"BRICKTASKS_BACKEND": "databricks", "DATABRICKS_HOST": emulator.url, "BRICKTASKS_LIBRARY_ROOT": DBFS_LIBRARIES}
         process = project.start(*arguments, env=env)
         try:
-            dbfs_calls = lambda: [r["path"].rsplit("/", 1)[1] for r in emulator.requests() if "/dbfs/" in r["path"]]
+            def dbfs_calls():
+                return [r["path"].rsplit("/", 1)[1] for r in emulator.requests() if "/dbfs/" in r["path"]]
+
             wait_until(lambda: kill_at in dbfs_calls(), timeout=300, interval=0.02)
             process.send_signal(signal.SIGKILL)  # no chance to clean up
             process.wait(timeout=30)

@@ -64,4 +64,5 @@ def test_an_identical_ci_build_upload_is_skipped(project):
     first = project.invoke("upload-lib", "--branch", "BI-5613", "--build-id", "7")
     assert first.returncode == 0, first.stdout + first.stderr
     second = project.invoke("upload-lib", "--branch", "BI-5613", "--build-id", "7")
-    assert second.returncode == 0 and "unchanged /Projects/forecasting/libraries/CI/7-BI-5613/regimecast-0.4.0.dev7" in second.stdout, second.stdout
+    unchanged = "unchanged /Projects/forecasting/libraries/CI/7-BI-5613/regimecast-0.4.0.dev7"
+    assert second.returncode == 0 and unchanged in second.stdout, second.stdout

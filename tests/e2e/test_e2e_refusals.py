@@ -47,9 +47,11 @@ CASES = [
     ("backend-unknown", ["checkout", "BI-1"], {"BRICKTASKS_BACKEND": "spark"}, None, "is not a backend"),
     # (an empty value unsets the emulator's host that the remote run sets)
     ("host-without-token", ["checkout", "BI-1"], {"DATABRICKS_HOST": "https://x.cloud.databricks.com"}, "", "DATABRICKS_TOKEN is not set"),
-    ("databricks-without-host", ["checkout", "BI-1"], {"BRICKTASKS_BACKEND": "databricks", "DATABRICKS_HOST": ""}, None, "DATABRICKS_HOST is not set"),
+    ("databricks-without-host", ["checkout", "BI-1"], {"BRICKTASKS_BACKEND": "databricks", "DATABRICKS_HOST": ""},
+     None, "DATABRICKS_HOST is not set"),
     ("ci-without-host", ["ci"], {"CI": "true", "DATABRICKS_HOST": ""}, None, "CI is set but DATABRICKS_HOST is not"),
-    ("library-root-outside", ["upload-lib", "--branch", "BI-1"], {"BRICKTASKS_LIBRARY_ROOT": "/Shared/libs"}, None, "outside the workspace root"),
+    ("library-root-outside", ["upload-lib", "--branch", "BI-1"], {"BRICKTASKS_LIBRARY_ROOT": "/Shared/libs"},
+     None, "outside the workspace root"),
     ("library-root-dbfs-root", ["upload-lib", "--branch", "BI-1"], {"BRICKTASKS_LIBRARY_ROOT": "dbfs:/"}, None, "DBFS root"),
     ("egg-new-runtime", ["build-egg"], {}, None, "build-wheel"),
     ("egg-upload-new-runtime", ["upload-lib", "--egg", "--branch", "BI-1"], {}, None, "build-wheel"),

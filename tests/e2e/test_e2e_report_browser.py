@@ -40,7 +40,8 @@ addEventListener("load", () => {{
   let text;
   try {{
     const images = document.getElementById("report").contentDocument.images;
-    text = JSON.stringify([...images].map(i => ({{cls: i.className, complete: i.complete, width: i.naturalWidth, height: i.naturalHeight}})));
+    text = JSON.stringify([...images].map(i => ({{cls: i.className, complete: i.complete, \
+width: i.naturalWidth, height: i.naturalHeight}})));
   }} catch (error) {{ text = "error: " + error; }}
   document.getElementById("probe").textContent = text;
 }});
@@ -136,7 +137,7 @@ def test_a_reader_sees_the_status_the_metrics_the_forecast_plots_and_the_exit_va
     columns, rows = metrics[0]
     assert {"environment", "series_in", "series_forecast", "mean_mae", "mean_baseline_mae"} <= set(columns)
     (row,) = rows
-    values = dict(zip(columns, map(html.unescape, re.findall(r"<td>(.*?)</td>", row))))
+    values = dict(zip(columns, map(html.unescape, re.findall(r"<td>(.*?)</td>", row)), strict=True))
     assert values["environment"] == "ci" and values["series_forecast"] == values["series_in"] == "200"
     assert float(values["mae_ratio"]) < 0.7
 

@@ -144,7 +144,7 @@ def test_two_clean_ci_at_once_race_without_errors(project):
             backend.import_object(f"{CI}/{name}/Notebook{index}.py", NOTEBOOK)
     racing = [project.start("clean-ci", "--older-than", "30d", "--json") for _ in range(2)]
     outputs = [process.communicate(timeout=300) for process in racing]
-    for process, (stdout, stderr) in zip(racing, outputs):
+    for process, (stdout, stderr) in zip(racing, outputs, strict=True):
         assert process.returncode == 0 and "Traceback" not in stdout + stderr, stdout + stderr
     deleted = set().union(*(json.loads(stdout.splitlines()[-1])["deleted"] for stdout, _ in outputs))
     assert deleted == set(names)

@@ -32,7 +32,8 @@ CASES = [
      None, None, "DATABRICKS_TOKEN holds a newline"),
     ("token-trailing-crlf", ["ci"], {"DATABRICKS_HOST": HOST, "DATABRICKS_TOKEN": SENTINEL_TOKEN + "\r\n"},
      None, None, "DATABRICKS_TOKEN holds a newline"),
-    ("token-space-inside", ["checkout", "BI-1"], {"DATABRICKS_HOST": HOST, "DATABRICKS_TOKEN": SENTINEL_TOKEN[:9] + " " + SENTINEL_TOKEN[9:]},
+    ("token-space-inside", ["checkout", "BI-1"],
+     {"DATABRICKS_HOST": HOST, "DATABRICKS_TOKEN": SENTINEL_TOKEN[:9] + " " + SENTINEL_TOKEN[9:]},
      None, None, "DATABRICKS_TOKEN holds whitespace"),
     ("token-escape-inside", ["upload-lib", "--branch", "BI-1"], {"DATABRICKS_HOST": HOST, "DATABRICKS_TOKEN": SENTINEL_TOKEN + "\x1b[0m"},
      None, None, "DATABRICKS_TOKEN holds a control character"),
@@ -77,7 +78,8 @@ CASES = [
     ("cluster-spec-nan", ["ci"], SPEC, None, '{"new_cluster": {"spark_version": "15.4.x", "num_workers": NaN}}', "not valid JSON"),
     ("cluster-spec-whl-number", ["ci"], SPEC, None, SPARK % '[{"whl": 5}]', "library 1: whl must be a non-empty string"),
     ("cluster-spec-libraries-string", ["ci"], SPEC, None, SPARK % '"x"', "libraries must be a list"),
-    ("cluster-spec-pypi-string", ["ci"], SPEC, None, SPARK % '[{"pypi": {"package": "a"}}, {"pypi": "b"}]', "library 2: pypi must be an object"),
+    ("cluster-spec-pypi-string", ["ci"], SPEC, None, SPARK % '[{"pypi": {"package": "a"}}, {"pypi": "b"}]',
+     "library 2: pypi must be an object"),
 ]
 
 

@@ -6,9 +6,12 @@ import pytest
 
 CASES = [
     # (id, arguments, environment, expected in the line)
-    ("library-root-in-a-branch", ["checkout", "BI-1", "--prune"], {"BRICKTASKS_LIBRARY_ROOT": "/Projects/forecasting/BI-1"}, "branch's folder"),
-    ("library-root-in-another-branch", ["upload-lib", "--branch", "BI-2"], {"BRICKTASKS_LIBRARY_ROOT": "/Projects/forecasting/libs"}, "branch's folder"),
-    ("library-root-in-ci-lowercase", ["clean-ci", "--older-than", "0d"], {"BRICKTASKS_LIBRARY_ROOT": "/Projects/forecasting/ci/libs"}, "inside CI/"),
+    ("library-root-in-a-branch", ["checkout", "BI-1", "--prune"], {"BRICKTASKS_LIBRARY_ROOT": "/Projects/forecasting/BI-1"},
+     "branch's folder"),
+    ("library-root-in-another-branch", ["upload-lib", "--branch", "BI-2"], {"BRICKTASKS_LIBRARY_ROOT": "/Projects/forecasting/libs"},
+     "branch's folder"),
+    ("library-root-in-ci-lowercase", ["clean-ci", "--older-than", "0d"], {"BRICKTASKS_LIBRARY_ROOT": "/Projects/forecasting/ci/libs"},
+     "inside CI/"),
     ("local-root-is-the-project", ["checkout", "BI-1"], {"BRICKTASKS_LOCAL_ROOT": "."}, "is the project folder"),
     ("local-root-in-the-source", ["checkout", "BI-1"], {"BRICKTASKS_LOCAL_ROOT": "forecasting/.local"}, "BRICKTASKS_SOURCE_DIR"),
     ("local-root-above-the-project", ["clean-ci", "--older-than", "0d"], {"BRICKTASKS_LOCAL_ROOT": ".."}, "contains the project folder"),

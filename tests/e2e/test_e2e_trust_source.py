@@ -48,16 +48,22 @@ def _library_token(project: ProjectCopy) -> None:
 LINK_IN_LIBRARY = _link("../../../.env", "libs/regimecast/regimecast/_c.py")
 CASES = [
     # (id, arrange the committed change, invoke arguments, expected text in the error line)
-    ("ci-proc-environ", _link("/proc/self/environ", "forecasting/e"), ["ci"], "forecasting/e is a symbolic link to a file outside forecasting/"),
-    ("checkout-etc-hostname", _link("/etc/hostname", "forecasting/hostname"), ["checkout", "BI-1"], "forecasting/hostname is a symbolic link to a file outside"),
-    ("checkout-dotenv", _link("../../.env", "forecasting/conf/env.py"), ["checkout", "BI-1"], "forecasting/conf/env.py is a symbolic link to a file outside"),
+    ("ci-proc-environ", _link("/proc/self/environ", "forecasting/e"), ["ci"],
+     "forecasting/e is a symbolic link to a file outside forecasting/"),
+    ("checkout-etc-hostname", _link("/etc/hostname", "forecasting/hostname"), ["checkout", "BI-1"],
+     "forecasting/hostname is a symbolic link to a file outside"),
+    ("checkout-dotenv", _link("../../.env", "forecasting/conf/env.py"), ["checkout", "BI-1"],
+     "forecasting/conf/env.py is a symbolic link to a file outside"),
     ("deploy-folder-outside", _link("/etc", "forecasting/shared"), ["deploy"], "forecasting/shared is a symbolic link to a folder outside"),
     ("ci-chain", _chain, ["ci"], "forecasting/Start.py is a symbolic link to a file outside"),
-    ("checkout-inside", _link("PrepareData.py", "forecasting/Prepare.py"), ["checkout", "BI-1"], "forecasting/Prepare.py is a symbolic link to a file inside"),
-    ("upload-lib-link-in-library", LINK_IN_LIBRARY, ["upload-lib", "--branch", "BI-1"], "libs/regimecast/regimecast/_c.py is a symbolic link to a file outside"),
+    ("checkout-inside", _link("PrepareData.py", "forecasting/Prepare.py"), ["checkout", "BI-1"],
+     "forecasting/Prepare.py is a symbolic link to a file inside"),
+    ("upload-lib-link-in-library", LINK_IN_LIBRARY, ["upload-lib", "--branch", "BI-1"],
+     "libs/regimecast/regimecast/_c.py is a symbolic link to a file outside"),
     ("ci-link-in-library", LINK_IN_LIBRARY, ["ci"], "libs/regimecast/regimecast/_c.py is a symbolic link to a file outside"),
     ("deploy-link-in-library", LINK_IN_LIBRARY, ["deploy"], "libs/regimecast/regimecast/_c.py is a symbolic link to a file outside"),
-    ("upload-lib-token-in-library", _library_token, ["upload-lib", "--branch", "BI-1"], "libs/regimecast/regimecast/_c.py line 1 looks like a Databricks token"),
+    ("upload-lib-token-in-library", _library_token, ["upload-lib", "--branch", "BI-1"],
+     "libs/regimecast/regimecast/_c.py line 1 looks like a Databricks token"),
     ("deploy-token-in-library", _library_token, ["deploy"], "libs/regimecast/regimecast/_c.py line 1 looks like a Databricks token"),
 ]
 # the CI runner's environment holds the token, as a pipeline's secret variable would

@@ -215,7 +215,8 @@ def test_library_base_version_ignores_stamped_versions_in_the_environment(libs: 
 
 
 def test_a_library_that_ignores_the_version_variable_is_caught(tmp_path: Path) -> None:
-    library = make_library(tmp_path / "libs", setup_py=SETUP_PY.replace('os.environ.get("TOY_LIB_VERSION") or os.environ.get("BRICKTASKS_LIB_VERSION") or ', ""))
+    ignores_the_variable = SETUP_PY.replace('os.environ.get("TOY_LIB_VERSION") or os.environ.get("BRICKTASKS_LIB_VERSION") or ', "")
+    library = make_library(tmp_path / "libs", setup_py=ignores_the_variable)
     with pytest.raises(BuildError, match="built version 0.4.0, not the stamped") as info:
         build_egg(library, tmp_path / "dist", STAMPED)
     assert "TOY_LIB_VERSION" in (info.value.hint or "")

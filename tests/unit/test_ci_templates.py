@@ -50,7 +50,7 @@ def test_github_actions() -> None:
     assert workflow["concurrency"]["cancel-in-progress"] is True
     test, deploy = workflow["jobs"]["test"], workflow["jobs"]["deploy"]
     [ci] = [s for s in test["steps"] if s.get("run") == "invoke ci"]
-    assert ci["env"] == {name: "${{ secrets.%s }}" % name for name in SECRETS}
+    assert ci["env"] == {name: f"${{{{ secrets.{name} }}}}" for name in SECRETS}
     [setup] = [s for s in test["steps"] if str(s.get("uses", "")).startswith("actions/setup-python")]
     assert setup["with"]["cache"] == "pip"
     [artifact] = [s for s in test["steps"] if str(s.get("uses", "")).startswith("actions/upload-artifact")]

@@ -53,7 +53,11 @@ def test_sdk_upload_list_export_and_download(w, emulator):
     w.workspace.upload("/Projects/p/conf.yml", b"a: 1\n", format=ImportFormat.AUTO)
     w.workspace.upload("/Projects/p/src.py", b"x = 1\n", language=Language.PYTHON)  # SOURCE keeps the name
     listed = {o.path: o.object_type for o in w.workspace.list("/Projects/p")}
-    assert listed == {"/Projects/p/train": ObjectType.NOTEBOOK, "/Projects/p/conf.yml": ObjectType.FILE, "/Projects/p/src.py": ObjectType.NOTEBOOK}
+    assert listed == {
+        "/Projects/p/train": ObjectType.NOTEBOOK,
+        "/Projects/p/conf.yml": ObjectType.FILE,
+        "/Projects/p/src.py": ObjectType.NOTEBOOK,
+    }
     assert all(o.object_id for o in w.workspace.list("/Projects/p"))
     assert base64.b64decode(w.workspace.export("/Projects/p/conf.yml").content) == b"a: 1\n"
     assert w.workspace.download("/Projects/p/train").read() == HEADER + b"print(1)\n"
@@ -128,7 +132,8 @@ def test_dbfs_handles_publish_only_on_close(api, emulator):
     assert api("POST", "/api/2.0/dbfs/add-block", json={"handle": handle, "data": block}).status_code == 200
     assert api("GET", "/api/2.0/dbfs/get-status", params={"path": "/stream/f.bin"}).status_code == 404  # never half-written
     too_big = base64.b64encode(b"x" * (1024 * 1024 + 1)).decode()
-    assert api("POST", "/api/2.0/dbfs/add-block", json={"handle": handle, "data": too_big}).json()["error_code"] == "MAX_BLOCK_SIZE_EXCEEDED"
+    too_big_block = api("POST", "/api/2.0/dbfs/add-block", json={"handle": handle, "data": too_big})
+    assert too_big_block.json()["error_code"] == "MAX_BLOCK_SIZE_EXCEEDED"
     assert api("POST", "/api/2.0/dbfs/close", json={"handle": handle}).status_code == 200
     assert emulator.backend.file_status("dbfs:/stream/f.bin").size == 1024
     assert api("POST", "/api/2.0/dbfs/close", json={"handle": handle}).json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
@@ -138,7 +143,8 @@ def test_dbfs_move_and_its_refusals(api, emulator):
     emulator.backend.mkdirs_files("dbfs:/m")
     for name in ("a", "b"):
         api("POST", "/api/2.0/dbfs/put", json={"path": f"/m/{name}", "contents": ""})
-    assert api("POST", "/api/2.0/dbfs/move", json={"source_path": "/m/a", "destination_path": "/m/b"}).json()["error_code"] == "RESOURCE_ALREADY_EXISTS"
+    onto_a_file = api("POST", "/api/2.0/dbfs/move", json={"source_path": "/m/a", "destination_path": "/m/b"})
+    assert onto_a_file.json()["error_code"] == "RESOURCE_ALREADY_EXISTS"
     assert api("POST", "/api/2.0/dbfs/move", json={"source_path": "/m/x", "destination_path": "/m/y"}).status_code == 404
     assert api("POST", "/api/2.0/dbfs/move", json={"source_path": "dbfs:/m/a", "destination_path": "/m/c"}).status_code == 200
     assert [f["path"] for f in api("GET", "/api/2.0/dbfs/list", params={"path": "/m"}).json()["files"]] == ["/m/b", "/m/c"]
@@ -196,7 +202,12 @@ def test_sdk_submit_and_wait_for_the_result(w, emulator):
 def test_old_single_task_shape_and_api_versions(api, emulator):
     emulator.backend.mkdirs("/Projects/old")
     emulator.backend.import_object("/Projects/old/nb.py", HEADER + b'dbutils.notebook.exit("old")\n')
-    body = {"run_name": "legacy", "notebook_task": {"notebook_path": "/Projects/old/nb"}, "new_cluster": {"num_workers": 1}, "libraries": [{"pypi": {"package": "pytest"}}]}
+    body = {
+        "run_name": "legacy",
+        "notebook_task": {"notebook_path": "/Projects/old/nb"},
+        "new_cluster": {"num_workers": 1},
+        "libraries": [{"pypi": {"package": "pytest"}}],
+    }
     run_id = api("POST", "/api/2.0/jobs/runs/submit", json=body).json()["run_id"]
     deadline = time.monotonic() + 60
     while api("GET", "/api/2.1/jobs/runs/get", params={"run_id": run_id}).json()["state"]["life_cycle_state"] != "TERMINATED":

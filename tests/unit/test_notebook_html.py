@@ -46,7 +46,11 @@ def failed() -> dict:
         error="ValueError: quality below threshold",
         error_trace="Traceback (most recent call last):\n  File \"<cell 2>\", line 1\nValueError: quality below threshold",
         failed_cell=2,
-        cells=[cell(1, "run", "%run ./set_environment"), cell(2, source="raise ValueError('quality below threshold')", error="ValueError: quality below threshold"), cell(3)],
+        cells=[
+            cell(1, "run", "%run ./set_environment"),
+            cell(2, source="raise ValueError('quality below threshold')", error="ValueError: quality below threshold"),
+            cell(3),
+        ],
     )
 
 
@@ -58,7 +62,8 @@ def test_code_sources_are_escaped_never_raw() -> None:
 
 
 def test_markdown_cells_are_rendered_without_the_magic() -> None:
-    page = render_run_html("run", [result(cells=[cell(1, "md", "%md\n# Model training\n\nTrains *one* model.\n\n| a | b |\n|---|---|\n| 1 | 2 |")])])
+    markdown = "%md\n# Model training\n\nTrains *one* model.\n\n| a | b |\n|---|---|\n| 1 | 2 |"
+    page = render_run_html("run", [result(cells=[cell(1, "md", markdown)])])
     assert "<h1>Model training</h1>" in page and "<em>one</em>" in page and "<td>1</td>" in page
     assert "%md" not in page
 

@@ -214,7 +214,9 @@ def test_no_secret_reaches_any_written_file(tmp_path: Path) -> None:
 def test_redact_export_leaves_clean_exports_alone_and_drops_models_it_cannot_read() -> None:
     clean = export_with_model("nothing secret")
     assert redact_export(clean, [TOKEN]) == clean and redact_export(export_with_model(TOKEN), []) == export_with_model(TOKEN)
-    outer = clean.replace(re.search(r"'([^']*)'", clean).group(1), quote(re.search(r"'([^']*)'", export_with_model(TOKEN)).group(1), safe=""))
+    clean_model = re.search(r"'([^']*)'", clean).group(1)
+    secret_model = re.search(r"'([^']*)'", export_with_model(TOKEN)).group(1)
+    outer = clean.replace(clean_model, quote(secret_model, safe=""))
     assert TOKEN not in decode_model(unquote(redact_export(outer, [TOKEN])))  # a model URL-encoded once more
     unreadable = "<script>__DATABRICKS_NOTEBOOK_MODEL = 'not*base64';</script>"
     assert redact_export(unreadable, [TOKEN]) == "<script>__DATABRICKS_NOTEBOOK_MODEL = '';</script>"

@@ -153,7 +153,11 @@ def test_the_table_is_large_enough():
 
 @pytest.mark.parametrize(
     "name, line",
-    [("db.ini", f"password = {PASSWORD}"), ("app.properties", f"spring.datasource.password={PASSWORD}"), ("conf.yaml", f"  token: {PASSWORD}")],
+    [
+        ("db.ini", f"password = {PASSWORD}"),
+        ("app.properties", f"spring.datasource.password={PASSWORD}"),
+        ("conf.yaml", f"  token: {PASSWORD}"),
+    ],
 )
 def test_unquoted_values_count_in_configuration_files_only(name, line):
     assert find_credentials(line, name) == [(1, "password assignment")]

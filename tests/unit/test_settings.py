@@ -1,6 +1,7 @@
 """Settings: precedence, backend choice, strict .env parsing, and the token kept out of sight."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -124,7 +125,7 @@ def test_every_field_declares_env_doc_and_sensitivity():
         assert spec.metadata["env"].startswith(("DATABRICKS_", "BRICKTASKS_"))
         assert spec.metadata["doc"]
     assert [s.name for s in setting_specs() if s.metadata["sensitive"]] == ["databricks_token"]
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         Settings().env = "x"  # frozen
 
 

@@ -188,7 +188,9 @@ REFUSED = {
     "notebook and folder of one name": (
         {"ModelTraining.py": NOTEBOOK, "ModelTraining/part.py": NOTEBOOK}, ["ModelTraining.py", "ModelTraining/", "both"],
     ),
-    "python and sql notebook of one name": ({"Report.py": NOTEBOOK, "Report.sql": "-- Databricks notebook source\n"}, ["Report.py", "Report.sql"]),
+    "python and sql notebook of one name": (
+        {"Report.py": NOTEBOOK, "Report.sql": "-- Databricks notebook source\n"}, ["Report.py", "Report.sql"],
+    ),
     "notebook over the import limit": ({"Big.py": HEADER + "#" * MAX_IMPORT_BYTES}, ["Big.py", "10 MB"]),
     "file over the import limit": ({"data.bin": "x" * (MAX_IMPORT_BYTES + 1)}, ["data.bin", "10 MB"]),
 }

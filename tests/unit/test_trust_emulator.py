@@ -364,10 +364,12 @@ def test_racing_imports_of_one_path_over_many_rounds_always_leave_one_object(emu
     for round_ in range(30):
         path = f"/Projects/p/r{round_}"
         sends = [
-            lambda: _import(emulator.url, path, b"bytes", "RAW", overwrite=True),
-            lambda: _import(emulator.url, path, b"x = 1\n", "SOURCE", language="PYTHON", overwrite=True),
-            lambda: _import(emulator.url, path + ".py", (HEADER + "y = 2\n").encode(), "AUTO", overwrite=True),
-            lambda: requests.post(f"{emulator.url}/api/2.0/workspace/mkdirs", json={"path": path}, headers=_auth(), timeout=60),
+            lambda path=path: _import(emulator.url, path, b"bytes", "RAW", overwrite=True),
+            lambda path=path: _import(emulator.url, path, b"x = 1\n", "SOURCE", language="PYTHON", overwrite=True),
+            lambda path=path: _import(emulator.url, path + ".py", (HEADER + "y = 2\n").encode(), "AUTO", overwrite=True),
+            lambda path=path: requests.post(
+                f"{emulator.url}/api/2.0/workspace/mkdirs", json={"path": path}, headers=_auth(), timeout=60
+            ),
         ]
         threads = [threading.Thread(target=send) for send in sends]
         for thread in threads:

@@ -207,12 +207,15 @@ def make_library(libs: Path) -> Path:
     return library
 
 
-@pytest.mark.parametrize("target", ["/etc/hostname", "../../../.env", "/proc/self/environ", "__init__.py"], ids=["etc", "dotenv", "environ", "inside"])
+@pytest.mark.parametrize(
+    "target", ["/etc/hostname", "../../../.env", "/proc/self/environ", "__init__.py"], ids=["etc", "dotenv", "environ", "inside"]
+)
 def test_a_link_inside_a_library_is_refused_before_it_is_built(tmp_path: Path, target: str):
     (tmp_path / ".env").write_text(f"DATABRICKS_TOKEN={FAKE_TOKEN}\n")
     library = make_library(tmp_path / "libs")
     os.symlink(target, library / "toy_lib" / "_c.py")
-    with pytest.raises(UserInputError, match=r"libs/toy_lib/toy_lib/_c.py is a symbolic link to a file (inside|outside) libs/toy_lib/") as caught:
+    refusal = r"libs/toy_lib/toy_lib/_c.py is a symbolic link to a file (inside|outside) libs/toy_lib/"
+    with pytest.raises(UserInputError, match=refusal) as caught:
         find_libraries(tmp_path / "libs")
     assert FAKE_TOKEN not in caught.value.one_line()
 

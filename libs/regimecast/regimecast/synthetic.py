@@ -29,7 +29,8 @@ def make_series(n: int, breaks: list[int], levels: list[float], noise: float, se
     n = check_int(n, "n", 1)
     seed = check_int(seed, "seed", 0)
     starts = [check_int(b, "a break", 1) for b in breaks]
-    if any(b >= n for b in starts) or any(a >= b for a, b in zip(starts, starts[1:])):
+    # strictly increasing: sorted with no repeats (zip(strict=) and itertools.pairwise need 3.10, this runs on 3.9)
+    if any(b >= n for b in starts) or starts != sorted(set(starts)):
         raise ValueError(f"breaks must be strictly increasing and inside (0, {n}), got {list(breaks)}")
     if len(levels) != len(starts) + 1:
         raise ValueError(f"{len(starts)} break(s) need {len(starts) + 1} levels, got {len(levels)}")

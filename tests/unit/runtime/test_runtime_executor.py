@@ -70,7 +70,12 @@ def test_run_arguments_set_widgets_of_the_child(local: LocalRoot) -> None:
 
 
 def test_failing_cell_stops_the_run_with_its_number_error_and_trace(run_cells: RunCells) -> None:
-    result = run_cells("x = 1", "# MAGIC %md\n# MAGIC not run", "def check():\n    raise ValueError('quality below threshold')\n\ncheck()", "print('never')")
+    result = run_cells(
+        "x = 1",
+        "# MAGIC %md\n# MAGIC not run",
+        "def check():\n    raise ValueError('quality below threshold')\n\ncheck()",
+        "print('never')",
+    )
     assert result.status == "FAILED"
     assert result.failed_cell == 3
     assert result.error == "ValueError: quality below threshold"
@@ -118,7 +123,11 @@ def test_missing_notebook_non_python_notebook_and_missing_header(local: LocalRoo
 
 
 def test_notebook_exit_ends_the_run_with_success_and_a_value(run_cells: RunCells) -> None:
-    result = run_cells("import json", "try:\n    dbutils.notebook.exit(json.dumps({'a': 1}))\nexcept Exception:\n    print('caught')", "print('never')")
+    result = run_cells(
+        "import json",
+        "try:\n    dbutils.notebook.exit(json.dumps({'a': 1}))\nexcept Exception:\n    print('caught')",
+        "print('never')",
+    )
     assert result.status == "SUCCESS" and result.exit_value == '{"a": 1}'
     assert len(result.cells) == 2 and result.cells[1].stdout == ""
 
@@ -164,9 +173,15 @@ def test_stderr_is_captured_with_stdout(run_cells: RunCells) -> None:
 def test_notebook_run_uses_a_fresh_namespace_and_returns_the_exit_value(local: LocalRoot) -> None:
     local.write(
         "/Projects/p/jobs/Child",
-        notebook("dbutils.widgets.text('n', '1')", "import json\nseen = 'secret_var' in globals()\ndbutils.notebook.exit(json.dumps([dbutils.widgets.get('n'), seen]))"),
+        notebook(
+            "dbutils.widgets.text('n', '1')",
+            "import json\nseen = 'secret_var' in globals()\ndbutils.notebook.exit(json.dumps([dbutils.widgets.get('n'), seen]))",
+        ),
     )
-    local.write("/Projects/p/Main", notebook("secret_var = 1", "print(dbutils.notebook.run('./jobs/Child', 60, {'n': 5}))", "print(secret_var)"))
+    local.write(
+        "/Projects/p/Main",
+        notebook("secret_var = 1", "print(dbutils.notebook.run('./jobs/Child', 60, {'n': 5}))", "print(secret_var)"),
+    )
     result = local.run("/Projects/p/Main")
     assert result.status == "SUCCESS", result.error_trace
     assert result.cells[1].stdout == '["5", false]\n'

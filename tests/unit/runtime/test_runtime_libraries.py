@@ -103,7 +103,12 @@ def test_wheel_with_a_dependency_that_is_not_installed_is_refused(run_cells: Run
     wheel = tmp_path / "needy-1.0-py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w") as archive:
         archive.writestr("needy/__init__.py", "")
-        archive.writestr("needy-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: needy\nVersion: 1.0\nRequires-Dist: surely-not-installed-pkg>=2\nRequires-Dist: pytest-nothing ; extra == 'test'\n")
+        archive.writestr(
+            "needy-1.0.dist-info/METADATA",
+            "Metadata-Version: 2.1\nName: needy\nVersion: 1.0\n"
+            "Requires-Dist: surely-not-installed-pkg>=2\n"
+            "Requires-Dist: pytest-nothing ; extra == 'test'\n",
+        )
     result = run_cells(f"# MAGIC %pip install {wheel}")
     assert result.error == (
         "LibraryInstallError: needy-1.0-py3-none-any.whl needs surely-not-installed-pkg>=2, not installed locally, "

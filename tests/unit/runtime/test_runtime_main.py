@@ -87,7 +87,10 @@ def test_secrets_that_do_not_arrive_whole_exit_2_before_any_cell(local: LocalRoo
 
 def test_unreadable_context_exits_2(tmp_path: Path) -> None:
     (tmp_path / "context.json").write_text("{not json")
-    command = [sys.executable, "-m", "bricktasks.runtime", "--context", str(tmp_path / "context.json"), "--notebook", "/x", "--result", str(tmp_path / "r.json")]
+    command = [
+        sys.executable, "-m", "bricktasks.runtime",
+        "--context", str(tmp_path / "context.json"), "--notebook", "/x", "--result", str(tmp_path / "r.json"),
+    ]
     done = subprocess.run(command, capture_output=True, text=True, env=_env(), timeout=60)
     assert done.returncode == 2 and "cannot read the context file" in done.stderr
 
@@ -126,7 +129,10 @@ def test_killing_the_process_group_stops_the_run_and_spark(local: LocalRoot) -> 
     local.write(
         "/Projects/p/Sleeper",
         # a Python UDF, so Spark's Python worker daemon (a process group of its own) runs too
-        notebook(f"print(spark.range(5).rdd.map(lambda row: row.id).sum())\nopen({str(marker)!r}, 'w').close()", "import time\ntime.sleep(300)"),
+        notebook(
+            f"print(spark.range(5).rdd.map(lambda row: row.id).sum())\nopen({str(marker)!r}, 'w').close()",
+            "import time\ntime.sleep(300)",
+        ),
     )
     command, _, run_dir = _command(local, "/Projects/p/Sleeper")
     with open(local.base / "stdout.txt", "wb") as log:

@@ -168,7 +168,7 @@ def test_render_parse_render_is_identity(cells: list[tuple[str | None, str]], ga
     expected = 0 if text == HEADER else len(cells)
     assert len(parsed.cells) == expected
     assert parsed.cells == built.cells[:expected]
-    for (kind, _), cell in zip(cells, parsed.cells):
+    for (kind, _), cell in zip(cells[:expected], parsed.cells, strict=True):
         assert kind is None or cell.kind == kind
 
 
