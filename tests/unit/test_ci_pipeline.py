@@ -199,7 +199,8 @@ def test_a_failing_notebook_fails_the_build_and_a_rerun_replaces_the_previous_on
     assert backend.export(f"{folder}/install_libraries") == install_libraries_source([])
     summary = json.loads((project.results_dir / "summary.json").read_text())
     assert summary["succeeded"] is False
-    assert [(nb["name"], nb["outcome"], nb["failed_cell"]) for nb in summary["notebooks"]] == [("Exits", "passed", None), ("Fails", "failure", 2)]
+    outcomes = [(nb["name"], nb["outcome"], nb["failed_cell"]) for nb in summary["notebooks"]]
+    assert outcomes == [("Exits", "passed", None), ("Fails", "failure", 2)]
 
 
 # ---- the build manifest ---------------------------------------------------------------------

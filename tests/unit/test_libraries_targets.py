@@ -70,9 +70,9 @@ def test_each_target_stamps_its_own_version(git_project, recording):
     """build_for in a dry run names the version each target would build (one setup.py call each)."""
     project, head = git_project
     short = head[:7]
-    build_for(project, BuildTarget.ci(BuildInfo("17", "feature/x", head, "azure-pipelines")), kind="wheel", console=recording.console, dry_run=True)
-    build_for(project, BuildTarget.master(project), kind="wheel", console=recording.console, dry_run=True)
-    build_for(project, BuildTarget.branch(project, "BI-7"), kind="wheel", console=recording.console, dry_run=True)
+    ci = BuildTarget.ci(BuildInfo("17", "feature/x", head, "azure-pipelines"))
+    for target in (ci, BuildTarget.master(project), BuildTarget.branch(project, "BI-7")):
+        build_for(project, target, kind="wheel", console=recording.console, dry_run=True)
     ci, master, branch = recording.lines
     assert ci == f"would build tinylib 0.3.1.dev17+feature.x.g{short} (wheel)"
     assert master == f"would build tinylib 0.3.1+g{short} (wheel)"

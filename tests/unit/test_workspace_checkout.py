@@ -242,7 +242,7 @@ def test_set_environment_source_is_one_run_line():
     [
         ("dbfs:/libs/BI-7/a-1-py3-none-any.whl", "/dbfs/libs/BI-7/a-1-py3-none-any.whl"),
         ("/Volumes/main/ml/libs/BI-7/a-1-py3-none-any.whl", "/Volumes/main/ml/libs/BI-7/a-1-py3-none-any.whl"),
-        ("/Projects/forecasting/libraries/BI-7/a-1-py3-none-any.whl", "/Workspace/Projects/forecasting/libraries/BI-7/a-1-py3-none-any.whl"),
+        ("/Projects/forecasting/libraries/a-1-py3-none-any.whl", "/Workspace/Projects/forecasting/libraries/a-1-py3-none-any.whl"),
         ("/Workspace/Projects/x/a-1-py3-none-any.whl", "/Workspace/Projects/x/a-1-py3-none-any.whl"),
     ],
 )
