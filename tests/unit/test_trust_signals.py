@@ -51,8 +51,8 @@ def test_a_signal_inside_an_sdk_request_is_raised_not_translated(tmp_path):
 
 def test_sigint_is_130_and_later_signals_are_not_raised():
     with handle_signals():
-        _signal_soon(signal.SIGINT, after=0.05)
-        with pytest.raises(Interrupted) as caught:
+        with pytest.raises(Interrupted) as caught:  # (the timer's start is inside: a loaded machine may signal during it)
+            _signal_soon(signal.SIGINT, after=0.05)
             time.sleep(5)
         assert caught.value.exit_code == 130
         os.kill(os.getpid(), signal.SIGTERM)  # on the way out: noted, not raised
@@ -97,8 +97,8 @@ def test_a_second_signal_does_not_cut_the_cancel(tmp_path):
     backend.import_object("/Projects/p/Sleeper.py", b"# Databricks notebook source\nimport time\ntime.sleep(60)\n")
     run_id = backend.submit_run(RunSpec(run_name="r", tasks=(NotebookTask("t", "/Projects/p/Sleeper"),)))
     with handle_signals():
-        timer = _signal_soon(signal.SIGINT, after=0.05)
-        with pytest.raises(Interrupted):
+        with pytest.raises(Interrupted):  # (the timer's start is inside: a loaded machine may signal during it)
+            timer = _signal_soon(signal.SIGINT, after=0.05)
             time.sleep(5)
         timer.join()
         outcome = cancel_briefly(backend, run_id)
@@ -114,8 +114,8 @@ def test_nothing_is_retried_after_a_signal():
         raise TransientError("down")
 
     with handle_signals():
-        _signal_soon(after=0.01)
-        with pytest.raises(Interrupted):
+        with pytest.raises(Interrupted):  # (the timer's start is inside: a loaded machine may signal during it)
+            _signal_soon(after=0.01)
             time.sleep(5)
         with pytest.raises(TransientError):
             call_with_retries(failing, attempts=6, base_delay=0.01)
