@@ -6,12 +6,14 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from bricktasks.backends.base import Backend
+from bricktasks.backends.retry import DEFAULT_POLICY
+from bricktasks.backends.retrying import RetryingBackend
 from bricktasks.errors import ConfigError, UserInputError
 from bricktasks.git import current_git_branch
 from bricktasks.layout import HELPER_NOTEBOOKS, ProjectLayout, branch_folder, check_local_root, check_output_folder
 from bricktasks.settings import Settings, load_settings, read_dotenv
 
-__all__ = ["Project", "load_project", "open_backend", "local_secrets"]
+__all__ = ["Project", "load_project", "open_backend", "open_local_backend", "local_secrets"]
 
 SECRET_PREFIX = "BRICKTASKS_SECRET__"
 
@@ -134,13 +136,21 @@ def _secret_address(name: str) -> tuple[str, str] | None:
 
 
 def open_backend(project: Project, environ: Mapping[str, str]) -> Backend:
+    """The backend the settings select, with the retry policy applied (call sites call it plainly)."""
     settings = project.settings
     if settings.backend == "local":
-        from bricktasks.backends.local import LocalBackend
-
-        return LocalBackend(project.local_root, secrets=local_secrets(environ, project.root))
+        return open_local_backend(project, environ)
     from bricktasks.backends.databricks import DatabricksBackend
 
-    return DatabricksBackend(
-        host=settings.databricks_host, token=settings.databricks_token, profile=settings.databricks_config_profile
+    return RetryingBackend(
+        DatabricksBackend(host=settings.databricks_host, token=settings.databricks_token, profile=settings.databricks_config_profile),
+        DEFAULT_POLICY,
     )
+
+
+def open_local_backend(project: Project, environ: Mapping[str, str]) -> Backend:
+    """The project's local backend (with its local secrets), with the retry policy applied: what
+    `invoke run` uses whatever the settings select, and every task when they select local."""
+    from bricktasks.backends.local import LocalBackend
+
+    return RetryingBackend(LocalBackend(project.local_root, secrets=local_secrets(environ, project.root)), DEFAULT_POLICY)

@@ -20,7 +20,6 @@ from bricktasks.libraries.build import _run_in_own_group
 from bricktasks.testing.emulator import databricks_backend, start_emulator
 from bricktasks.errors import TransientError
 from bricktasks.interrupts import Interrupted, deferred, handle_signals, received
-from bricktasks.backends.retry import call_with_retries
 from bricktasks.runs.supervise import cancel_briefly, submit_answered
 
 
@@ -104,22 +103,6 @@ def test_a_second_signal_does_not_cut_the_cancel(tmp_path):
         outcome = cancel_briefly(backend, run_id)
     assert outcome.accepted and outcome.run is not None and outcome.run.result_state == "CANCELED"
     assert outcome.describe(run_id) == f"run {run_id} was cancelled"
-
-
-def test_nothing_is_retried_after_a_signal():
-    attempts = []
-
-    def failing() -> None:
-        attempts.append(1)
-        raise TransientError("down")
-
-    with handle_signals():
-        _signal_soon(after=0.01)
-        with pytest.raises(Interrupted):
-            time.sleep(5)
-        with pytest.raises(TransientError):
-            call_with_retries(failing, attempts=6, base_delay=0.01)
-    assert len(attempts) == 1
 
 
 def test_a_cancel_to_a_host_gone_away_gives_up_within_its_deadline(tmp_path):
