@@ -60,7 +60,7 @@ class RetryPolicy:
         raise AssertionError("unreachable")
 
 
-DEFAULT_POLICY = RetryPolicy()  # every backend a task opens: about 20 s of retries at most
+DEFAULT_POLICY = RetryPolicy()  # every backend a task opens: transient faults for about 20 s (5 backoffs)
 # waiting for a run must survive a restarting API (bounded): transient faults for about a minute
 WAIT_POLICY = RetryPolicy(attempts=12, base_delay=1.0, max_delay=8.0)
 NO_RETRIES = RetryPolicy(attempts=1)  # for callers that retry themselves (AdaptiveConcurrency, a cancel's deadline)
