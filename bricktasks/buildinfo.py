@@ -22,10 +22,10 @@ GitHub Actions re-runs keep their run id, so attempt n > 1 becomes the build id
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Mapping
 
 from bricktasks.errors import UserInputError
 from bricktasks.git import current_git_branch, current_git_commit, git_output, hex_commit

@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from typing import Iterator
+from collections.abc import Iterator
 
 __all__ = [
     "Interrupted", "handle_signals", "received", "deferred", "hurried", "hurrying", "EXIT_CODES", "AFTER_SIGNAL_SECONDS",

@@ -1,17 +1,20 @@
 """The project being worked on: its folders, settings, layout, notebooks and configs."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from bricktasks.backends.base import Backend
+from bricktasks.backends.retry import DEFAULT_POLICY
+from bricktasks.backends.retrying import RetryingBackend
 from bricktasks.buildinfo import BranchUnknown, BuildInfo, detect_build_info, resolve_branch
 from bricktasks.errors import ConfigError, UserInputError
 from bricktasks.layout import HELPER_NOTEBOOKS, ProjectLayout, check_local_root, check_output_folder
 from bricktasks.settings import Settings, load_settings, read_dotenv
 
-__all__ = ["Project", "load_project", "open_backend", "local_secrets"]
+__all__ = ["Project", "load_project", "open_backend", "open_local_backend", "local_secrets"]
 
 SECRET_PREFIX = "BRICKTASKS_SECRET__"
 
@@ -141,13 +144,21 @@ def _secret_address(name: str) -> tuple[str, str] | None:
 
 
 def open_backend(project: Project, environ: Mapping[str, str]) -> Backend:
+    """The backend the settings select, with the retry policy applied (call sites call it plainly)."""
     settings = project.settings
     if settings.backend == "local":
-        from bricktasks.backends.local import LocalBackend
-
-        return LocalBackend(project.local_root, secrets=local_secrets(environ, project.root))
+        return open_local_backend(project, environ)
     from bricktasks.backends.databricks import DatabricksBackend
 
-    return DatabricksBackend(
-        host=settings.databricks_host, token=settings.databricks_token, profile=settings.databricks_config_profile
+    return RetryingBackend(
+        DatabricksBackend(host=settings.databricks_host, token=settings.databricks_token, profile=settings.databricks_config_profile),
+        DEFAULT_POLICY,
     )
+
+
+def open_local_backend(project: Project, environ: Mapping[str, str]) -> Backend:
+    """The project's local backend (with its local secrets), with the retry policy applied: what
+    `invoke run` uses whatever the settings select, and every task when they select local."""
+    from bricktasks.backends.local import LocalBackend
+
+    return RetryingBackend(LocalBackend(project.local_root, secrets=local_secrets(environ, project.root)), DEFAULT_POLICY)

@@ -9,9 +9,10 @@ from __future__ import annotations
 import dataclasses
 import io
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from dotenv.parser import parse_stream
 

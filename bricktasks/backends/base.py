@@ -7,11 +7,14 @@ Paths are workspace paths (`/Projects/x/y`), `dbfs:/...` or `/Volumes/...`.
 from __future__ import annotations
 
 import abc
+import builtins
 import contextlib
 import enum
+import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 __all__ = [
     "ObjectType",
@@ -27,6 +30,8 @@ __all__ = [
     "NOTEBOOK_EXTENSIONS",
     "NOTEBOOK_HEADERS",
     "file_kind",
+    "notebook_language",
+    "MAX_IMPORT_BYTES",
 ]
 
 TERMINAL_STATES = frozenset({"TERMINATED", "SKIPPED", "INTERNAL_ERROR"})
@@ -39,6 +44,18 @@ NOTEBOOK_HEADERS = {
     "SCALA": "// Databricks notebook source",
     "R": "# Databricks notebook source",
 }
+_EXTENSION_LANGUAGE = {ext: lang for lang, ext in NOTEBOOK_EXTENSIONS.items()}
+
+MAX_IMPORT_BYTES = 10 * 1024 * 1024  # the Workspace API's import limit, for notebooks and files alike
+
+
+def notebook_language(name: str, head: bytes) -> str | None:
+    """The notebook language of a file named `name` starting with `head`, or None for a plain file
+    (the Workspace API's AUTO rule: a known extension and its language's header line)."""
+    language = _EXTENSION_LANGUAGE.get(os.path.splitext(name)[1].lower())
+    if language and head.lstrip(b"\xef\xbb\xbf").startswith(NOTEBOOK_HEADERS[language].encode()):
+        return language
+    return None
 
 
 class ObjectType(str, enum.Enum):
@@ -153,7 +170,7 @@ class Backend(abc.ABC):
         """Describe one object; NotFound if missing."""
 
     @abc.abstractmethod
-    def list(self, path: str) -> list[ObjectInfo]:
+    def list(self, path: str) -> builtins.list[ObjectInfo]:
         """Direct children of a folder; NotFound if missing."""
 
     @abc.abstractmethod
@@ -180,7 +197,7 @@ class Backend(abc.ABC):
         """Describe a file or folder; NotFound if missing."""
 
     @abc.abstractmethod
-    def list_files(self, path: str) -> list[FileInfo]:
+    def list_files(self, path: str) -> builtins.list[FileInfo]:
         """Direct children of a folder."""
 
     @abc.abstractmethod
@@ -225,11 +242,22 @@ class Backend(abc.ABC):
         """The run's notebook rendered as HTML (cells and outputs)."""
 
     @abc.abstractmethod
-    def list_runs(self, *, active_only: bool = False) -> list[Run]:
+    def list_runs(self, *, active_only: bool = False) -> builtins.list[Run]:
         """One-time runs, newest first."""
 
+    # -- capabilities: what only some backends can tell; the defaults say "nothing" ----------
     def run_page_url(self, run: Run) -> str | None:
         return run.run_page_url
+
+    def task_result(self, task_run_id: int) -> dict[str, Any] | None:
+        """The runtime's detailed result of a task run (status, cells and their outputs, the failed
+        cell, duration), for reports; None where the backend keeps none (a workspace keeps only
+        what get_run_output answers)."""
+        return None
+
+    def run_log_location(self, run_id: int) -> str | None:
+        """Where the run's logs can be read on this machine (a folder), or None if nowhere here."""
+        return None
 
     @contextlib.contextmanager
     def throttle_listener(self, listener: Callable[[], None]) -> Iterator[None]:

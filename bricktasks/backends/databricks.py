@@ -8,7 +8,8 @@ the token never appears in a message or repr.
 Choices that differ from the obvious SDK call, and why:
 - Notebooks import as SOURCE with their language; other files as AUTO, and an overwrite the
   API refuses with RESOURCE_ALREADY_EXISTS (databricks/cli#3386) is retried as delete + import.
-- Files (DBFS, Volumes, workspace files) live in the `DatabricksFiles` mixin (databricks_files.py).
+- Files (DBFS, Volumes, workspace files) live in a `DatabricksFiles` the backend holds and
+  forwards to (databricks_files.py).
 - Runs are submitted without `.result()`: our own wait loop owns waiting and cancelling.
 """
 from __future__ import annotations
@@ -19,13 +20,25 @@ import logging
 import os
 import socket
 import threading
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import requests.utils
 
 from bricktasks import interrupts
-from bricktasks.backends.base import NOTEBOOK_EXTENSIONS, Backend, ObjectInfo, ObjectType, Run, RunOutput, RunSpec, TaskRun
+from bricktasks.backends.base import (
+    NOTEBOOK_EXTENSIONS,
+    Backend,
+    FileInfo,
+    ObjectInfo,
+    ObjectType,
+    Run,
+    RunOutput,
+    RunSpec,
+    TaskRun,
+    notebook_language,
+)
 from bricktasks.backends.databricks_errors import translate_error
 from bricktasks.backends.databricks_files import DatabricksFiles
 from bricktasks.backends.databricks_sdk import (
@@ -38,7 +51,6 @@ from bricktasks.backends.databricks_sdk import (
     SdkClient,
     jobs_types,
 )
-from bricktasks.backends.local import notebook_language
 from bricktasks.errors import AlreadyExists, BricktasksError, ConfigError, InvalidRequest, TransientError
 
 __all__ = ["DatabricksBackend", "HostUnreachable", "check_reachable", "translate_error"]
@@ -128,7 +140,7 @@ def check_reachable(host: str, *, connect_s: float = CONNECT_SECONDS) -> None:
         raise HostUnreachable(f"cannot reach {shown}: {exc.strerror or exc}", _HOST_HINT) from None
 
 
-class DatabricksBackend(DatabricksFiles, Backend):
+class DatabricksBackend(Backend):
     """Workspace, files and runs of a real workspace (or the emulator), through databricks-sdk."""
 
     name = "databricks"
@@ -149,7 +161,8 @@ class DatabricksBackend(DatabricksFiles, Backend):
         self._checked = False
         self.profile = profile
         self.client = SdkClient(self.config)
-        self._dbfs = DbfsAPI(self.client.api_client)  # the plain API: the mixin adds local-path rules
+        # files composed, not mixed in: the plain DBFS API (our rules for dbfs:/ paths on top), our error boundary
+        self.files = DatabricksFiles(self.client, DbfsAPI(self.client.api_client), errors=self._errors, workspace=self)
         self._budget = (retry_timeout_seconds, http_timeout_seconds)
         self._silent_since_hurry = False  # the host failed to answer a request made in a hurry
 
@@ -237,6 +250,28 @@ class DatabricksBackend(DatabricksFiles, Backend):
     def delete(self, path: str, *, recursive: bool = False) -> None:
         with self._errors(path):
             self.client.workspace.delete(path, recursive=recursive)
+
+    # -- files: DBFS, Volumes and workspace files, in self.files ---------------------------
+    def file_status(self, path: str) -> FileInfo:
+        return self.files.file_status(path)
+
+    def list_files(self, path: str) -> list[FileInfo]:
+        return self.files.list_files(path)
+
+    def upload_file(self, path: str, source: Path, *, overwrite: bool = False) -> None:
+        self.files.upload_file(path, source, overwrite=overwrite)
+
+    def read_file(self, path: str) -> bytes:
+        return self.files.read_file(path)
+
+    def move_file(self, source: str, destination: str, *, overwrite: bool = False) -> None:
+        self.files.move_file(source, destination, overwrite=overwrite)
+
+    def delete_file(self, path: str, *, recursive: bool = False) -> None:
+        self.files.delete_file(path, recursive=recursive)
+
+    def mkdirs_files(self, path: str) -> None:
+        self.files.mkdirs_files(path)
 
     # -- jobs -------------------------------------------------------------------------
     def submit_run(self, spec: RunSpec) -> int:

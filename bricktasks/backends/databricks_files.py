@@ -1,8 +1,9 @@
 """The Databricks backend's files: DBFS through the DBFS API, Volumes through the Files API,
 workspace files through workspace import/export.
 
-A mixin of `DatabricksBackend` (it uses the backend's client, its plain DBFS API, its error
-translation and its workspace methods). Uploads stream with bounded memory: DBFS in
+Composed into `DatabricksBackend`, which holds one and forwards its file operations to it: it is
+given the backend's SDK client, the plain DBFS API, the error translation and the workspace
+operations (for workspace files). Uploads stream with bounded memory: DBFS in
 create / add-block (1 MB) / close, Volumes with the SDK's Files client from the local file.
 Volumes and workspace files have no rename, so a move there is copy + delete.
 """
@@ -15,14 +16,17 @@ import os
 import re
 import tempfile
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Protocol
 
-from bricktasks.backends.base import FileInfo, ObjectType, file_kind
+from bricktasks.backends.base import FileInfo, ObjectInfo, ObjectType, file_kind
 from bricktasks.backends.databricks_errors import error_code, translate_error
-from bricktasks.backends.databricks_sdk import DatabricksError
+from bricktasks.backends.databricks_sdk import DatabricksError, DbfsAPI, SdkClient
 from bricktasks.errors import AlreadyExists, BricktasksError, DirectoryNotEmpty, InvalidRequest, NotFound, TransientError
 
-__all__ = ["DatabricksFiles", "DBFS_BLOCK"]
+__all__ = ["DatabricksFiles", "WorkspaceObjects", "DBFS_BLOCK"]
 
 DBFS_BLOCK = 1024 * 1024  # add-block takes at most 1 MB of raw data
 DBFS_HANDLE_IDLE_MS = 10 * 60 * 1000  # a create handle expires after 10 idle minutes
@@ -30,8 +34,41 @@ TEMPORARY_SUFFIX = ".tmp"
 _TEMPORARY = re.compile(r"\..+\.[0-9a-f]{8}" + re.escape(TEMPORARY_SUFFIX))  # .<name>.<8 hex>.tmp
 
 
+class WorkspaceObjects(Protocol):
+    """The workspace operations workspace files go through (the backend's own, translated errors)."""
+
+    def get_status(self, path: str) -> ObjectInfo: ...
+
+    def list(self, path: str) -> list[ObjectInfo]: ...
+
+    def mkdirs(self, path: str) -> None: ...
+
+    def import_object(
+        self, path: str, content: bytes, *, format: str = "AUTO", language: str | None = None, overwrite: bool = False
+    ) -> None: ...
+
+    def export(self, path: str, *, format: str = "SOURCE") -> bytes: ...
+
+    def delete(self, path: str, *, recursive: bool = False) -> None: ...
+
+
 class DatabricksFiles:
-    """file_status, list_files, upload_file, read_file, move_file, delete_file, mkdirs_files."""
+    """file_status, list_files, upload_file, read_file, move_file, delete_file, mkdirs_files.
+
+    `errors(target)` is the backend's error boundary (a context manager translating SDK errors,
+    which also checks the host once and sets the request budget); `workspace` does workspace files."""
+
+    def __init__(
+        self,
+        client: SdkClient,
+        dbfs: DbfsAPI,
+        errors: Callable[[str], AbstractContextManager[None]],
+        workspace: WorkspaceObjects,
+    ) -> None:
+        self.client = client
+        self._dbfs = dbfs  # the plain API: the rules for dbfs:/ paths are ours
+        self._errors = errors
+        self.workspace = workspace
 
     def file_status(self, path: str) -> FileInfo:
         kind = file_kind(path)
@@ -48,7 +85,7 @@ class DatabricksFiles:
                         raise
                 self.client.files.get_directory_metadata(path)
                 return FileInfo(path, True, 0, 0)
-        info = self.get_status(path)
+        info = self.workspace.get_status(path)
         return FileInfo(path, info.object_type is ObjectType.DIRECTORY, info.size or 0, info.modified_at or 0)
 
     def list_files(self, path: str) -> list[FileInfo]:
@@ -65,7 +102,7 @@ class DatabricksFiles:
                     (FileInfo(e.path, bool(e.is_directory), e.file_size or 0, e.last_modified or 0) for e in self.client.files.list_directory_contents(path)),
                     key=lambda f: f.path,
                 )
-        return [FileInfo(o.path, o.object_type is ObjectType.DIRECTORY, o.size or 0, o.modified_at or 0) for o in self.list(path)]
+        return [FileInfo(o.path, o.object_type is ObjectType.DIRECTORY, o.size or 0, o.modified_at or 0) for o in self.workspace.list(path)]
 
     def upload_file(self, path: str, source: Path, *, overwrite: bool = False) -> None:
         kind = file_kind(path)
@@ -75,8 +112,8 @@ class DatabricksFiles:
             if kind == "volumes":
                 self.client.files.upload_from(path, str(source), overwrite=overwrite, use_parallel=False)
                 return
-        self.mkdirs(path.rsplit("/", 1)[0] or "/")  # files land in missing folders, as on DBFS and Volumes
-        self.import_object(path, Path(source).read_bytes(), format="AUTO", overwrite=overwrite)  # import takes one body
+        self.workspace.mkdirs(path.rsplit("/", 1)[0] or "/")  # files land in missing folders, as on DBFS and Volumes
+        self.workspace.import_object(path, Path(source).read_bytes(), format="AUTO", overwrite=overwrite)  # import takes one body
 
     def _upload_dbfs(self, path: str, source: Path, overwrite: bool) -> None:
         """Stream into a hidden temporary name beside `path`, then move it into place: a killed
@@ -151,7 +188,7 @@ class DatabricksFiles:
                 return b"".join(chunks)
             if kind == "volumes":
                 return self.client.files.download(path).contents.read()
-        return self.export(path)
+        return self.workspace.export(path)
 
     def move_file(self, source: str, destination: str, *, overwrite: bool = False) -> None:
         kind = file_kind(source)
@@ -174,14 +211,14 @@ class DatabricksFiles:
                 with self._errors(source):
                     self.client.files.download_to(source, str(local))
             else:
-                local.write_bytes(self.export(source))
+                local.write_bytes(self.workspace.export(source))
             self.upload_file(destination, local, overwrite=overwrite)
         self.delete_file(source)
 
     def delete_file(self, path: str, *, recursive: bool = False) -> None:
         kind = file_kind(path)
         if kind == "workspace":
-            return self.delete(path, recursive=recursive)
+            return self.workspace.delete(path, recursive=recursive)
         status = self.file_status(path)  # DBFS deletes a missing path silently; we say NotFound
         with self._errors(path):
             if kind == "dbfs":
@@ -203,7 +240,7 @@ class DatabricksFiles:
     def mkdirs_files(self, path: str) -> None:
         kind = file_kind(path)
         if kind == "workspace":
-            return self.mkdirs(path)
+            return self.workspace.mkdirs(path)
         with self._errors(path):
             if kind == "dbfs":
                 self._dbfs.mkdirs(path)

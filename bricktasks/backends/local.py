@@ -15,10 +15,12 @@ import fcntl
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
+from typing import Any
 
 from bricktasks.backends.base import (
+    MAX_IMPORT_BYTES,
     NOTEBOOK_EXTENSIONS,
     NOTEBOOK_HEADERS,
     Backend,
@@ -28,24 +30,15 @@ from bricktasks.backends.base import (
     Run,
     RunOutput,
     RunSpec,
+    notebook_language,
 )
 from bricktasks.backends.local_paths import LocalPaths
 from bricktasks.backends.local_runs import LocalRunStore
 from bricktasks.errors import AlreadyExists, DirectoryNotEmpty, InvalidRequest, NotFound
 
-__all__ = ["LocalBackend", "notebook_language"]
+__all__ = ["LocalBackend"]
 
-MAX_IMPORT_BYTES = 10 * 1024 * 1024  # the Workspace API's import limit, for notebooks and files alike
 TEMP_PREFIX = ".bricktasks-tmp-"
-_EXTENSION_LANGUAGE = {ext: lang for lang, ext in NOTEBOOK_EXTENSIONS.items()}
-
-
-def notebook_language(name: str, head: bytes) -> str | None:
-    """The notebook language of a file named `name` starting with `head`, or None for a plain file."""
-    language = _EXTENSION_LANGUAGE.get(os.path.splitext(name)[1].lower())
-    if language and head.lstrip(b"\xef\xbb\xbf").startswith(NOTEBOOK_HEADERS[language].encode()):
-        return language
-    return None
 
 
 def _mtime_ms(stat: os.stat_result) -> int:
@@ -350,9 +343,13 @@ class LocalBackend(Backend):
     def list_runs(self, *, active_only: bool = False) -> list[Run]:
         return self.runs.list(active_only=active_only)
 
-    def task_result(self, task_run_id: int) -> dict | None:
+    def task_result(self, task_run_id: int) -> dict[str, Any] | None:
         """The runtime's detailed result of a task run (cells, outputs), for reports."""
         return self.runs.result(task_run_id)
+
+    def run_log_location(self, run_id: int) -> str | None:
+        """The run's folder under `<root>/runs`: the supervisor's log, each task's stdout."""
+        return str(self.runs.run_dir(run_id))
 
 
 def _clean(path: str) -> str:

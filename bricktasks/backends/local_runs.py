@@ -25,15 +25,16 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import asdict
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any, Iterator, Mapping
+from typing import IO, Any
 
 from bricktasks.backends.base import TERMINAL_STATES, Run, RunOutput, RunSpec, TaskRun
 from bricktasks.backends.local_paths import LocalPaths
 from bricktasks.errors import InvalidRequest, NotFound
 
-__all__ = ["LocalRunStore", "now_ms", "process_alive", "kill_process_group", "without_credentials", "send_secrets", "read_secrets"]
+__all__ = ["LocalRunStore", "StoredRun", "now_ms", "process_alive", "kill_process_group", "without_credentials", "send_secrets", "read_secrets"]
 
 RUN_FILE = "run.json"
 # credentials of whoever submits a run (a developer's shell, a CI agent, the emulator): a cluster
@@ -59,9 +60,8 @@ def send_secrets(stream: IO[bytes] | None, secrets: Mapping[str, Mapping[str, st
     """Write the secrets to a child's stdin and close it (a child that died first just misses them)."""
     if stream is None:
         return
-    with contextlib.suppress(BrokenPipeError, OSError):
-        with stream:
-            stream.write(json.dumps(secrets).encode())
+    with contextlib.suppress(BrokenPipeError, OSError), stream:
+        stream.write(json.dumps(secrets).encode())
 
 
 def read_secrets(stream: IO[bytes]) -> dict[str, dict[str, str]]:
@@ -120,8 +120,30 @@ def _group_exists(pgid: int) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class StoredRun:
+    """What the store keeps of a one-time run or of one of its task runs, beyond their `Run`:
+    how they hang together and what a task runs (the emulator answers the Jobs API from it)."""
+
+    run_id: int
+    run_name: str
+    parent_run_id: int | None = None  # a task run's run; None for a run
+    task_run_ids: tuple[int, ...] = ()  # a run's task runs, in the order of its tasks; () for a task run
+    notebook_path: str | None = None  # a task run's notebook
+    base_parameters: dict[str, str] = field(default_factory=dict)
+    start_time: int = 0  # epoch milliseconds; 0 until it started
+    end_time: int = 0
+
+    @property
+    def is_task(self) -> bool:
+        return self.parent_run_id is not None
+
+
 class LocalRunStore:
-    """Run records under `<root>/runs`, and the processes behind them."""
+    """Run records under `<root>/runs`, and the processes behind them.
+
+    `get`, `stored_run`, `result` and `output` are the typed surface; `read` and `update` are the
+    raw JSON records, for the store itself and its supervisor."""
 
     def __init__(self, paths: LocalPaths, secrets: dict[str, dict[str, str]] | None = None) -> None:
         self.paths = paths
@@ -142,6 +164,7 @@ class LocalRunStore:
         return self.paths.runs / str(int(run_id))
 
     def read(self, run_id: int) -> dict[str, Any]:
+        """The raw record (the store's own format); NotFound if there is none."""
         try:
             return json.loads((self.run_dir(run_id) / RUN_FILE).read_text())
         except (FileNotFoundError, ValueError):
@@ -235,6 +258,21 @@ class LocalRunStore:
         record = self._checked(self.read(run_id))
         tasks = tuple(self._task_run(self._checked(self.read(task_id))) for task_id in record.get("tasks", []))
         return _run_from_record(record, tasks)
+
+    def stored_run(self, run_id: int) -> StoredRun:
+        """A run's or a task run's place and notebook, as recorded; NotFound if there is none."""
+        record = self.read(run_id)
+        parent = record.get("parent_run_id") if "tasks" not in record else None
+        return StoredRun(
+            run_id=int(record["run_id"]),
+            run_name=str(record.get("run_name", "")),
+            parent_run_id=int(parent) if parent is not None else None,
+            task_run_ids=tuple(int(task_id) for task_id in record.get("tasks", [])),
+            notebook_path=record.get("notebook_path"),
+            base_parameters={str(key): str(value) for key, value in (record.get("base_parameters") or {}).items()},
+            start_time=int(record.get("start_time", 0) or 0),
+            end_time=int(record.get("end_time", 0) or 0),
+        )
 
     def _task_run(self, record: dict[str, Any]) -> TaskRun:
         state = record["state"]

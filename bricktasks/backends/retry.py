@@ -1,37 +1,70 @@
-"""Retrying rate-limited and transient failures, and concurrency that adapts to rate limits.
+"""The retry policy for rate-limited and transient failures, and concurrency that adapts to rate limits.
 
-The databricks-sdk already retries 429 and 503 inside one call; these helpers cover what is
-left: a call the SDK gave up on, the local backend, and how many calls we run at once.
+The databricks-sdk already retries 429 and 503 inside one call; `RetryPolicy` covers what is
+left: a call the SDK gave up on, and the local backend. It is applied in one place, by
+`bricktasks.backends.retrying.RetryingBackend` around the backend a task opens; call sites call
+the backend plainly. `AdaptiveConcurrency` decides how many calls sync runs at once.
 """
 from __future__ import annotations
 
 import random
 import threading
 import time
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
 
 from bricktasks.errors import RateLimited, TransientError
 from bricktasks.interrupts import received
 
-__all__ = ["call_with_retries", "AdaptiveConcurrency"]
+__all__ = ["RetryPolicy", "DEFAULT_POLICY", "WAIT_POLICY", "NO_RETRIES", "AdaptiveConcurrency"]
 
 T = TypeVar("T")
 
 
-def call_with_retries(
-    action: Callable[[], T], *, attempts: int = 6, base_delay: float = 0.5, max_delay: float = 10.0
-) -> T:
-    """Run `action`, retrying RateLimited (after its Retry-After) and TransientError with backoff
-    (not after SIGINT/SIGTERM: the task is on its way out)."""
-    for attempt in range(1, attempts + 1):
-        try:
-            return action()
-        except (RateLimited, TransientError) as exc:
-            if attempt == attempts or received() is not None:
-                raise
-            delay = getattr(exc, "retry_after", None) or min(max_delay, base_delay * 2 ** (attempt - 1))
-            time.sleep(delay + random.uniform(0, base_delay))
-    raise AssertionError("unreachable")
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Which failures are tried again, how often and after how long.
+
+    RateLimited is tried again after its Retry-After, TransientError after an exponential backoff
+    (`base_delay`, doubling, at most `max_delay`), each plus a jitter of up to `base_delay`; any
+    other error at once goes up. At most `attempts` calls in all (1: no retries), and none after
+    SIGINT/SIGTERM was received: the task is on its way out.
+    """
+
+    attempts: int = 6
+    base_delay: float = 0.5
+    max_delay: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise ValueError(f"a retry policy makes at least one attempt; got attempts={self.attempts}")
+
+    @property
+    def retries(self) -> bool:
+        """Whether a failed call can be tried again at all."""
+        return self.attempts > 1
+
+    def delay(self, attempt: int, error: RateLimited | TransientError) -> float:
+        """Seconds to wait after failed attempt number `attempt` (1-based), jitter excluded."""
+        return getattr(error, "retry_after", None) or min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+
+    def call(self, action: Callable[[], T], *, sleep: Callable[[float], None] = time.sleep) -> T:
+        """`action()`, tried again under this policy."""
+        for attempt in range(1, self.attempts + 1):
+            try:
+                return action()
+            except (RateLimited, TransientError) as exc:
+                if attempt == self.attempts or received() is not None:
+                    raise
+                sleep(self.delay(attempt, exc) + random.uniform(0, self.base_delay))
+        raise AssertionError("unreachable")
+
+
+DEFAULT_POLICY = RetryPolicy()  # every backend a task opens: transient faults for about 20 s (5 backoffs)
+# waiting for a run must survive a restarting API (bounded): transient faults for about a minute
+WAIT_POLICY = RetryPolicy(attempts=12, base_delay=1.0, max_delay=8.0)
+NO_RETRIES = RetryPolicy(attempts=1)  # for callers that retry themselves (AdaptiveConcurrency, a cancel's deadline)
 
 
 class AdaptiveConcurrency:

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bricktasks.backends.base import Backend
-from bricktasks.backends.retry import call_with_retries
 from bricktasks.ci.manifest import CiBuild, list_ci_builds
 from bricktasks.console.console import printable as shown
 from bricktasks.durations import format_duration
@@ -52,7 +51,7 @@ def build_result(backend: Backend, build: CiBuild) -> str:
     if build.run_id is None:
         return NO_RUN
     try:
-        run = call_with_retries(lambda: backend.get_run(int(build.run_id)))
+        run = backend.get_run(int(build.run_id))
     except (BackendError, ValueError, TypeError):
         return UNKNOWN
     if not run.is_terminal:

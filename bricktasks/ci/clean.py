@@ -5,7 +5,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
 from bricktasks.backends.base import Backend, ObjectType
-from bricktasks.backends.retry import call_with_retries
 from bricktasks.ci.manifest import CLOCK_SKEW, CiBuild, survey_ci
 from bricktasks.console.console import Console, printable
 from bricktasks.durations import format_duration
@@ -33,11 +32,11 @@ def _newest_write(backend: Backend, folder: str, *, files: bool, fallback: int |
         current = pending.pop()
         try:
             if files:
-                entries = [(info.path, info.is_dir, info.modified_at) for info in call_with_retries(lambda: backend.list_files(current))]
+                entries = [(info.path, info.is_dir, info.modified_at) for info in backend.list_files(current)]
             else:
                 entries = [
                     (info.path, info.object_type is ObjectType.DIRECTORY, info.modified_at)
-                    for info in call_with_retries(lambda: backend.list(current))
+                    for info in backend.list(current)
                 ]
         except NotFound:  # deleted under us (another clean-ci, or ci replacing the build)
             if current == folder:
@@ -155,7 +154,7 @@ def _clean_orphan_libraries(
 ) -> None:
     """libraries/CI/<name> whose CI/<name> is gone: deleted by the age of its newest file (plus the grace)."""
     try:
-        entries = call_with_retries(lambda: backend.list_files(layout.ci_libraries_root))
+        entries = backend.list_files(layout.ci_libraries_root)
     except NotFound:
         return
     for info in entries:
@@ -183,7 +182,7 @@ def _clean_orphan_libraries(
 
 def _run_active(backend: Backend, run_id: int) -> bool:
     try:
-        return not call_with_retries(lambda: backend.get_run(int(run_id))).is_terminal
+        return not backend.get_run(int(run_id)).is_terminal
     except (NotFound, InvalidRequest, ValueError, TypeError, OverflowError):  # the run is gone: nothing to protect
         return False
     except Exception:  # noqa: BLE001 - when in doubt, keep the build: deleting a live run's code is worse
@@ -194,8 +193,8 @@ def _delete_if_present(backend: Backend, path: str, *, folder: bool) -> None:
     """Delete `path` and below; already gone (another clean-ci was quicker) is fine."""
     try:
         if folder:
-            call_with_retries(lambda: backend.delete(path, recursive=True))
+            backend.delete(path, recursive=True)
         else:
-            call_with_retries(lambda: backend.delete_file(path, recursive=True))
+            backend.delete_file(path, recursive=True)
     except NotFound:
         pass

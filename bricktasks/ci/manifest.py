@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from bricktasks.backends.base import Backend, ObjectType
-from bricktasks.backends.retry import call_with_retries
 from bricktasks.errors import Conflict, InvalidRequest, NotFound
 from bricktasks.layout import ProjectLayout, is_build_name, join
 from bricktasks.workspace.sync import (
@@ -47,7 +46,7 @@ class CiFolders:
 
 def write_build_manifest(backend: Backend, ci_folder: str, data: dict) -> None:
     body = json.dumps(data, indent=1, sort_keys=True).encode()
-    call_with_retries(lambda: backend.import_object(join(ci_folder, BUILD_MANIFEST), body, format="AUTO", overwrite=True))
+    backend.import_object(join(ci_folder, BUILD_MANIFEST), body, format="AUTO", overwrite=True)
 
 
 def read_build_manifest(backend: Backend, ci_folder: str) -> dict | None:
@@ -59,7 +58,7 @@ def read_build_manifest(backend: Backend, ci_folder: str) -> dict | None:
 def _load_manifest(backend: Backend, ci_folder: str) -> tuple[dict | None, str | None]:
     """(manifest, problem): (None, "missing") while the upload runs; a problem names what is malformed."""
     try:
-        body = call_with_retries(lambda: backend.export(join(ci_folder, BUILD_MANIFEST)))
+        body = backend.export(join(ci_folder, BUILD_MANIFEST))
     except NotFound:
         return None, "missing"
     except (InvalidRequest, Conflict):  # a folder (or something else no file) in the manifest's place
@@ -95,7 +94,7 @@ def list_ci_builds(backend: Backend, layout: ProjectLayout, *, workers: int = DE
 def survey_ci(backend: Backend, layout: ProjectLayout, *, workers: int = DEFAULT_WORKERS) -> CiFolders:
     """CI/'s builds (oldest first) and the names of what else it holds."""
     try:
-        entries = call_with_retries(lambda: backend.list(layout.ci_root))
+        entries = backend.list(layout.ci_root)
     except NotFound:
         return CiFolders([], [])
     folders, not_builds = [], []

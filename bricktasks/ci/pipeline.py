@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import NoReturn
 
 from bricktasks.backends.base import Backend, NotebookTask, RunSpec
-from bricktasks.backends.retry import call_with_retries
 from bricktasks.buildinfo import BuildInfo
 from bricktasks.ci.manifest import read_build_manifest, write_build_manifest
 from bricktasks.clusterspec import ClusterSpec
@@ -62,9 +61,9 @@ def _replace_previous_build(backend: Backend, plan: CiPlan, console: Console) ->
     for path, is_workspace in ((plan.ci_folder, True), (plan.library_folder, False)):
         try:
             if is_workspace:
-                call_with_retries(lambda: backend.delete(path, recursive=True))
+                backend.delete(path, recursive=True)
             else:
-                call_with_retries(lambda: backend.delete_file(path, recursive=True))
+                backend.delete_file(path, recursive=True)
             console.info(f"replaced the previous contents of {path}")
         except NotFound:
             pass
@@ -146,7 +145,7 @@ def _run(project, backend, plan, manifest, spec, timeout_s, console, secrets) ->
     # the submit's answer is read even when a signal comes while it is in flight (submit_answered),
     # and from then on every way out cancels the run
     try:
-        run_id = submit_answered(lambda: call_with_retries(lambda: backend.submit_run(spec)))
+        run_id = submit_answered(lambda: backend.submit_run(spec))
     except Interrupted as interrupted:
         if interrupted.run_id is None:
             interrupted.detail = interrupted.detail or "no run was submitted"
@@ -196,7 +195,7 @@ def _finish(project, backend, plan, run, elapsed, manifest, console, secrets) ->
         key = _task_key(name)
         task = next((task for task in (run.tasks if run else ()) if task.task_key == key), None)
         output = outputs.get(key)
-        detail = backend.task_result(task.run_id) if task and hasattr(backend, "task_result") else None
+        detail = backend.task_result(task.run_id) if task else None
         export = None
         if task and detail is None:
             try:

@@ -13,7 +13,8 @@ import html
 import json
 import re
 import urllib.parse
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 __all__ = ["REDACTED", "MIN_SECRET_LENGTH", "redact", "redact_data", "secret_forms"]
 

@@ -15,8 +15,8 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from bricktasks.emulator.faults import DEFAULT_FAULT_KINDS, parse_fault_kinds
 from bricktasks.emulator.routing import QUIRKS

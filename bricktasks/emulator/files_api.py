@@ -21,7 +21,7 @@ __all__ = ["ROUTES"]
 DEFAULT_PAGE_SIZE = 1000
 
 
-def _volume_path(match: "re.Match[str]", request: Request) -> str:
+def _volume_path(match: re.Match[str], request: Request) -> str:
     path = unquote(match.group("path"))
     request.target = path
     if not path.startswith("/Volumes/") or path.rstrip("/") == "/Volumes":

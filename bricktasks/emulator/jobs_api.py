@@ -103,16 +103,16 @@ def _page_url(request: Request, run_id: int) -> str:
 def run_json(request: Request, state: EmulatorState, run: Run) -> dict[str, Any]:
     tasks = []
     for task in run.tasks:
-        record = state.backend.runs.read(task.run_id)
+        stored = state.backend.runs.stored_run(task.run_id)
         tasks.append(
             {
                 "task_key": task.task_key,
                 "run_id": task.run_id,
                 "state": _state_json(task.life_cycle_state, task.result_state, task.state_message),
-                "notebook_task": {"notebook_path": record.get("notebook_path"), "base_parameters": record.get("base_parameters", {})},
+                "notebook_task": {"notebook_path": stored.notebook_path, "base_parameters": stored.base_parameters},
                 "run_page_url": _page_url(request, task.run_id),
-                "start_time": record.get("start_time", 0),
-                "end_time": record.get("end_time", 0),
+                "start_time": stored.start_time,
+                "end_time": stored.end_time,
                 "attempt_number": 0,
             }
         )
@@ -147,19 +147,19 @@ def get_output(request: Request, state: EmulatorState, match) -> Response:
     run_id = _run_id(request.query.get("run_id"))
     request.target = str(run_id)
     try:
-        record = state.backend.runs.read(run_id)
+        stored = state.backend.runs.stored_run(run_id)
     except NotFound:
         raise _bad(f"Run {run_id} does not exist.") from None
     task_run_id = run_id
-    if "tasks" in record:  # a parent
-        if match.group("version") != "2.0" or len(record["tasks"]) != 1:
+    if not stored.is_task:  # a parent
+        if match.group("version") != "2.0" or len(stored.task_run_ids) != 1:
             raise _bad(
                 "Retrieving the output of runs with multiple tasks is not supported. "
                 "Please retrieve the output of each individual task run instead."
             )
-        task_run_id = record["tasks"][0]  # Jobs 2.0 answered for a single-task run's only task
+        task_run_id = stored.task_run_ids[0]  # Jobs 2.0 answered for a single-task run's only task
     output: RunOutput = state.backend.get_run_output(task_run_id)
-    parent = state.backend.get_run(record.get("parent_run_id", run_id))
+    parent = state.backend.get_run(stored.parent_run_id if stored.parent_run_id is not None else run_id)
     body: dict[str, Any] = {"metadata": run_json(request, state, parent)}
     if output.result is not None:
         result = output.result.encode()
@@ -189,10 +189,9 @@ def export(request: Request, state: EmulatorState, match) -> Response:
     _get_run(state, run_id)
     if views == "DASHBOARDS":
         return json_response({"views": []})
-    record = state.backend.runs.read(run_id)
-    task_ids = record.get("tasks")
-    first_task = state.backend.runs.read(task_ids[0]) if task_ids else record
-    name = os.path.basename(str(first_task.get("notebook_path") or record.get("run_name") or "notebook"))
+    stored = state.backend.runs.stored_run(run_id)
+    first_task = state.backend.runs.stored_run(stored.task_run_ids[0]) if stored.task_run_ids else stored
+    name = os.path.basename(str(first_task.notebook_path or stored.run_name or "notebook"))
     return json_response({"views": [{"content": state.backend.export_run(run_id), "name": name, "type": "NOTEBOOK"}]})
 
 

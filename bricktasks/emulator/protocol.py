@@ -12,10 +12,11 @@ import binascii
 import email.parser
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO
 
 from bricktasks.errors import (
     AlreadyExists,
@@ -56,7 +57,7 @@ class ApiError(Exception):
         self.message = message
         self.headers = headers or {}
 
-    def response(self) -> "Response":
+    def response(self) -> Response:
         body = {"error_code": self.error_code, "message": self.message}
         return json_response(body, self.status, headers=self.headers)
 

@@ -7,9 +7,9 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from bricktasks.backends.local import LocalBackend
 from bricktasks.emulator.protocol import Request, Response
@@ -35,7 +35,7 @@ class Route:
     api: str
 
     @classmethod
-    def of(cls, method: str, pattern: str, handler: Handler, *, mutating: bool, api: str) -> "Route":
+    def of(cls, method: str, pattern: str, handler: Handler, *, mutating: bool, api: str) -> Route:
         return cls(method, re.compile(pattern + r"\Z"), handler, mutating, api)
 
 

@@ -363,7 +363,7 @@ class EmulatorHandle:
         self.server.log.close()
         self._thread.join(timeout=5)
 
-    def __enter__(self) -> "EmulatorHandle":
+    def __enter__(self) -> EmulatorHandle:
         return self
 
     def __exit__(self, *exc: object) -> None:

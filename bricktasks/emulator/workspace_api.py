@@ -6,8 +6,7 @@ import contextlib
 import os
 from typing import Any
 
-from bricktasks.backends.base import NOTEBOOK_EXTENSIONS, ObjectInfo, ObjectType
-from bricktasks.backends.local import MAX_IMPORT_BYTES, notebook_language
+from bricktasks.backends.base import MAX_IMPORT_BYTES, NOTEBOOK_EXTENSIONS, ObjectInfo, ObjectType, notebook_language
 from bricktasks.emulator.protocol import ApiError, Request, Response, decode_base64, json_response, truthy
 from bricktasks.emulator.routing import EmulatorState, Route
 from bricktasks.errors import NotFound

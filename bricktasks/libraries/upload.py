@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bricktasks.backends.base import Backend, FileInfo, file_kind
-from bricktasks.backends.retry import call_with_retries
 from bricktasks.console.console import Console
 from bricktasks.errors import NotFound, UserInputError
 from bricktasks.layout import join
@@ -64,7 +63,7 @@ def upload_libraries(
             remote = join(destination, artifact.name)
             size = artifact.stat().st_size
             try:
-                same = call_with_retries(lambda: backend.file_status(remote)).size == size
+                same = backend.file_status(remote).size == size
             except NotFound:
                 same = False
             if same:
@@ -72,7 +71,7 @@ def upload_libraries(
             elif dry_run:
                 console.info(f"would upload {artifact.name} ({size:,} bytes) -> {remote}")
             else:
-                call_with_retries(lambda: backend.upload_file(remote, artifact, overwrite=True))
+                backend.upload_file(remote, artifact, overwrite=True)
                 console.info(f"uploaded {artifact.name} ({size:,} bytes) -> {remote}")
             progress.advance(size)
             uploaded.append(UploadedLibrary(artifact, remote, skipped=same))
@@ -96,7 +95,7 @@ def _refuse_oversized_workspace_files(paths: list[Path], destination: str) -> No
 def newest_libraries(backend: Backend, folder: str) -> list[str]:
     """The newest upload of each library in `folder` (by modification time); [] when there is none."""
     try:
-        listing = call_with_retries(lambda: backend.list_files(folder))
+        listing = backend.list_files(folder)
     except NotFound:
         return []
     newest: dict[str, FileInfo] = {}

@@ -22,7 +22,8 @@ import binascii
 import html
 import json
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import markdown
 

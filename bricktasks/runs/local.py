@@ -10,11 +10,10 @@ import os
 from pathlib import Path
 
 from bricktasks.backends.base import NotebookTask, RunSpec
-from bricktasks.backends.local import LocalBackend
 from bricktasks.console.console import Console
 from bricktasks.layout import branch_folder, join
 from bricktasks.libraries.upload import library_spec, upload_libraries
-from bricktasks.project import Project, local_secrets
+from bricktasks.project import Project, open_local_backend
 from bricktasks.runs.supervise import supervise_run
 from bricktasks.workspace.checkout import push_source
 
@@ -26,7 +25,7 @@ LOCAL_RUNS = ".local-runs"
 def run_notebook_locally(
     project: Project, notebook: str, env: str, libraries: list[Path], *, timeout_s: float, console: Console, branch: str
 ) -> int:
-    backend = LocalBackend(project.local_root, secrets=local_secrets(os.environ, project.root))
+    backend = open_local_backend(project, os.environ)
     folder = join(project.layout.workspace_root, LOCAL_RUNS, branch_folder(branch))
     # beside the folder, not in it: the sync below prunes whatever the working copy does not hold
     library_folder = join(project.layout.workspace_root, LOCAL_RUNS, ".libraries", branch_folder(branch))
@@ -48,7 +47,7 @@ def run_notebook_locally(
         timeout_seconds=int(timeout_s),
     )
     run_id = backend.submit_run(spec)
-    console.info(f"running {notebook} with conf/{env}_config (run {run_id}, logs in {backend.runs.run_dir(run_id)})")
+    console.info(f"running {notebook} with conf/{env}_config (run {run_id}, logs in {backend.run_log_location(run_id)})")
 
     outcome = supervise_run(backend, run_id, timeout_s=timeout_s, on_state=console.run_status(run_id), on_cancel=console.warn)
     task = outcome.run.tasks[0] if outcome.run and outcome.run.tasks else None

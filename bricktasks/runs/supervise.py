@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 from bricktasks.backends.base import Backend, Run, RunOutput
-from bricktasks.backends.retry import call_with_retries
+from bricktasks.backends.retry import WAIT_POLICY
+from bricktasks.backends.retrying import with_policy, without_retries
 from bricktasks.durations import format_duration
 from bricktasks.errors import BackendError, RateLimited, TransientError
 from bricktasks.interrupts import Interrupted, deferred, handle_signals, hurrying
@@ -59,11 +60,6 @@ def poll_delays(start: float = 0.5, factor: float = 1.15, cap: float = 5.0) -> I
         delay = min(cap, delay * factor)
 
 
-def _get_run(backend: Backend, run_id: int) -> Run:
-    # the wait must survive a restarting API (bounded): retry transient faults for about a minute
-    return call_with_retries(lambda: backend.get_run(run_id), attempts=12, base_delay=1.0, max_delay=8.0)
-
-
 def wait_for_run(
     backend: Backend,
     run_id: int,
@@ -74,10 +70,12 @@ def wait_for_run(
     poll_cap: float = 5.0,
 ) -> WaitOutcome:
     """Poll until the run is terminal; RunTimedOut when `timeout_s` passes first."""
+    # the wait must survive a restarting API (bounded): transient faults retried for about a minute
+    polled = with_policy(backend, WAIT_POLICY)
     started = time.monotonic()
     last_state = None
     for delay in poll_delays(poll_start, cap=poll_cap):
-        run = _get_run(backend, run_id)
+        run = polled.get_run(run_id)
         elapsed = time.monotonic() - started
         state = (run.life_cycle_state, run.result_state)
         if state != last_state and on_state:
@@ -119,6 +117,7 @@ def cancel_briefly(backend: Backend, run_id: int, *, deadline_s: float = CANCEL_
     """Cancel the run and wait for it to end, all within `deadline_s`; never raises (but a signal
     that arrives meanwhile is raised when it is done)."""
     deadline = time.monotonic() + deadline_s
+    backend = without_retries(backend)  # this loop retries within the deadline; a retry policy's sleeps would overrun it
     with deferred(), hurrying():
         error = ""
         while True:
@@ -189,7 +188,7 @@ def collect_outputs(backend: Backend, run: Run) -> dict[str, RunOutput]:
     outputs = {}
     for task in run.tasks:
         try:
-            outputs[task.task_key] = call_with_retries(lambda: backend.get_run_output(task.run_id))
+            outputs[task.task_key] = backend.get_run_output(task.run_id)
         except BackendError as exc:
             outputs[task.task_key] = RunOutput(error=f"could not fetch the output: {exc.one_line()}")
     return outputs

@@ -9,8 +9,9 @@ run's context (their values are redacted from every output by the executor).
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from bricktasks.runtime.errors import InputWidgetNotDefined, SecretNotFound
 from bricktasks.runtime.fsutils import FsUtils

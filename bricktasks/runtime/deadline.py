@@ -12,8 +12,8 @@ import contextlib
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from types import FrameType
-from typing import Iterator
 
 __all__ = ["DeadlineExceeded", "deadline"]
 

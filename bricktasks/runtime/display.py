@@ -18,7 +18,8 @@ import io
 import math
 import pprint
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 __all__ = ["MAX_ROWS", "OutputSink", "Display", "DisplayHTML", "to_output", "expression_output", "figure_output", "table_output"]
 

@@ -18,7 +18,8 @@ import shlex
 import time
 import traceback
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from bricktasks.errors import BricktasksError
 from bricktasks.runtime.context import RuntimeContext

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import posixpath
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from bricktasks.runtime.errors import RuntimePathError
 

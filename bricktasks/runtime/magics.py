@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from bricktasks.runtime.errors import LibraryInstallError, MagicCommandError
 from bricktasks.runtime.fsutils import FsUtils

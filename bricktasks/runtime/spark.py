@@ -19,8 +19,9 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 __all__ = ["SparkHolder", "LazySpark", "LazySparkContext"]
 

@@ -36,9 +36,9 @@ import io
 import re
 import subprocess
 import zipfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Iterable, Iterator
 
 from bricktasks.errors import UserInputError
 

@@ -81,7 +81,7 @@ class EmulatorProcess:
     def __repr__(self) -> str:
         return f"EmulatorProcess(root={str(self.root)!r}, url={self.url!r})"
 
-    def start(self) -> "EmulatorProcess":
+    def start(self) -> EmulatorProcess:
         self.root.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
             self.command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
@@ -128,7 +128,7 @@ class EmulatorProcess:
                 stream.close()
         return self.process.returncode
 
-    def __enter__(self) -> "EmulatorProcess":
+    def __enter__(self) -> EmulatorProcess:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -9,7 +9,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bricktasks.backends.base import Backend, ObjectType
-from bricktasks.backends.retry import call_with_retries
 from bricktasks.buildinfo import refuse_protected
 from bricktasks.console.console import Console
 from bricktasks.errors import NotFound, UserInputError
@@ -114,7 +113,7 @@ def checkout(
 
 def folder_exists(backend: Backend, folder: str) -> bool:
     try:
-        return call_with_retries(lambda: backend.get_status(folder)).object_type is ObjectType.DIRECTORY
+        return backend.get_status(folder).object_type is ObjectType.DIRECTORY
     except NotFound:
         return False
 
@@ -126,7 +125,7 @@ def switch_env(
     if env not in valid_envs:
         raise UserInputError(f"there is no conf/{env}_config", f"use one of: {', '.join(valid_envs) or 'none found'}")
     try:
-        kind = call_with_retries(lambda: backend.get_status(folder)).object_type
+        kind = backend.get_status(folder).object_type
     except NotFound:
         raise UserInputError(f"{folder} does not exist", "run invoke checkout first") from None
     if kind is not ObjectType.DIRECTORY:
@@ -135,7 +134,7 @@ def switch_env(
     if dry_run:
         console.result(f"would point {join(folder, SET_ENVIRONMENT)} at conf/{env}_config")
         return
-    call_with_retries(lambda: backend.import_object(target, set_environment_source(env), format="AUTO", overwrite=True))
+    backend.import_object(target, set_environment_source(env), format="AUTO", overwrite=True)
     console.result(f"{join(folder, SET_ENVIRONMENT)} now runs ./conf/{env}_config")
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from bricktasks.backends.base import NOTEBOOK_HEADERS, Backend, file_kind
-from bricktasks.backends.retry import call_with_retries
 from bricktasks.console.console import Console
 from bricktasks.layout import INSTALL_LIBRARIES, SET_ENVIRONMENT, join
 from bricktasks.libraries.upload import cluster_path
@@ -83,5 +82,5 @@ def write_install_libraries(
         console.info(f"would point {target} at {', '.join(remotes) or 'no library'}")
         return
     source = install_libraries_source(remotes)
-    call_with_retries(lambda: backend.import_object(join(folder, INSTALL_LIBRARIES_FILE), source, format="AUTO", overwrite=True))
+    backend.import_object(join(folder, INSTALL_LIBRARIES_FILE), source, format="AUTO", overwrite=True)
     console.info(f"{target} installs {', '.join(remote.rsplit('/', 1)[-1] for remote in remotes) or 'no library'}")

@@ -21,14 +21,14 @@ import posixpath
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
-from bricktasks.backends.base import NOTEBOOK_EXTENSIONS, Backend, ObjectInfo, ObjectType
-from bricktasks.backends.local import MAX_IMPORT_BYTES, notebook_language
-from bricktasks.backends.retry import AdaptiveConcurrency, call_with_retries
+from bricktasks.backends.base import MAX_IMPORT_BYTES, NOTEBOOK_EXTENSIONS, Backend, ObjectInfo, ObjectType, notebook_language
+from bricktasks.backends.retry import AdaptiveConcurrency
+from bricktasks.backends.retrying import without_retries
 from bricktasks.errors import NotFound, UserInputError
 from bricktasks.source.files import read_file, select_files
 
@@ -134,7 +134,7 @@ def _walk(backend: Backend, root: str, workers: int) -> tuple[bool, dict[str, Ob
     found: dict[str, ObjectInfo] = {}
 
     def listing(folder: str) -> list[ObjectInfo]:
-        return call_with_retries(lambda: backend.list(folder))
+        return backend.list(folder)
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         try:
@@ -167,7 +167,7 @@ class Manifest:
 
 def read_manifest_record(backend: Backend, target: str) -> Manifest:
     try:
-        data = json.loads(call_with_retries(lambda: backend.export(f"{target}/{MANIFEST_NAME}")))
+        data = json.loads(backend.export(f"{target}/{MANIFEST_NAME}"))
     except (NotFound, ValueError):
         return Manifest({})  # a missing or garbled manifest only costs a full upload
     if not isinstance(data, dict):
@@ -361,7 +361,7 @@ def apply_sync(
     listing may show our writes: it then records none of its uploads as verified (see `_finish`)."""
     result = SyncResult(plan.target, unchanged=[item.remote_rel for item in plan.unchanged], extra=list(plan.extra))
     if not plan.target_exists:
-        call_with_retries(lambda: backend.mkdirs(plan.target))
+        backend.mkdirs(plan.target)
     writes = bool(plan.uploads or plan.replaced or plan.folders or (prune and plan.extra))
     if not writes:
         if not plan.manifest:
@@ -387,6 +387,10 @@ def _write_objects(
     # mkdirs is mkdir -p: creating only the deepest missing folders covers their parents
     leaves = [folder for folder in plan.folders if not any(other.startswith(folder + "/") for other in plan.folders)]
     limiter = AdaptiveConcurrency(workers)
+    # the writes go to the backend without our retries: the limiter retries them itself, and must
+    # see each RateLimited at once to halve how many run together (a retrying backend would sleep
+    # through the rate limit with all its workers still sending, and hide it from the limiter)
+    backend = without_retries(backend)
     lock = threading.Lock()
 
     def run(action: Callable[[], None]) -> None:
@@ -425,7 +429,7 @@ def _claim(backend: Backend, target: str) -> str:
     """Create our claim before our first write; its name is unique to this sync."""
     name = f"{CLAIM_PREFIX}{uuid.uuid4().hex}.json"
     body = json.dumps({"version": 1, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}).encode()
-    call_with_retries(lambda: backend.import_object(f"{target}/{name}", body, format="AUTO", overwrite=False))
+    backend.import_object(f"{target}/{name}", body, format="AUTO", overwrite=False)
     return name
 
 
@@ -437,7 +441,7 @@ def _raced(backend: Backend, plan: SyncPlan, claim: str) -> tuple[bool, list[str
     since our survey (so the manifest's nonce changed), or died holding its claim."""
     # the listing strictly before the manifest: a sync whose claim is gone by the listing wrote its
     # manifest before it, so the manifest read after it shows a new nonce (both at once could miss both)
-    objects = call_with_retries(lambda: backend.list(plan.target))
+    objects = backend.list(plan.target)
     nonce = read_manifest_record(backend, plan.target).nonce
     claims = {info.path.rsplit("/", 1)[1]: info for info in objects if info.path.rsplit("/", 1)[1].startswith(CLAIM_PREFIX)}
     ours = claims.pop(claim, None)
@@ -453,8 +457,8 @@ def _finish(backend: Backend, plan: SyncPlan, result: SyncResult, claim: str, wo
         result.unverified = sorted(result.uploaded)
         observed = {}
     write_manifest(backend, plan, workers=workers, observed=observed, uploaded=set(result.uploaded))
-    for name in [claim, *stale]:
-        _delete_quietly(backend, f"{plan.target}/{name}")
+    for name in [claim, *stale]:  # once each: a claim left behind only goes stale (see _finish_quietly)
+        _delete_quietly(without_retries(backend), f"{plan.target}/{name}")
 
 
 def _finish_quietly(backend: Backend, plan: SyncPlan, result: SyncResult, claim: str, workers: int) -> None:
@@ -471,7 +475,7 @@ def _observe(backend: Backend, plan: SyncPlan, uploaded: list[str], workers: int
     object's new modification time): what each uploaded object looks like right after our writes."""
     touched = sorted({posixpath.dirname(f"{plan.target}/{rel}") for rel in uploaded})
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        listings = pool.map(lambda folder: call_with_retries(lambda: backend.list(folder)), touched)
+        listings = pool.map(backend.list, touched)
         return {info.path[len(plan.target):].lstrip("/"): info for listing in listings for info in listing}
 
 
@@ -500,7 +504,7 @@ def write_manifest(
         if item.remote_rel in uploaded and info is not None and info.object_type is item.object_type:
             objects[item.remote_rel] = _entry(item, info)
     body = json.dumps({"version": MANIFEST_VERSION, "nonce": uuid.uuid4().hex, "objects": objects}, indent=0, sort_keys=True)
-    call_with_retries(lambda: backend.import_object(f"{plan.target}/{MANIFEST_NAME}", body.encode(), format="AUTO", overwrite=True))
+    backend.import_object(f"{plan.target}/{MANIFEST_NAME}", body.encode(), format="AUTO", overwrite=True)
 
 
 def _entry(item: SourceItem, info: ObjectInfo) -> dict:

@@ -9,9 +9,8 @@ import subprocess
 import pytest
 from e2e_helpers import HEADER, SENTINEL_TOKEN, WORKSPACE_ROOT, ProjectCopy, is_write
 
-from bricktasks.backends.base import ObjectType
+from bricktasks.backends.base import MAX_IMPORT_BYTES, ObjectType
 from bricktasks.backends.databricks import DatabricksBackend
-from bricktasks.backends.local import MAX_IMPORT_BYTES
 from bricktasks.errors import NotFound
 from bricktasks.testing.emulator import EmulatorProcess
 from bricktasks.workspace.sync import CLAIM_PREFIX, apply_sync, collect_source, plan_sync

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bricktasks.backends.base import ObjectInfo, ObjectType
-from bricktasks.backends.local import MAX_IMPORT_BYTES, LocalBackend
+from bricktasks.backends.base import MAX_IMPORT_BYTES, ObjectInfo, ObjectType
+from bricktasks.backends.local import LocalBackend
 from bricktasks.errors import AlreadyExists, UserInputError
 from bricktasks.testing.emulator import databricks_backend, start_emulator
 from bricktasks.workspace.checkout import check_source

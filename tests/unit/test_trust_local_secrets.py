@@ -13,6 +13,7 @@ import pytest
 
 from bricktasks.backends.base import NotebookTask, RunSpec
 from bricktasks.backends.local import LocalBackend
+from bricktasks.backends.retrying import without_retries
 from bricktasks.errors import ConfigError
 from bricktasks.project import load_project, local_secrets, open_backend
 from bricktasks.testing.projectcopy import wait_until
@@ -78,7 +79,7 @@ def test_the_local_backend_of_a_project_gets_the_dotenv_secrets(tmp_path: Path) 
     (tmp_path / "forecasting").mkdir()
     (tmp_path / ".env").write_text(f"BRICKTASKS_SECRET__ml__api={SECRET}\n")
     project = load_project(tmp_path, {})
-    backend = open_backend(project, {})
+    backend = without_retries(open_backend(project, {}))
     assert isinstance(backend, LocalBackend)
     assert backend.runs.secrets == {"ml": {"api": SECRET}}
 

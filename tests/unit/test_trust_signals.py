@@ -16,7 +16,6 @@ import pytest
 from bricktasks.backends.base import NotebookTask, RunSpec
 from bricktasks.backends.databricks import HostUnreachable
 from bricktasks.backends.local import LocalBackend
-from bricktasks.backends.retry import call_with_retries
 from bricktasks.errors import TransientError
 from bricktasks.interrupts import Interrupted, deferred, handle_signals, received
 from bricktasks.libraries.build import _run_in_own_group
@@ -104,22 +103,6 @@ def test_a_second_signal_does_not_cut_the_cancel(tmp_path):
         outcome = cancel_briefly(backend, run_id)
     assert outcome.accepted and outcome.run is not None and outcome.run.result_state == "CANCELED"
     assert outcome.describe(run_id) == f"run {run_id} was cancelled"
-
-
-def test_nothing_is_retried_after_a_signal():
-    attempts = []
-
-    def failing() -> None:
-        attempts.append(1)
-        raise TransientError("down")
-
-    with handle_signals():
-        with pytest.raises(Interrupted):  # (the timer's start is inside: a loaded machine may signal during it)
-            _signal_soon(after=0.01)
-            time.sleep(5)
-        with pytest.raises(TransientError):
-            call_with_retries(failing, attempts=6, base_delay=0.01)
-    assert len(attempts) == 1
 
 
 def test_a_cancel_to_a_host_gone_away_gives_up_within_its_deadline(tmp_path):
