@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 TRUTHY = {"1", "true", "yes", "on"}
-_BRANCH_HINT = "set BRICKTASKS_BRANCH to the branch being built"
+_BRANCH_HINT = "pass --branch or set BRICKTASKS_BRANCH to the branch"
 
 
 class BranchUnknown(UserInputError):

@@ -6,6 +6,8 @@ import pytest
 
 from bricktasks.backends.databricks import DatabricksBackend
 from bricktasks.backends.local import LocalBackend
+from bricktasks.backends.retry import DEFAULT_POLICY
+from bricktasks.backends.retrying import RetryingBackend, without_retries
 from bricktasks.errors import ConfigError, UserInputError
 from bricktasks.project import load_project, local_secrets, open_backend
 
@@ -109,8 +111,9 @@ def test_a_detached_head_or_no_git_leaves_the_branch_unknown(git_project_dir, ma
     run_git(git_project_dir, "checkout", "-q", "--detach")
     with pytest.raises(UserInputError) as refused:
         make_project().resolve_branch(None)
-    assert str(refused.value) == "cannot tell the branch (no git branch here)"
-    assert refused.value.hint == "pass --branch or set BRICKTASKS_BRANCH"
+    assert str(refused.value).startswith("git HEAD is detached in ") and str(refused.value).endswith("so the branch is unknown")
+    assert make_project().resolve_branch(None, default="local") == "local"  # invoke run's fallback
+    assert refused.value.hint == "pass --branch or set BRICKTASKS_BRANCH to the branch"
 
 
 def test_an_unsafe_branch_is_refused_from_any_source(project, make_project):
@@ -209,7 +212,9 @@ def test_a_malformed_secret_name_in_dotenv_is_an_error(project_dir):
 
 
 def test_the_local_backend_lives_in_the_local_root_and_gets_the_secrets(project, project_dir):
-    backend = open_backend(project, {"BRICKTASKS_SECRET__kv__token": "t0k"})
+    opened = open_backend(project, {"BRICKTASKS_SECRET__kv__token": "t0k"})
+    assert isinstance(opened, RetryingBackend) and opened.policy == DEFAULT_POLICY  # wrapped once, where it is opened
+    backend = opened.inner
     assert isinstance(backend, LocalBackend)
     assert backend.root == (project_dir / ".databricks-local").resolve()
     assert (backend.root / "workspace").is_dir() and (backend.root / "runs").is_dir()
@@ -221,12 +226,12 @@ def test_a_host_selects_the_databricks_backend(make_project):
     project = make_project(environ=environ)
     assert project.settings.backend == "databricks"
     backend = open_backend(project, environ)
-    assert isinstance(backend, DatabricksBackend)
-    assert backend.host == "https://adb-123.azuredatabricks.net"
+    assert isinstance(backend, RetryingBackend) and isinstance(backend.inner, DatabricksBackend)
+    assert backend.inner.host == "https://adb-123.azuredatabricks.net"
     assert "dapi0123456789" not in repr(backend)
 
 
 def test_the_local_backend_chosen_on_purpose_despite_a_host(project_dir):
     environ = {"DATABRICKS_HOST": "https://adb-123.azuredatabricks.net", "DATABRICKS_TOKEN": "dapi0123456789"}
     project = load_project(project_dir, environ, {"backend": "local"})
-    assert isinstance(open_backend(project, environ), LocalBackend)
+    assert isinstance(without_retries(open_backend(project, environ)), LocalBackend)
