@@ -130,8 +130,7 @@ def _upload(project, backend, plan, artifacts, cluster, timeout_s, console) -> t
                          base_parameters={"build": build.build_id, "branch": build.branch})
             for name in plan.notebooks
         ),
-        new_cluster=cluster.new_cluster,
-        existing_cluster_id=cluster.existing_cluster_id,
+        compute=cluster.compute,
         libraries=cluster.libraries + tuple(library_spec(library.remote) for library in libraries),
         timeout_seconds=int(timeout_s),
         # one token per invocation: a retried submit finds the same run, a re-run starts a new one
