@@ -3,7 +3,8 @@
     {"new_cluster": {...}}  or  {"existing_cluster_id": "..."}
     plus optional "libraries": [{"pypi": {"package": "..."}}, ...]
 
-The file may come from a pull request: anything odd in it (not an object, nested thousands
+The compute becomes one `backends.base.Compute` value here (the only import from backends/: its
+value types), carried as it is to runs/submit. The file may come from a pull request: anything odd in it (not an object, nested thousands
 deep, NaN, a library of the wrong shape) is one ConfigError, never a traceback or a request.
 """
 from __future__ import annotations
