@@ -3,7 +3,8 @@
     {"new_cluster": {...}}  or  {"existing_cluster_id": "..."}
     plus optional "libraries": [{"pypi": {"package": "..."}}, ...]
 
-The file may come from a pull request: anything odd in it (not an object, nested thousands
+The compute becomes one `backends.base.Compute` value here (the only import from backends/: its
+value types), carried as it is to runs/submit. The file may come from a pull request: anything odd in it (not an object, nested thousands
 deep, NaN, a library of the wrong shape) is one ConfigError, never a traceback or a request.
 """
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bricktasks.backends.base import Compute, compute_from_task_fields
 from bricktasks.errors import ConfigError
 
 __all__ = ["ClusterSpec", "load_cluster_spec", "MAX_DEPTH"]
@@ -32,8 +34,9 @@ HINT = 'write {"new_cluster": {...}} or {"existing_cluster_id": "..."}, with opt
 
 @dataclass(frozen=True)
 class ClusterSpec:
-    new_cluster: dict[str, Any] | None = None
-    existing_cluster_id: str | None = None
+    """What cluster.json asks for: the run's compute (None only where a test leaves it out) and its libraries."""
+
+    compute: Compute | None = None
     libraries: tuple[dict[str, Any], ...] = field(default_factory=tuple)
 
 
@@ -130,4 +133,4 @@ def load_cluster_spec(path: Path) -> ClusterSpec:
     existing = data.get("existing_cluster_id")
     if existing is not None and not isinstance(existing, str):
         raise ConfigError(f"cluster spec {name}: existing_cluster_id must be a string", HINT)
-    return ClusterSpec(new_cluster=new_cluster, existing_cluster_id=existing, libraries=libraries)
+    return ClusterSpec(compute=compute_from_task_fields(data), libraries=libraries)

@@ -18,7 +18,7 @@ from invoke import Collection
 from bricktasks.buildinfo import refuse_protected
 from bricktasks.ci import clean, pipeline
 from bricktasks.ci.builds import ci_build_statuses, format_table
-from bricktasks.ci.summary import ci_fields
+from bricktasks.ci.summary import CiProgress
 from bricktasks.cli.guard import bricktask
 from bricktasks.cli.invocation import TaskOutput
 from bricktasks.clusterspec import load_cluster_spec
@@ -215,14 +215,15 @@ def run_ci(c, out, timeout=None, notebooks=None, dry_run=False):
     out.record(build_id=build.build_id, branch=build.branch, commit=build.commit, folder=plan.ci_folder, dry_run=dry_run)
     target = targets.BuildTarget.ci(build)
     built = targets.build_for(project, target, kind="wheel", console=console, dry_run=dry_run)
+    progress = CiProgress(build, plan.ci_folder)
     try:
         return pipeline.run_ci(
             project, backend, plan, artifacts=built, cluster=cluster, timeout_s=limit, console=console,
-            secrets=console.secrets, dry_run=dry_run,  # the token and the local runs' secrets, as in every line
-        )
-    finally:  # also when a signal ended the wait: the summary names the run that was cancelled
+            secrets=console.secrets, dry_run=dry_run, progress=progress,  # the token and the local runs' secrets, as in every line
+        ).exit_code
+    finally:  # also when an error or a signal ended it: the summary names the run that was cancelled
         if not dry_run:
-            out.record(**ci_fields(backend, plan.ci_folder, project.results_dir))
+            out.record(**progress.outcome.json_fields())
 
 
 def _ci_notebooks(project: Project, flag: str | None) -> list[str]:

@@ -11,7 +11,7 @@ import builtins
 import contextlib
 import enum
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,10 @@ __all__ = [
     "ObjectInfo",
     "FileInfo",
     "NotebookTask",
+    "Compute",
+    "NewCluster",
+    "ExistingCluster",
+    "compute_from_task_fields",
     "RunSpec",
     "TaskRun",
     "Run",
@@ -93,14 +97,56 @@ class NotebookTask:
     base_parameters: dict[str, str] = field(default_factory=dict)
 
 
+class Compute(abc.ABC):
+    """Where a run's tasks run, as one value from `cluster.json` to the backends.
+
+    Each kind says how the Jobs API names it (`to_task_fields`) and `compute_from_task_fields`
+    reads those fields back. A new kind (an instance pool, serverless with its `environment_key`)
+    is a subclass here plus its case in `compute_from_task_fields`; `cluster.json`, the pipeline
+    and the run stores carry the value without looking inside.
+    """
+
+    @abc.abstractmethod
+    def to_task_fields(self) -> dict[str, Any]:
+        """The fields of a Jobs API task (runs/submit `tasks[]`) that choose this compute."""
+
+
+@dataclass(frozen=True)
+class NewCluster(Compute):
+    """A cluster created for the run from a `new_cluster` spec (spark_version, node type, ...)."""
+
+    spec: dict[str, Any]
+
+    def to_task_fields(self) -> dict[str, Any]:
+        return {"new_cluster": self.spec}
+
+
+@dataclass(frozen=True)
+class ExistingCluster(Compute):
+    """An all-purpose cluster that already exists, by id."""
+
+    cluster_id: str
+
+    def to_task_fields(self) -> dict[str, Any]:
+        return {"existing_cluster_id": self.cluster_id}
+
+
+def compute_from_task_fields(fields: Mapping[str, Any]) -> Compute | None:
+    """The compute a Jobs API task (or `cluster.json`) names, or None when it names none."""
+    if fields.get("new_cluster"):
+        return NewCluster(fields["new_cluster"])
+    if fields.get("existing_cluster_id"):
+        return ExistingCluster(str(fields["existing_cluster_id"]))
+    return None
+
+
 @dataclass(frozen=True)
 class RunSpec:
-    """A one-time run: notebook tasks sharing one cluster spec and its libraries."""
+    """A one-time run: notebook tasks sharing one compute and its libraries."""
 
     run_name: str
     tasks: tuple[NotebookTask, ...]
-    new_cluster: dict[str, Any] | None = None
-    existing_cluster_id: str | None = None
+    compute: Compute | None = None  # None: the backend's default (the local backend runs in a subprocess)
     libraries: tuple[dict[str, Any], ...] = ()
     timeout_seconds: int = 0
     idempotency_token: str | None = None

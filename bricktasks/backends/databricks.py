@@ -22,6 +22,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests.utils
@@ -31,6 +32,7 @@ from bricktasks.backends.base import (
     NOTEBOOK_EXTENSIONS,
     Backend,
     FileInfo,
+    NotebookTask,
     ObjectInfo,
     ObjectType,
     Run,
@@ -275,22 +277,8 @@ class DatabricksBackend(Backend):
 
     # -- jobs -------------------------------------------------------------------------
     def submit_run(self, spec: RunSpec) -> int:
-        compute, jobs = jobs_types()
-        new_cluster = compute.ClusterSpec.from_dict(spec.new_cluster) if spec.new_cluster else None
-        libraries = [compute.Library.from_dict(library) for library in spec.libraries] or None
-        tasks = [
-            jobs.SubmitTask(
-                task_key=task.task_key,
-                notebook_task=jobs.NotebookTask(
-                    notebook_path=task.notebook_path, base_parameters=dict(task.base_parameters) or None, source=jobs.Source.WORKSPACE
-                ),
-                new_cluster=new_cluster,
-                existing_cluster_id=spec.existing_cluster_id,
-                libraries=libraries,
-                timeout_seconds=spec.timeout_seconds or None,
-            )
-            for task in spec.tasks
-        ]
+        _, jobs = jobs_types()
+        tasks = [jobs.SubmitTask.from_dict(_submit_task_fields(spec, task)) for task in spec.tasks]
         with self._errors(spec.run_name):
             # never .result(): the SDK waiter ignores result_state and leaves the run going on timeout
             waiter = self.client.jobs.submit(
@@ -381,6 +369,20 @@ def _state(state) -> tuple[str, str | None, str]:
     life = state.life_cycle_state.value if state.life_cycle_state else "PENDING"
     result = state.result_state.value if state.result_state else None
     return life, result, state.state_message or ""
+
+
+def _submit_task_fields(spec: RunSpec, task: NotebookTask) -> dict[str, Any]:
+    """One task of runs/submit in the Jobs API's own fields; the compute names its fields itself."""
+    notebook: dict[str, Any] = {"notebook_path": task.notebook_path, "source": "WORKSPACE"}
+    if task.base_parameters:
+        notebook["base_parameters"] = dict(task.base_parameters)
+    fields: dict[str, Any] = {"task_key": task.task_key, "notebook_task": notebook}
+    fields.update(spec.compute.to_task_fields() if spec.compute else {})
+    if spec.libraries:
+        fields["libraries"] = [dict(library) for library in spec.libraries]
+    if spec.timeout_seconds:
+        fields["timeout_seconds"] = spec.timeout_seconds
+    return fields
 
 
 def _run(run) -> Run:

@@ -355,6 +355,7 @@ class LocalRunStore:
 def _spec_to_json(spec: RunSpec) -> dict[str, Any]:
     data = asdict(spec)
     data["tasks"] = [asdict(task) for task in spec.tasks]
+    data["compute"] = spec.compute.to_task_fields() if spec.compute else None  # as the Jobs API names it
     return data
 
 

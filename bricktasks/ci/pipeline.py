@@ -17,6 +17,7 @@ from typing import NoReturn
 from bricktasks.backends.base import Backend, NotebookTask, RunSpec
 from bricktasks.buildinfo import BuildInfo
 from bricktasks.ci.manifest import read_build_manifest, write_build_manifest
+from bricktasks.ci.summary import CiOutcome, CiProgress, NotebookOutcome, ReportPaths
 from bricktasks.clusterspec import ClusterSpec
 from bricktasks.console.console import Console
 from bricktasks.durations import format_duration
@@ -80,21 +81,28 @@ def run_ci(
     console: Console,
     secrets: list[str],
     dry_run: bool = False,
-) -> int:
+    progress: CiProgress | None = None,
+) -> CiOutcome:
+    """Run the build and return how it ended. `progress` (the task's, read in its `finally`) holds the
+    outcome known so far when an error or a signal ends run_ci instead; each step records into it."""
     build = plan.build
+    progress = progress or CiProgress(build, plan.ci_folder)
     console.info(f"build {build.build_id} of {build.branch} ({build.commit or 'no commit'}) on the {backend.name} backend")
     if dry_run:
         console.result(f"would upload {project.settings.source_dir}/ to {plan.ci_folder} with set_environment -> ci")
         for artifact in artifacts:
             console.result(f"would upload {artifact.name} to {plan.library_folder}")
         console.result(f"would run {', '.join(plan.notebooks)} as {plan.run_name} and wait up to {format_duration(timeout_s)}")
-        return 0
+        return progress.record(exit_code=0)
     try:
         manifest, spec = _upload(project, backend, plan, artifacts, cluster, timeout_s, console)
+        exit_code = _run(project, backend, plan, manifest, spec, timeout_s, console, secrets, progress)
     except Interrupted as interrupted:
-        interrupted.detail = interrupted.detail or "no run was submitted"
+        if progress.outcome.run_id is None:
+            interrupted.detail = interrupted.detail or "no run was submitted"
+        progress.record(exit_code=interrupted.exit_code)
         raise
-    return _run(project, backend, plan, manifest, spec, timeout_s, console, secrets)
+    return progress.record(exit_code=exit_code)
 
 
 def _upload(project, backend, plan, artifacts, cluster, timeout_s, console) -> tuple[dict, RunSpec]:
@@ -129,8 +137,7 @@ def _upload(project, backend, plan, artifacts, cluster, timeout_s, console) -> t
                          base_parameters={"build": build.build_id, "branch": build.branch})
             for name in plan.notebooks
         ),
-        new_cluster=cluster.new_cluster,
-        existing_cluster_id=cluster.existing_cluster_id,
+        compute=cluster.compute,
         libraries=cluster.libraries + tuple(library_spec(library.remote) for library in libraries),
         timeout_seconds=int(timeout_s),
         # one token per invocation: a retried submit finds the same run, a re-run starts a new one
@@ -140,7 +147,7 @@ def _upload(project, backend, plan, artifacts, cluster, timeout_s, console) -> t
     return manifest, spec
 
 
-def _run(project, backend, plan, manifest, spec, timeout_s, console, secrets) -> int:
+def _run(project, backend, plan, manifest, spec, timeout_s, console, secrets, progress: CiProgress) -> int:
     """Submit, wait and report; a signal in any of these windows cancels the run."""
     # the submit's answer is read even when a signal comes while it is in flight (submit_answered),
     # and from then on every way out cancels the run
@@ -150,18 +157,20 @@ def _run(project, backend, plan, manifest, spec, timeout_s, console, secrets) ->
         if interrupted.run_id is None:
             interrupted.detail = interrupted.detail or "no run was submitted"
             raise
-        _cancel_on_the_way_out(project, backend, plan, interrupted, interrupted.run_id, manifest, console, secrets)
+        progress.record(run_id=interrupted.run_id)
+        _cancel_on_the_way_out(project, backend, plan, interrupted, interrupted.run_id, manifest, console, secrets, progress)
+    progress.record(run_id=run_id)
     try:
         manifest["run_id"] = run_id
         write_build_manifest(backend, plan.ci_folder, manifest)
         console.info(f"submitted run {run_id} ({plan.run_name})")
     except Interrupted as interrupted:  # between the submit's answer and the wait
-        _cancel_on_the_way_out(project, backend, plan, interrupted, run_id, manifest, console, secrets)
+        _cancel_on_the_way_out(project, backend, plan, interrupted, run_id, manifest, console, secrets, progress)
 
     # a live status line on a terminal, a line per state change in a log (same text as before)
     outcome = supervise_run(backend, run_id, timeout_s=timeout_s, on_state=console.run_status(run_id), on_cancel=console.warn)
     try:
-        _finish(project, backend, plan, outcome.run, outcome.elapsed_s, manifest, console, secrets)
+        _finish(project, backend, plan, outcome.run, outcome.elapsed_s, manifest, console, secrets, progress)
     except Interrupted as interrupted:  # while the results were fetched: the run had ended already
         if outcome.interrupted:
             raise outcome.interrupted from None
@@ -173,13 +182,15 @@ def _run(project, backend, plan, manifest, spec, timeout_s, console, secrets) ->
     return outcome.exit_code
 
 
-def _cancel_on_the_way_out(project, backend, plan, interrupted: Interrupted, run_id: int, manifest, console, secrets) -> NoReturn:
+def _cancel_on_the_way_out(
+    project, backend, plan, interrupted: Interrupted, run_id: int, manifest, console, secrets, progress: CiProgress
+) -> NoReturn:
     """A signal came after the run was submitted, before the wait: cancel it, report, re-raise."""
     console.warn(f"{interrupted} received; cancelling run {run_id}")
     cancelled = cancel_briefly(backend, run_id)
     interrupted.detail = cancelled.describe(run_id)
     manifest["run_id"] = run_id
-    _finish(project, backend, plan, cancelled.run, 0.0, manifest, console, secrets)
+    _finish(project, backend, plan, cancelled.run, 0.0, manifest, console, secrets, progress)
     raise interrupted
 
 
@@ -187,8 +198,8 @@ def _task_key(name: str) -> str:
     return name.replace("/", "_")[:100]
 
 
-def _finish(project, backend, plan, run, elapsed, manifest, console, secrets) -> None:
-    """Fetch outputs, write the reports and record the result in the build manifest."""
+def _finish(project, backend, plan, run, elapsed, manifest, console, secrets, progress: CiProgress) -> None:
+    """Fetch outputs, write the reports and record the result in the build manifest and the outcome."""
     reports = []
     outputs = collect_outputs(backend, run) if run else {}
     for name in plan.notebooks:
@@ -241,9 +252,13 @@ def _finish(project, backend, plan, run, elapsed, manifest, console, secrets) ->
     results_dir.mkdir(parents=True, exist_ok=True)
     junit = write_junit(report, results_dir / "test-results.xml", secrets=secrets)
     html = write_html_report(report, results_dir, secrets=secrets)
-    write_summary_json(report, results_dir, secrets=secrets)
+    summary = write_summary_json(report, results_dir, secrets=secrets)
     console.info(f"reports: {junit} {html}")
     manifest["result"] = run.result_state if run else "CANCELED"
+    progress.record(
+        run_page_url=run.run_page_url if run else None, life_cycle_state=run.life_cycle_state if run else None,
+        result=manifest["result"], notebooks=tuple(NotebookOutcome.of(nb) for nb in reports), reports=ReportPaths(junit, html, summary),
+    )
     try:
         write_build_manifest(backend, plan.ci_folder, manifest)
     except BackendError as exc:

@@ -1,47 +1,94 @@
-"""What `invoke ci --json` reports about the build, read back from what `invoke ci` wrote.
+"""What `invoke ci` ended with (`CiOutcome`) and the `--json` fields made from it.
 
-The build manifest (in the CI folder) holds the run id and the run's result; `summary.json`
-(in the results folder) holds each notebook's outcome and sits beside the JUnit and HTML
-reports. A summary left over from another build is recognised by its start time and ignored.
+`run_ci` fills a `CiProgress` as it learns things (the run id once the submit is answered, the
+notebooks' results and the report paths once the reports are written), so the task can build its
+`--json` fields from what is known however run_ci ended: returned, failed, timed out or
+interrupted by a signal. Nothing is read back from the workspace or the results folder.
 """
 from __future__ import annotations
 
-import json
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bricktasks.backends.base import Backend
-from bricktasks.ci.manifest import read_build_manifest
-from bricktasks.errors import BackendError
+from bricktasks.buildinfo import BuildInfo
+from bricktasks.report.reports import NotebookRunReport
 
-__all__ = ["ci_fields"]
-
-NOTEBOOK_FIELDS = ("name", "result_state", "exit_value", "failed_cell", "error", "task_run_id")
+__all__ = ["CiOutcome", "CiProgress", "NotebookOutcome", "ReportPaths"]
 
 
-def ci_fields(backend: Backend, ci_folder: str, results_dir: Path) -> dict[str, Any]:
-    """run_id, result, run_page_url, notebooks and report paths of the build in `ci_folder`, as far as known."""
-    try:
-        manifest = read_build_manifest(backend, ci_folder) or {}
-    except BackendError:
-        manifest = {}  # the summary must not replace the error that ended the task
-    fields: dict[str, Any] = {"run_id": manifest.get("run_id"), "result": manifest.get("result")}
-    summary = _read_json(results_dir / "summary.json")
-    if summary and summary.get("ci_folder") == ci_folder and manifest.get("created") and summary.get("started_at") == manifest.get("created"):
-        notebooks = summary.get("notebooks") or []
-        fields["run_page_url"] = next((nb.get("run_page_url") for nb in notebooks if nb.get("run_page_url")), None)
-        fields["notebooks"] = [{key: nb.get(key) for key in NOTEBOOK_FIELDS} for nb in notebooks]
-        fields["reports"] = {
-            name: str(results_dir / file)
-            for name, file in (("junit", "test-results.xml"), ("html", "report.html"), ("summary", "summary.json"))
-            if (results_dir / file).exists()
+@dataclass(frozen=True)
+class NotebookOutcome:
+    """One CI notebook's task: its state, exit value, and where it failed."""
+
+    name: str
+    result_state: str
+    exit_value: str | None
+    failed_cell: int | None
+    error: str | None
+    task_run_id: int | None
+
+    @classmethod
+    def of(cls, report: NotebookRunReport) -> NotebookOutcome:
+        return cls(report.name, report.result_state, report.exit_value, report.failed_cell, report.error, report.task_run_id)
+
+    def json_fields(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "result_state": self.result_state, "exit_value": self.exit_value,
+            "failed_cell": self.failed_cell, "error": self.error, "task_run_id": self.task_run_id,
         }
-    return fields
 
 
-def _read_json(path: Path) -> dict | None:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+@dataclass(frozen=True)
+class ReportPaths:
+    """The reports of one build in the results folder."""
+
+    junit: Path
+    html: Path
+    summary: Path
+
+    def json_fields(self) -> dict[str, str]:
+        return {"junit": str(self.junit), "html": str(self.html), "summary": str(self.summary)}
+
+
+@dataclass(frozen=True)
+class CiOutcome:
+    """A CI build as far as `invoke ci` got: which build, which run, how it ended, what it wrote.
+
+    `run_id` is None until a run was submitted; `result` until the run's end was recorded (the
+    run's result state, CANCELED when it was cancelled before it reported one); `notebooks`,
+    `run_page_url` and `reports` until the reports were written; `exit_code` when run_ci ended by
+    an exception the task layer turns into one (an error), 130/143 after a signal.
+    """
+
+    build_id: str
+    branch: str
+    commit: str | None
+    ci_folder: str
+    run_id: int | None = None
+    run_page_url: str | None = None
+    life_cycle_state: str | None = None
+    result: str | None = None
+    notebooks: tuple[NotebookOutcome, ...] = ()
+    reports: ReportPaths | None = None
+    exit_code: int | None = None
+
+    def json_fields(self) -> dict[str, Any]:
+        """The run fields of `invoke ci --json` (the build's own are recorded before the build starts)."""
+        fields: dict[str, Any] = {"run_id": self.run_id, "result": self.result}
+        if self.reports is not None:  # the notebooks' results are told once they are in the reports
+            fields["run_page_url"] = self.run_page_url
+            fields["notebooks"] = [notebook.json_fields() for notebook in self.notebooks]
+            fields["reports"] = self.reports.json_fields()
+        return fields
+
+
+class CiProgress:
+    """The outcome of the build under way, replaced field by field as run_ci learns them."""
+
+    def __init__(self, build: BuildInfo, ci_folder: str) -> None:
+        self.outcome = CiOutcome(build_id=build.build_id, branch=build.branch, commit=build.commit, ci_folder=ci_folder)
+
+    def record(self, **fields: Any) -> CiOutcome:
+        self.outcome = replace(self.outcome, **fields)
+        return self.outcome

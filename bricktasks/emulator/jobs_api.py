@@ -10,7 +10,7 @@ import os
 import re
 from typing import Any
 
-from bricktasks.backends.base import TERMINAL_STATES, NotebookTask, Run, RunOutput, RunSpec
+from bricktasks.backends.base import TERMINAL_STATES, NotebookTask, Run, RunOutput, RunSpec, compute_from_task_fields
 from bricktasks.emulator.protocol import ApiError, Request, Response, json_response, truthy
 from bricktasks.emulator.routing import EmulatorState, Route
 from bricktasks.errors import NotFound
@@ -38,7 +38,7 @@ def spec_from_body(body: dict[str, Any]) -> RunSpec:
     if not isinstance(tasks_json, list) or not tasks_json:
         raise _bad("tasks must be a non-empty list")
     tasks, libraries, keys = [], [], set()
-    new_cluster, existing_cluster_id, timeouts = None, None, []
+    compute, timeouts = None, []
     for task in tasks_json:
         key = task.get("task_key")
         notebook = task.get("notebook_task")
@@ -51,8 +51,7 @@ def spec_from_body(body: dict[str, Any]) -> RunSpec:
         keys.add(key)
         parameters = {str(k): str(v) for k, v in (notebook.get("base_parameters") or {}).items()}
         tasks.append(NotebookTask(task_key=key, notebook_path=notebook["notebook_path"], base_parameters=parameters))
-        new_cluster = new_cluster or task.get("new_cluster")
-        existing_cluster_id = existing_cluster_id or task.get("existing_cluster_id")
+        compute = compute or compute_from_task_fields(task)
         for library in task.get("libraries") or []:
             if library not in libraries:
                 libraries.append(library)
@@ -65,8 +64,7 @@ def spec_from_body(body: dict[str, Any]) -> RunSpec:
     return RunSpec(
         run_name=str(body.get("run_name") or "Untitled"),
         tasks=tuple(tasks),
-        new_cluster=new_cluster,
-        existing_cluster_id=existing_cluster_id,
+        compute=compute,
         libraries=tuple(libraries),
         timeout_seconds=timeout,
         idempotency_token=str(token) if token else None,

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from bricktasks.backends.base import Backend, NotebookTask, Run, RunSpec
+from bricktasks.backends.base import Backend, ExistingCluster, NotebookTask, Run, RunSpec
 from bricktasks.backends.local import LocalBackend
 from bricktasks.errors import BackendError
 from bricktasks.testing.emulator import databricks_backend, start_emulator
@@ -49,7 +49,7 @@ class Place:
         return self.workspace
 
     def spec(self, notebook: str, **options) -> RunSpec:
-        options.setdefault("existing_cluster_id", self.cluster_id)
+        options.setdefault("compute", ExistingCluster(self.cluster_id) if self.cluster_id else None)
         return RunSpec(run_name=f"contract {notebook.rsplit('/', 1)[-1]}", tasks=(NotebookTask("main", notebook),), **options)
 
     def wait(self, run_id: int, *, until=lambda run: run.is_terminal) -> Run:

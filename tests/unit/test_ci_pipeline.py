@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import time
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
 from bricktasks.backends.base import ObjectType
+from bricktasks.backends.local import LocalBackend
 from bricktasks.buildinfo import BuildInfo
 from bricktasks.ci.manifest import BUILD_MANIFEST, list_ci_builds, read_build_manifest, survey_ci, write_build_manifest
 from bricktasks.ci.pipeline import plan_ci, run_ci
-from bricktasks.ci.summary import ci_fields
+from bricktasks.ci.summary import CiOutcome, CiProgress, NotebookOutcome, ReportPaths
 from bricktasks.clusterspec import ClusterSpec
 from bricktasks.errors import NotFound, UserInputError
+from bricktasks.interrupts import Interrupted, handle_signals
 from bricktasks.layout import ProjectLayout
 from bricktasks.workspace.helpers import install_libraries_source, set_environment_source
 
@@ -90,11 +95,11 @@ def test_dry_run_prints_the_plan_and_changes_nothing(project, backend, recording
     artifact = tmp_path / "tinylib-0.3.1.dev17-py3-none-any.whl"
     artifact.write_bytes(b"not read in a dry run")
     plan = plan_ci(project, BUILD, ["ModelTraining", "PrepareData"])
-    code = run_ci(
+    outcome = run_ci(
         project, backend, plan, artifacts=[artifact], cluster=ClusterSpec(), timeout_s=1500,
         console=recording.console, secrets=[], dry_run=True,
     )
-    assert code == 0
+    assert outcome == CiOutcome("17", "feature/x", BUILD.commit, "/Projects/forecasting/CI/17-feature__x", exit_code=0)
     assert recording.lines == [
         "build 17 of feature/x (0123456789abcdef0123456789abcdef01234567) on the local backend",
         "would upload forecasting/ to /Projects/forecasting/CI/17-feature__x with set_environment -> ci",
@@ -110,13 +115,13 @@ def test_dry_run_prints_the_plan_and_changes_nothing(project, backend, recording
 # ---- run_ci: real runs on the local backend ----------------------------------------------
 
 
-def _run(project, backend, recording, build, notebooks, artifacts=()):
+def _run(project, backend, recording, build, notebooks, artifacts=(), progress=None):
     plan = plan_ci(project, build, notebooks)
-    code = run_ci(
+    outcome = run_ci(
         project, backend, plan, artifacts=list(artifacts), cluster=ClusterSpec(), timeout_s=120,
-        console=recording.console, secrets=[],
+        console=recording.console, secrets=[], progress=progress,
     )
-    return plan, code
+    return plan, outcome
 
 
 def test_a_passing_build_uploads_runs_reports_and_records_its_result(project, backend, recording, add_files, make_wheel):
@@ -127,9 +132,9 @@ def test_a_passing_build_uploads_runs_reports_and_records_its_result(project, ba
     })
     wheel = make_wheel("tinylib", "0.3.1.dev17", body="VALUE = 41 + 1\n")
     build = BuildInfo("17", "BI-7", "0123456789abcdef0123456789abcdef01234567", "github-actions")
-    plan, code = _run(project, backend, recording, build, ["Exits"], [wheel])
+    plan, outcome = _run(project, backend, recording, build, ["Exits"], [wheel])
 
-    assert code == 0
+    assert outcome.exit_code == 0
     remote_wheel = "/Projects/forecasting/libraries/CI/17-BI-7/tinylib-0.3.1.dev17-py3-none-any.whl"
     assert backend.read_file(remote_wheel) == wheel.read_bytes()
     folder = "/Projects/forecasting/CI/17-BI-7"
@@ -157,16 +162,21 @@ def test_a_passing_build_uploads_runs_reports_and_records_its_result(project, ba
     junit = (project.results_dir / "test-results.xml").read_text()
     assert 'tests="1"' in junit and 'failures="0"' in junit
 
-    fields = ci_fields(backend, folder, project.results_dir)
-    assert fields["run_id"] == run_id and fields["result"] == "SUCCESS"
-    assert fields["notebooks"] == [{
-        "name": "Exits", "result_state": "SUCCESS", "exit_value": "value 42", "failed_cell": None, "error": None,
-        "task_run_id": run.tasks[0].run_id,
-    }]
-    assert fields["reports"] == {
-        "junit": str(project.results_dir / "test-results.xml"),
-        "html": str(project.results_dir / "report.html"),
-        "summary": str(project.results_dir / "summary.json"),
+    assert (outcome.build_id, outcome.branch, outcome.commit, outcome.ci_folder) == ("17", "BI-7", build.commit, folder)
+    assert (outcome.run_id, outcome.life_cycle_state, outcome.result) == (run_id, "TERMINATED", "SUCCESS")
+    assert outcome.json_fields() == {
+        "run_id": run_id,
+        "result": "SUCCESS",
+        "run_page_url": None,
+        "notebooks": [{
+            "name": "Exits", "result_state": "SUCCESS", "exit_value": "value 42", "failed_cell": None, "error": None,
+            "task_run_id": run.tasks[0].run_id,
+        }],
+        "reports": {
+            "junit": str(project.results_dir / "test-results.xml"),
+            "html": str(project.results_dir / "report.html"),
+            "summary": str(project.results_dir / "summary.json"),
+        },
     }
 
 
@@ -182,9 +192,10 @@ def test_a_failing_notebook_fails_the_build_and_a_rerun_replaces_the_previous_on
     stale_library.write_bytes(b"old")
     backend.upload_file(f"{libraries}/tinylib-0.1-py3-none-any.whl", stale_library)
 
-    plan, code = _run(project, backend, recording, build, ["Exits", "Fails"])
+    plan, outcome = _run(project, backend, recording, build, ["Exits", "Fails"])
 
-    assert code == 1
+    assert outcome.exit_code == 1 and outcome.result == "FAILED"
+    assert [(nb.name, nb.result_state, nb.failed_cell) for nb in outcome.notebooks] == [("Exits", "SUCCESS", None), ("Fails", "FAILED", 2)]
     assert f"replaced the previous contents of {folder}" in recording.lines
     assert f"replaced the previous contents of {libraries}" in recording.lines
     with pytest.raises(NotFound):
@@ -300,27 +311,30 @@ def test_the_survey_of_a_project_without_ci_is_empty(backend):
     assert (surveyed.builds, surveyed.not_builds) == ([], [])
 
 
-# ---- the --json summary ---------------------------------------------------------------------
+# ---- the outcome and its --json fields -------------------------------------------------------
+
+FOLDER = f"{CI_ROOT}/7-BI-1"
+STARTED = CiOutcome("7", "BI-1", "abc123", FOLDER)
 
 
-def _summary(results: Path, ci_folder: str, started_at: str, **extra) -> None:
-    results.mkdir(parents=True, exist_ok=True)
-    notebooks = [
-        {"name": "A", "result_state": "SUCCESS", "exit_value": "1", "failed_cell": None, "error": None, "task_run_id": 8,
-         "run_page_url": None, "duration_s": 3.0},
-        {"name": "B", "result_state": "FAILED", "exit_value": None, "failed_cell": 4, "error": "boom", "task_run_id": 9,
-         "run_page_url": "https://example/run/7"},
-    ]
-    (results / "summary.json").write_text(json.dumps({"ci_folder": ci_folder, "started_at": started_at, "notebooks": notebooks, **extra}))
+def test_the_json_of_a_build_before_its_run_was_submitted_names_no_run():
+    assert STARTED.json_fields() == {"run_id": None, "result": None}
 
 
-def test_summary_fields_of_a_finished_build(backend, tmp_path):
-    folder, results = f"{CI_ROOT}/7-BI-1", tmp_path / "results"
-    backend.mkdirs(folder)
-    write_build_manifest(backend, folder, {"created": "2026-05-01T12:00:00+00:00", "run_id": 7, "result": "FAILED"})
-    _summary(results, folder, "2026-05-01T12:00:00+00:00")
-    (results / "test-results.xml").write_text("<testsuite/>")  # no report.html: not named
-    assert ci_fields(backend, folder, results) == {
+def test_the_json_of_a_submitted_run_without_reports_names_the_run_only():
+    assert replace(STARTED, run_id=7, exit_code=143).json_fields() == {"run_id": 7, "result": None}
+
+
+def test_the_json_of_a_finished_build_has_each_notebook_and_the_report_paths(tmp_path):
+    notebooks = (
+        NotebookOutcome("A", "SUCCESS", "1", None, None, 8),
+        NotebookOutcome("B", "FAILED", None, 4, "boom", 9),
+    )
+    reports = ReportPaths(tmp_path / "test-results.xml", tmp_path / "report.html", tmp_path / "summary.json")
+    finished = replace(STARTED, run_id=7, run_page_url="https://example/run/7", life_cycle_state="TERMINATED", result="FAILED",
+                       notebooks=notebooks, reports=reports, exit_code=1)
+    fields = finished.json_fields()
+    assert fields == {
         "run_id": 7,
         "result": "FAILED",
         "run_page_url": "https://example/run/7",
@@ -328,29 +342,69 @@ def test_summary_fields_of_a_finished_build(backend, tmp_path):
             {"name": "A", "result_state": "SUCCESS", "exit_value": "1", "failed_cell": None, "error": None, "task_run_id": 8},
             {"name": "B", "result_state": "FAILED", "exit_value": None, "failed_cell": 4, "error": "boom", "task_run_id": 9},
         ],
-        "reports": {"junit": str(results / "test-results.xml"), "summary": str(results / "summary.json")},
+        "reports": {
+            "junit": str(tmp_path / "test-results.xml"), "html": str(tmp_path / "report.html"), "summary": str(tmp_path / "summary.json"),
+        },
     }
+    assert list(fields) == ["run_id", "result", "run_page_url", "notebooks", "reports"]  # the order --json prints
+    assert json.loads(json.dumps(fields)) == fields
 
 
-@pytest.mark.parametrize(
-    ("summary_folder", "started_at"),
-    [
-        (f"{CI_ROOT}/7-BI-1", "2026-04-30T09:00:00+00:00"),  # an earlier build of the same id
-        (f"{CI_ROOT}/8-BI-1", "2026-05-01T12:00:00+00:00"),  # another build's folder
-    ],
-)
-def test_a_summary_left_over_from_another_build_is_ignored(backend, tmp_path, summary_folder, started_at):
-    folder, results = f"{CI_ROOT}/7-BI-1", tmp_path / "results"
-    backend.mkdirs(folder)
-    write_build_manifest(backend, folder, {"created": "2026-05-01T12:00:00+00:00", "run_id": 7, "result": None})
-    _summary(results, summary_folder, started_at)
-    assert ci_fields(backend, folder, results) == {"run_id": 7, "result": None}
+def test_progress_replaces_the_outcome_field_by_field():
+    progress = CiProgress(BuildInfo("7", "BI-1", "abc123", None), FOLDER)
+    assert progress.outcome == STARTED
+    assert progress.record(run_id=7) == replace(STARTED, run_id=7) == progress.outcome
+    assert STARTED.run_id is None  # each outcome stays as it was made
 
 
-def test_summary_fields_before_anything_was_written(backend, tmp_path):
-    folder = f"{CI_ROOT}/7-BI-1"
-    assert ci_fields(backend, folder, tmp_path / "nothing") == {"run_id": None, "result": None}
-    backend.mkdirs(folder)
-    backend.import_object(f"{folder}/{BUILD_MANIFEST}", b"{broken", format="AUTO")
-    (tmp_path / "summary.json").write_text("[]")  # not an object
-    assert ci_fields(backend, folder, tmp_path) == {"run_id": None, "result": None}
+# ---- the outcome after a signal -------------------------------------------------------------
+
+SLEEPS = HEADER + "import time\ntime.sleep(60)\n"
+
+
+class SignalledOnFirstPoll(LocalBackend):
+    """The local backend, sent SIGTERM as the wait asks for the run the first time."""
+
+    polled = False
+
+    def get_run(self, run_id):
+        if not self.polled:
+            self.polled = True
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.5)  # the handler raises Interrupted here, in the middle of the poll
+        return super().get_run(run_id)
+
+
+class SignalledOnUpload(LocalBackend):
+    """The local backend, sent SIGTERM as the first notebook is uploaded."""
+
+    def import_object(self, path, content, **options):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.5)
+        return super().import_object(path, content, **options)
+
+
+def test_a_signal_during_the_wait_leaves_the_outcome_of_the_cancelled_run(project, recording, add_files, tmp_path):
+    add_files(project.source_dir, {"Sleeps.py": SLEEPS})
+    backend = SignalledOnFirstPoll(tmp_path / "signalled")
+    progress = CiProgress(BuildInfo("7", "BI-1", None, None), f"{CI_ROOT}/7-BI-1")
+    with handle_signals(), pytest.raises(Interrupted) as caught:
+        _run(project, backend, recording, BuildInfo("7", "BI-1", None, None), ["Sleeps"], progress=progress)
+    (run,) = backend.list_runs()
+    outcome = progress.outcome
+    assert caught.value.exit_code == 143 and f"run {run.run_id} was cancelled" in caught.value.detail
+    assert (outcome.run_id, outcome.result, outcome.exit_code) == (run.run_id, "CANCELED", 143)
+    fields = outcome.json_fields()
+    assert (fields["run_id"], fields["result"]) == (run.run_id, "CANCELED")
+    assert [(nb["name"], nb["result_state"]) for nb in fields["notebooks"]] == [("Sleeps", "CANCELED")]
+    assert fields["reports"]["junit"] == str(project.results_dir / "test-results.xml")
+
+
+def test_a_signal_during_the_upload_leaves_an_outcome_without_a_run(project, recording, tmp_path):
+    backend = SignalledOnUpload(tmp_path / "signalled")
+    progress = CiProgress(BuildInfo("7", "BI-1", None, None), f"{CI_ROOT}/7-BI-1")
+    with handle_signals(), pytest.raises(Interrupted) as caught:
+        _run(project, backend, recording, BuildInfo("7", "BI-1", None, None), ["ModelTraining"], progress=progress)
+    assert caught.value.detail == "no run was submitted" and backend.list_runs() == []
+    assert progress.outcome == replace(CiOutcome("7", "BI-1", None, f"{CI_ROOT}/7-BI-1"), exit_code=143)
+    assert progress.outcome.json_fields() == {"run_id": None, "result": None}

@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pytest
 
+from bricktasks.backends.base import ExistingCluster, NewCluster, compute_from_task_fields
 from bricktasks.clusterspec import load_cluster_spec
 from bricktasks.errors import ConfigError
 
@@ -15,13 +16,23 @@ def write(tmp_path, data):
 
 def test_the_projects_spec_loads():
     spec = load_cluster_spec(Path(__file__).parents[2] / "cluster.json")
-    assert spec.new_cluster["spark_version"].startswith("15.4")
+    assert isinstance(spec.compute, NewCluster) and spec.compute.spec["spark_version"].startswith("15.4")
     assert {"pypi": {"package": "ruptures==1.1.9"}} in spec.libraries
 
 
 def test_existing_cluster(tmp_path):
     spec = load_cluster_spec(write(tmp_path, {"existing_cluster_id": "0101-abc"}))
-    assert spec.existing_cluster_id == "0101-abc" and spec.new_cluster is None
+    assert spec.compute == ExistingCluster("0101-abc")
+    assert spec.compute.to_task_fields() == {"existing_cluster_id": "0101-abc"}
+
+
+def test_the_compute_names_its_jobs_api_fields_and_reads_them_back():
+    """The one seam between cluster.json, the run stores and runs/submit: a Compute and its task fields."""
+    new = NewCluster({"spark_version": "15.4.x-scala2.12", "num_workers": 1})
+    assert new.to_task_fields() == {"new_cluster": {"spark_version": "15.4.x-scala2.12", "num_workers": 1}}
+    for compute in (new, ExistingCluster("0101-abc")):
+        assert compute_from_task_fields({"task_key": "t", **compute.to_task_fields()}) == compute
+    assert compute_from_task_fields({"task_key": "t", "notebook_task": {}}) is None
 
 
 @pytest.mark.parametrize(
@@ -82,7 +93,7 @@ def test_a_spec_that_is_not_utf8_is_a_config_error(tmp_path):
 def test_a_spec_with_a_utf8_bom_loads(tmp_path):
     path = tmp_path / "cluster.json"
     path.write_bytes(b"\xef\xbb\xbf" + json.dumps({"new_cluster": SPARK}).encode())
-    assert load_cluster_spec(path).new_cluster == SPARK
+    assert load_cluster_spec(path).compute == NewCluster(SPARK)
 
 
 @pytest.mark.parametrize(

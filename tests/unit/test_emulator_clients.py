@@ -16,7 +16,9 @@ from databricks.sdk.errors import ResourceAlreadyExists
 from databricks.sdk.service import jobs
 from databricks.sdk.service.workspace import ImportFormat, Language, ObjectType
 
+from bricktasks.backends.base import ExistingCluster, NewCluster
 from bricktasks.backends.local import LocalBackend
+from bricktasks.emulator.jobs_api import spec_from_body
 from bricktasks.testing.emulator import start_emulator, workspace_client
 
 HEADER = b"# Databricks notebook source\n"
@@ -219,6 +221,17 @@ def test_old_single_task_shape_and_api_versions(api, emulator):
         assert (refused.status_code, refused.json()["error_code"]) == (400, "INVALID_PARAMETER_VALUE")
     assert api("POST", "/api/2.1/jobs/runs/cancel", json={"run_id": run_id}).json() == {}  # finished: left as it is
     assert api("GET", "/api/2.2/jobs/runs/get", params={"run_id": run_id}).json()["state"]["result_state"] == "SUCCESS"
+
+
+
+def test_the_submitted_compute_is_read_back_as_one_value():
+    """runs/submit's task fields become the RunSpec's Compute, in both shapes of the body."""
+    task = {"task_key": "t", "notebook_task": {"notebook_path": "/P/nb"}}
+    spark = {"spark_version": "15.4.x-scala2.12", "num_workers": 1}
+    assert spec_from_body({"tasks": [{**task, "new_cluster": spark}]}).compute == NewCluster(spark)
+    assert spec_from_body({"tasks": [{**task, "existing_cluster_id": "0101-abc"}]}).compute == ExistingCluster("0101-abc")
+    assert spec_from_body({"notebook_task": {"notebook_path": "/P/nb"}, "existing_cluster_id": "x"}).compute == ExistingCluster("x")
+    assert spec_from_body({"tasks": [task]}).compute is None
 
 
 # -- one state, two doors --------------------------------------------------------------------
