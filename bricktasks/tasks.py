@@ -268,7 +268,8 @@ def clean_ci(c, out, older_than, dry_run=False):
     outcome = clean.clean_ci(backend, project.layout, age, now=datetime.now(timezone.utc), dry_run=dry_run, console=console)
     out.record(older_than=older_than, dry_run=dry_run, **outcome)
     verb = "would delete" if dry_run else "deleted"
-    odd = "".join(f", {label} {len(outcome[key])}" for key, label in (("malformed", "malformed"), ("not_a_build", "not a build")) if outcome[key])
+    labels = (("malformed", "malformed"), ("not_a_build", "not a build"))
+    odd = "".join(f", {label} {len(outcome[key])}" for key, label in labels if outcome[key])
     console.result(f"{verb} {len(outcome['deleted'])}, kept {len(outcome['kept'])}, active {len(outcome['active'])}{odd}")
 
 

@@ -312,5 +312,5 @@ class Backend(abc.ABC):
         inside its client, so this is how a caller learns to send fewer requests at once."""
         yield
 
-    def close(self) -> None:
-        """Release connections or handles."""
+    def close(self) -> None:  # noqa: B027  (a capability with a defined default: nothing to release)
+        """Release connections or handles; the default holds none."""

@@ -131,7 +131,8 @@ def check_reachable(host: str, *, connect_s: float = CONNECT_SECONDS) -> None:
     try:
         socket.getaddrinfo(name, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise HostUnreachable(f"cannot reach {shown}: the name {name} does not resolve ({getattr(exc, 'strerror', None) or exc})", _HOST_HINT) from None
+        reason = getattr(exc, "strerror", None) or exc
+        raise HostUnreachable(f"cannot reach {shown}: the name {name} does not resolve ({reason})", _HOST_HINT) from None
     try:
         socket.create_connection((name, port), timeout=connect_s).close()
     except ConnectionRefusedError:

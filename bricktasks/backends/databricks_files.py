@@ -99,7 +99,10 @@ class DatabricksFiles:
                 if not status.is_dir:
                     return [status]
                 return sorted(
-                    (FileInfo(e.path, bool(e.is_directory), e.file_size or 0, e.last_modified or 0) for e in self.client.files.list_directory_contents(path)),
+                    (
+                        FileInfo(e.path, bool(e.is_directory), e.file_size or 0, e.last_modified or 0)
+                        for e in self.client.files.list_directory_contents(path)
+                    ),
                     key=lambda f: f.path,
                 )
         return [FileInfo(o.path, o.object_type is ObjectType.DIRECTORY, o.size or 0, o.modified_at or 0) for o in self.workspace.list(path)]

@@ -34,7 +34,9 @@ from bricktasks.backends.base import TERMINAL_STATES, Run, RunOutput, RunSpec, T
 from bricktasks.backends.local_paths import LocalPaths
 from bricktasks.errors import InvalidRequest, NotFound
 
-__all__ = ["LocalRunStore", "StoredRun", "now_ms", "process_alive", "kill_process_group", "without_credentials", "send_secrets", "read_secrets"]
+__all__ = [
+    "LocalRunStore", "StoredRun", "now_ms", "process_alive", "kill_process_group", "without_credentials", "send_secrets", "read_secrets",
+]
 
 RUN_FILE = "run.json"
 # credentials of whoever submits a run (a developer's shell, a CI agent, the emulator): a cluster
@@ -340,7 +342,8 @@ class LocalRunStore:
         result = self.result(task_run_id) or {}
         logs_path = self.run_dir(task_run_id) / "stdout.txt"
         logs = logs_path.read_text(errors="replace")[-20000:] if logs_path.exists() else None
-        error = result.get("error") or (record["state"]["state_message"] if record["state"]["result_state"] not in (None, "SUCCESS") else None)
+        failed = record["state"]["result_state"] not in (None, "SUCCESS")
+        error = result.get("error") or (record["state"]["state_message"] if failed else None)
         return RunOutput(result=result.get("exit_value"), error=error, error_trace=result.get("error_trace"), logs=logs)
 
     def export_html(self, run_id: int) -> str:

@@ -118,7 +118,8 @@ def run_task(
     kill_process_group(worker.pid, grace_seconds=0.2)  # anything the notebook left behind in its group
     result = store.result(task_id)
     if result is None:
-        state = {"life_cycle_state": "INTERNAL_ERROR", "result_state": "FAILED", "state_message": f"The notebook process exited with code {code} before reporting a result"}
+        message = f"The notebook process exited with code {code} before reporting a result"
+        state = {"life_cycle_state": "INTERNAL_ERROR", "result_state": "FAILED", "state_message": message}
     elif result.get("status") == "SUCCESS":
         state = {"life_cycle_state": "TERMINATED", "result_state": "SUCCESS", "state_message": ""}
     else:

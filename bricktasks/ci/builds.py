@@ -66,7 +66,7 @@ def ci_build_statuses(
     builds = [build for build in list_ci_builds(backend, layout) if branch is None or build.branch == branch]
     with ThreadPoolExecutor(max_workers=workers) as pool:
         results = list(pool.map(lambda build: build_result(backend, build), builds))
-    statuses = [BuildStatus(build, result, (now - build.created).total_seconds()) for build, result in zip(builds, results)]
+    statuses = [BuildStatus(build, result, (now - build.created).total_seconds()) for build, result in zip(builds, results, strict=True)]
     return sorted(statuses, key=lambda status: status.build.created, reverse=True)
 
 
@@ -77,4 +77,4 @@ def format_table(statuses: list[BuildStatus]) -> list[str]:
         for status in statuses
     ]
     widths = [max(len(row[column]) for row in rows) for column in range(3)]
-    return ["  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths)) + "  " + row[3] for row in rows]
+    return ["  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)) + "  " + row[3] for row in rows]

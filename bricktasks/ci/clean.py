@@ -92,7 +92,7 @@ def clean_ci(
         return verdict
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for build, verdict in zip(ci.builds, pool.map(clean, ci.builds)):
+        for build, verdict in zip(ci.builds, pool.map(clean, ci.builds), strict=True):
             if verdict != "gone":
                 outcome[verdict].append(build.name)
     _clean_orphan_libraries(backend, layout, {build.name for build in ci.builds} | set(ci.not_builds), older_than,
@@ -176,7 +176,8 @@ def _clean_orphan_libraries(
             console.info(f"{'would delete' if dry_run else 'deleted'} {label} ({shown})")
             outcome["deleted"].append(label)
         else:
-            console.info(f"{'keep   ' if verdict == 'kept' else 'skip   '} {label} ({shown}{'' if verdict == 'kept' else ': it may be uploading'})")
+            kept = verdict == "kept"
+            console.info(f"{'keep   ' if kept else 'skip   '} {label} ({shown}{'' if kept else ': it may be uploading'})")
             outcome[verdict].append(label)
 
 

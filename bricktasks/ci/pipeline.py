@@ -54,7 +54,8 @@ def plan_ci(project: Project, build: BuildInfo, notebooks: list[str]) -> CiPlan:
     checked = [project.check_notebook(name) for name in notebooks]
     project.check_env("ci")
     name = layout.ci_build_name(build.build_id, build.branch)
-    return CiPlan(build, layout.ci_build(build.build_id, build.branch), layout.ci_libraries(build.build_id, build.branch), f"CI-{name}", checked)
+    folder, libraries = layout.ci_build(build.build_id, build.branch), layout.ci_libraries(build.build_id, build.branch)
+    return CiPlan(build, folder, libraries, f"CI-{name}", checked)
 
 
 def _replace_previous_build(backend: Backend, plan: CiPlan, console: Console) -> None:

@@ -88,10 +88,13 @@ def get_file(request: Request, state: EmulatorState, match) -> Response:
     if range_header:
         window = _byte_range(range_header, info.size)
         if window is None:
-            raise ApiError(416, "INVALID_PARAMETER_VALUE", f"Range {range_header} is not satisfiable", {"Content-Range": f"bytes */{info.size}"})
+            unsatisfiable = {"Content-Range": f"bytes */{info.size}"}
+            raise ApiError(416, "INVALID_PARAMETER_VALUE", f"Range {range_header} is not satisfiable", unsatisfiable)
         start, end = window
         headers["Content-Range"] = f"bytes {start}-{end}/{info.size}"
-        return Response(206, content_type="application/octet-stream", headers=headers, file=disk, file_offset=start, file_length=end - start + 1)
+        return Response(
+            206, content_type="application/octet-stream", headers=headers, file=disk, file_offset=start, file_length=end - start + 1
+        )
     return Response(200, content_type="application/octet-stream", headers=headers, file=disk, file_length=info.size)
 
 
@@ -101,7 +104,8 @@ def head_file(request: Request, state: EmulatorState, match) -> Response:
     if info is None or info.is_dir:
         raise _not_found(path)
     # HEAD answers the GET's headers with no body: the server writes Content-Length from file_length
-    return Response(200, content_type="application/octet-stream", headers=_file_headers(info), file=state.backend.paths.file_path(path), file_length=info.size)
+    disk = state.backend.paths.file_path(path)
+    return Response(200, content_type="application/octet-stream", headers=_file_headers(info), file=disk, file_length=info.size)
 
 
 def delete_file(request: Request, state: EmulatorState, match) -> Response:

@@ -161,7 +161,8 @@ def get_output(request: Request, state: EmulatorState, match) -> Response:
     body: dict[str, Any] = {"metadata": run_json(request, state, parent)}
     if output.result is not None:
         result = output.result.encode()
-        body["notebook_output"] = {"result": result[:OUTPUT_CAP].decode(errors="ignore"), "truncated": len(result) > OUTPUT_CAP or output.truncated}
+        truncated = len(result) > OUTPUT_CAP or output.truncated
+        body["notebook_output"] = {"result": result[:OUTPUT_CAP].decode(errors="ignore"), "truncated": truncated}
     else:
         body["notebook_output"] = {}
     for name in ("error", "error_trace", "logs"):

@@ -234,7 +234,8 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         if is_api and self.server.bucket is not None:
             wait = self.server.bucket.take()
             if wait is not None:
-                return ApiError(429, "REQUEST_LIMIT_EXCEEDED", "Too many requests: the rate limit is exceeded.", {"Retry-After": str(wait)}).response()
+                message = "Too many requests: the rate limit is exceeded."
+                return ApiError(429, "REQUEST_LIMIT_EXCEEDED", message, {"Retry-After": str(wait)}).response()
         if route is None:
             return ApiError(404, "ENDPOINT_NOT_FOUND", f"No API found for '{self.command} {request.path}'").response()
         return None

@@ -45,7 +45,8 @@ def import_object(request: Request, state: EmulatorState, match) -> Response:
     language = fields.get("language") or None
     is_notebook = format == "SOURCE" or (format == "AUTO" and notebook_language(os.path.basename(path), content[:64]))
     if len(content) > MAX_IMPORT_BYTES:  # a FILE too: the limit is the import's, whatever it creates
-        raise ApiError(400, "MAX_NOTEBOOK_SIZE_EXCEEDED", f"File size imported is ({len(content)} bytes), exceeded max size (10485760 bytes)")
+        message = f"File size imported is ({len(content)} bytes), exceeded max size (10485760 bytes)"
+        raise ApiError(400, "MAX_NOTEBOOK_SIZE_EXCEEDED", message)
     overwrite = truthy(fields.get("overwrite"))
     if "auto-overwrite-file" in state.quirks and format == "AUTO" and overwrite and not is_notebook:
         with contextlib.suppress(NotFound):

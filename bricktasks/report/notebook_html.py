@@ -51,7 +51,8 @@ pre{background:#f6f8fa;border-radius:4px;margin:6px 0;overflow:auto;padding:8px;
 .meta{color:#57606a;font-size:12px}.cell{border-left:3px solid #d0d7de;margin:10px 0;padding:4px 10px}
 .cell-error{background:#fff5f5;border-left-color:#cf222e}.cell-head{color:#57606a;font-size:12px}
 .error-message{color:#cf222e;font-weight:600}pre.error-trace{background:#ffebe9}
-.exit-value pre{background:#dafbe1}.output-html{border:1px solid #d0d7de;height:320px;resize:vertical;width:100%}.output-image{max-width:100%}
+.exit-value pre{background:#dafbe1}.output-html{border:1px solid #d0d7de;height:320px;resize:vertical;width:100%}
+.output-image{max-width:100%}
 table{border-collapse:collapse;margin:6px 0}td,th{border:1px solid #d0d7de;font-size:12px;padding:3px 6px;text-align:left}
 th{background:#f6f8fa}.note{color:#57606a;font-size:12px;font-style:italic}
 .figures{display:flex;flex-wrap:wrap;gap:12px}.figures figure{margin:0;max-width:580px}
@@ -266,7 +267,10 @@ def render_run_html(run_name: str, results: list[dict]) -> str:
     """The whole page for one run: its name, overall status (`id="status"`), every notebook."""
     status = overall_status(result.get("status") for result in results)
     total = sum(float(result.get("duration_s") or 0) for result in results)
-    header = f'<h1>{esc(run_name)} {status_badge(status, element_id="status")}</h1><p class="meta">{len(results)} notebook(s) · {seconds(total)}</p>'
+    header = (
+        f'<h1>{esc(run_name)} {status_badge(status, element_id="status")}</h1>'
+        f'<p class="meta">{len(results)} notebook(s) · {seconds(total)}</p>'
+    )
     sections = [render_notebook(result, anchor=f"nb-{number}") for number, result in enumerate(results, 1)]
     if not results:
         sections.append('<p class="note">This run left no notebook results.</p>')

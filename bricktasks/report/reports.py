@@ -213,7 +213,9 @@ def write_junit(report: BuildReport, path: Path, *, secrets: Iterable[str] = ())
     outcomes = [_outcome(nb.result_state) for nb in report.notebooks]
     counts = {key: str(outcomes.count(outcome)) for key, outcome in (("failures", "failure"), ("errors", "error"), ("skipped", "skipped"))}
     time = f"{sum(nb.duration_s for nb in report.notebooks):.3f}"
-    suite = ET.Element("testsuite", {"name": clean_text(f"bricktasks ci {report.name}"), "tests": str(len(outcomes)), **counts, "time": time})
+    suite = ET.Element(
+        "testsuite", {"name": clean_text(f"bricktasks ci {report.name}"), "tests": str(len(outcomes)), **counts, "time": time}
+    )
     stamp = _junit_timestamp(report.started_at)
     if stamp:
         suite.set("timestamp", stamp)
@@ -224,8 +226,9 @@ def write_junit(report: BuildReport, path: Path, *, secrets: Iterable[str] = ())
     for name, value in values:
         ET.SubElement(properties, "property", {"name": name, "value": clean_text(value or "")})
     classname = "databricks." + ".".join(part for part in report.ci_folder.split("/") if part)
-    for nb, outcome in zip(report.notebooks, outcomes):
-        case = ET.SubElement(suite, "testcase", {"classname": clean_text(classname), "name": clean_text(nb.name), "time": f"{nb.duration_s:.3f}"})
+    for nb, outcome in zip(report.notebooks, outcomes, strict=True):
+        attributes = {"classname": clean_text(classname), "name": clean_text(nb.name), "time": f"{nb.duration_s:.3f}"}
+        case = ET.SubElement(suite, "testcase", attributes)
         if outcome != "passed":
             attributes = {"message": _message(nb)}
             if outcome != "skipped":  # <skipped> has only a message in the JUnit schemas CI systems validate against
@@ -284,13 +287,15 @@ def _summary(report: BuildReport, exports: dict[int, str]) -> str:
         rows.append(
             f'<tr><td><a href="#nb-{number + 1}">{esc(nb.name)}</a></td><td>{status_badge(nb.result_state)}</td>'
             f"<td>{seconds(nb.duration_s)}</td><td><code>{esc(shorten(nb.exit_value))}</code></td>"
-            f'<td>{esc(shorten(nb.error) if nb.result_state != "SUCCESS" else "")}</td><td>{" · ".join(part for part in links if part)}</td></tr>'
+            f'<td>{esc(shorten(nb.error) if nb.result_state != "SUCCESS" else "")}</td>'
+            f'<td>{" · ".join(part for part in links if part)}</td></tr>'
         )
     overall = "SUCCESS" if report.succeeded else overall_status(nb.result_state for nb in report.notebooks)
     return (
         f'<header class="summary"><h1>bricktasks ci {esc(report.name)} {status_badge(overall, element_id="status")}</h1>'
         + "<table class=\"facts\">" + "".join(f"<tr><th>{label}</th><td>{esc(value)}</td></tr>" for label, value in facts) + "</table>"
-        + '<table class="notebooks"><thead><tr><th>Notebook</th><th>State</th><th>Duration</th><th>Exit value</th><th>Error</th><th>Links</th></tr></thead>'
+        + '<table class="notebooks"><thead><tr><th>Notebook</th><th>State</th><th>Duration</th>'
+        + "<th>Exit value</th><th>Error</th><th>Links</th></tr></thead>"
         + f"<tbody>{''.join(rows)}</tbody></table>{_figures(report.notebooks)}</header>"
     )
 
@@ -306,7 +311,8 @@ def _detail(nb: NotebookRunReport, number: int, export: str | None) -> str:
         extra.append(esc(nb.state_message))
     extra.append(link(nb.run_page_url, "run page"))
     if export:  # a remote run's cells, outputs and plots are only there
-        extra.append(f'<a href="{esc(quote(export))}">Databricks run export</a>' + ("" if nb.result else ": the cells, their outputs and plots"))
+        what = "" if nb.result else ": the cells, their outputs and plots"
+        extra.append(f'<a href="{esc(quote(export))}">Databricks run export</a>' + what)
     elif not nb.result:
         extra.append("no cell detail for this run")
     extra_html = f'<p class="meta">{" · ".join(part for part in extra if part)}</p>' if any(extra) else ""

@@ -50,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     result = execute_notebook(ctx, args.notebook, listener=_progress)
     write_result(args.result, result)
     if result.status == SUCCESS:
-        print(f"SUCCESS in {result.duration_s:.1f}s" + (f", exit value: {result.exit_value}" if result.exit_value is not None else ""), flush=True)
+        exit_value = f", exit value: {result.exit_value}" if result.exit_value is not None else ""
+        print(f"SUCCESS in {result.duration_s:.1f}s{exit_value}", flush=True)
         return 0
     where = f"cell {result.failed_cell}" if result.failed_cell else "before the first cell"
     print(f"FAILED in {where}: {result.error}", flush=True)

@@ -237,7 +237,8 @@ class _NotebookRun:
             except (NotebookExit, DeadlineExceeded):
                 raise
             except _CellFailed as failed:
-                raise _CellFailed(failed.error, f"in {path}, cell {index}: %run {failed.path}\n{failed.trace}", failed.path, failed.cell) from None
+                trace = f"in {path}, cell {index}: %run {failed.path}\n{failed.trace}"
+                raise _CellFailed(failed.error, trace, failed.path, failed.cell) from None
             except BaseException as exc:  # noqa: BLE001
                 raise _CellFailed(_one_line(exc), f"in {path}, cell {index}:\n{_trace(exc, self.session)}", path, index) from None
 

@@ -150,4 +150,6 @@ def _require_java() -> None:
     if java and os.access(java, os.X_OK):
         return
     where = f"JAVA_HOME={java_home} has no bin/java" if java_home else "no java on PATH"
-    raise JavaMissing(f"local Spark needs a Java 17 runtime: {where}; install one (apt-get install openjdk-17-jre-headless) or fix JAVA_HOME")
+    raise JavaMissing(
+        f"local Spark needs a Java 17 runtime: {where}; install one (apt-get install openjdk-17-jre-headless) or fix JAVA_HOME"
+    )

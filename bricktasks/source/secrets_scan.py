@@ -61,7 +61,9 @@ _B64 = r"A-Za-z0-9+/"
 SHAPES = [
     ("Databricks token", re.compile(r"(?<![A-Za-z0-9])dapi[0-9a-f]{32}(?:-\d)?(?![A-Za-z0-9])")),
     ("Databricks OAuth secret", re.compile(r"(?<![A-Za-z0-9])dose[0-9a-f]{32}(?![A-Za-z0-9])")),
-    ("AWS access key", re.compile(r"(?<![A-Z0-9])(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA)[A-Z2-7]{16}(?![A-Z0-9])")),
+    ("AWS access key", re.compile(
+        r"(?<![A-Z0-9])(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA)[A-Z2-7]{16}(?![A-Z0-9])"
+    )),
     (
         "AWS secret key",
         re.compile(rf"(?i)aws[\w.-]{{0,20}}?(?:secret|key|pwd|pw|password|pass|token)[\w.\"'\]\s-]{{0,20}}?[:=,>]+\s*[\\\"'`]*([{_B64}]{{40}})(?![{_B64}])"),
@@ -150,9 +152,8 @@ def _is_literal_secret(value: str, name: str = "") -> bool:
     value = value.strip()
     if len(value) < MIN_SECRET_LENGTH or any(char.isspace() for char in value) or PLACEHOLDER.match(value):
         return False
-    if value.lower() == name.lower() or _names_a_secret(value):
-        return False  # PASSWORD = "password", key="db-password": the name of a key, not a secret
-    return True
+    # PASSWORD = "password", key="db-password": the name of a key, not a secret
+    return not (value.lower() == name.lower() or _names_a_secret(value))
 
 
 def _keyword_hit(line: str, config_file: bool) -> str | None:

@@ -57,7 +57,8 @@ def push_source(
             console.info(f"would upload {item.remote_rel}")
         for rel in plan.extra:
             console.info(f"would {'prune' if prune else 'keep (not in the working copy)'} {rel}")
-        return SyncResult(target, uploaded=[i.remote_rel for i in plan.uploads], unchanged=[i.remote_rel for i in plan.unchanged], extra=plan.extra)
+        uploaded, unchanged = [i.remote_rel for i in plan.uploads], [i.remote_rel for i in plan.unchanged]
+        return SyncResult(target, uploaded=uploaded, unchanged=unchanged, extra=plan.extra)
     uploading = console.upload_progress(
         files=len(plan.uploads), total_bytes=sum(len(item.content) for item in plan.uploads), label=f"uploading to {target}"
     )
