@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bricktasks.backends.base import Backend
+from bricktasks.backends.base import Backend, notebook_language
 from bricktasks.backends.retry import DEFAULT_POLICY
 from bricktasks.backends.retrying import RetryingBackend
 from bricktasks.buildinfo import BranchUnknown, BuildInfo, detect_build_info, resolve_branch
@@ -81,7 +81,8 @@ class Project:
             rel = path.relative_to(self.source_dir).as_posix()
             if rel.startswith("conf/") or any(part.startswith(".") for part in rel.split("/")):
                 continue
-            if path.read_bytes()[:64].startswith(b"# Databricks notebook source") and rel[:-3] not in HELPER_NOTEBOOKS:
+            # the workspace's own rule (a BOM before the header is still a notebook), as sync applies it
+            if notebook_language(path.name, path.read_bytes()[:64]) == "PYTHON" and rel[:-3] not in HELPER_NOTEBOOKS:
                 names.append(rel[:-3])
         return names
 
@@ -126,13 +127,11 @@ def local_secrets(environ: Mapping[str, str], project_dir: Path | None = None) -
             raise ConfigError(
                 f"{name} in .env names no secret scope and key", "write it as BRICKTASKS_SECRET__<scope>__<key>=value"
             )
-    merged.update(
-        {name: value for name, value in environ.items() if name.startswith(SECRET_PREFIX) and (value != "" or name not in merged)}
-    )
+    merged.update({name: value for name, value in environ.items() if name.startswith(SECRET_PREFIX) and value != ""})
     scopes: dict[str, dict[str, str]] = {}
     for name, value in merged.items():
         address = _secret_address(name)
-        if address is not None:
+        if address is not None and value != "":  # an empty value is unset, wherever it was given
             scopes.setdefault(address[0], {})[address[1]] = value
     return scopes
 

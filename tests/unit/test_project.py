@@ -145,7 +145,6 @@ def test_notebooks_leave_out_conf_helpers_hidden_folders_and_plain_files(project
     assert project.notebooks() == ["ModelTraining", "PrepareData", "reports/Weekly", "reports/set_environment"]
 
 
-@pytest.mark.xfail(strict=True, reason="bug: sync uploads a BOM-prefixed .py as a NOTEBOOK, Project.notebooks() misses it")
 def test_a_notebook_saved_with_a_bom_is_a_notebook_for_ci_as_for_sync(project, add_files):
     (project.source_dir / "Windows.py").write_bytes(b"\xef\xbb\xbf" + HEADER.encode() + b"print(1)\n")
     assert "Windows" in project.notebooks()
@@ -198,6 +197,7 @@ def test_secrets_from_dotenv_the_environment_winning(project_dir):
     assert local_secrets({}, project_dir) == {"kv": {"token": "from-file", "user": "alice"}}
     assert local_secrets({"BRICKTASKS_SECRET__kv__token": "from-env"}, project_dir) == {"kv": {"token": "from-env", "user": "alice"}}
     assert local_secrets({"BRICKTASKS_SECRET__kv__token": ""}, project_dir)["kv"]["token"] == "from-file"  # empty is unset
+    assert local_secrets({"BRICKTASKS_SECRET__kv__other": ""}) == {}  # with no .env value either: no secret, not ""
 
 
 def test_a_malformed_secret_name_in_dotenv_is_an_error(project_dir):
