@@ -53,6 +53,9 @@ def test_github_actions() -> None:
     assert ci["env"] == {name: f"${{{{ secrets.{name} }}}}" for name in SECRETS}
     [setup] = [s for s in test["steps"] if str(s.get("uses", "")).startswith("actions/setup-python")]
     assert setup["with"]["cache"] == "pip"
+    commands = [s.get("run", "") for s in test["steps"]]
+    lint = next(i for i, command in enumerate(commands) if "ruff check" in command and "mypy" in command)
+    assert lint < next(i for i, command in enumerate(commands) if "pytest" in command)  # the linters first, as .ci/run
     [artifact] = [s for s in test["steps"] if str(s.get("uses", "")).startswith("actions/upload-artifact")]
     assert "ci-results/" in artifact["with"]["path"] and artifact["if"] == "always()"
     assert any("junit" in str(s.get("uses", "")) and s.get("if") == "always()" for s in test["steps"])
