@@ -347,7 +347,7 @@ class LocalRunStore:
         return RunOutput(result=result.get("exit_value"), error=error, error_trace=result.get("error_trace"), logs=logs)
 
     def export_html(self, run_id: int) -> str:
-        from bricktasks.report.notebook_html import render_run_html  # import late: only exports need it
+        from bricktasks.backends.notebook_html import render_run_html  # import late: only exports need it (markdown)
 
         record = self.read(run_id)
         task_ids = record.get("tasks", [run_id])

@@ -26,8 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
-from bricktasks.console.redaction import redact
-from bricktasks.report.notebook_html import (
+from bricktasks.backends.notebook_html import (
     clean_text,
     esc,
     image_src,
@@ -39,6 +38,7 @@ from bricktasks.report.notebook_html import (
     shorten,
     status_badge,
 )
+from bricktasks.console.redaction import redact
 
 __all__ = ["BuildReport", "NotebookRunReport", "redact", "redact_export", "redact_report",
            "write_html_report", "write_junit", "write_summary_json"]

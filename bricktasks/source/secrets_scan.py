@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from bricktasks.errors import UserInputError
+from bricktasks.source.items import collect_source  # the same file selection, and the same bytes, as the upload
 
 __all__ = [
     "ALLOW_MARKER",
@@ -278,7 +279,6 @@ def scan_archive(path: Path) -> Hit | None:
 
 def scan_for_credentials(source_dir: Path) -> None:
     """Raise UserInputError at the first file that would upload a credential."""
-    from bricktasks.workspace.sync import collect_source  # the same file selection, and the same bytes, as the upload itself
 
     refuse_hits(scan_bytes(item.content, f"{source_dir.name}/{item.local_rel}") for item in collect_source(source_dir))
 

@@ -14,16 +14,9 @@ from bricktasks.console.console import Console
 from bricktasks.errors import NotFound, UserInputError
 from bricktasks.layout import SET_ENVIRONMENT, ProjectLayout, join
 from bricktasks.libraries.upload import newest_libraries
+from bricktasks.source.items import collect_source
 from bricktasks.workspace.helpers import SET_ENVIRONMENT_FILE, desired_items, set_environment_source
-from bricktasks.workspace.sync import (
-    Destination,
-    SyncResult,
-    apply_sync,
-    check_uploadable,
-    collect_source,
-    plan_sync,
-    survey,
-)
+from bricktasks.workspace.sync import Destination, SyncResult, apply_sync, check_uploadable, plan_sync, survey
 
 __all__ = ["check_source", "push_source", "folder_exists", "checkout", "switch_env"]
 

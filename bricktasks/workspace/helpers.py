@@ -11,7 +11,7 @@ from bricktasks.backends.base import NOTEBOOK_HEADERS, Backend, file_kind
 from bricktasks.console.console import Console
 from bricktasks.layout import INSTALL_LIBRARIES, SET_ENVIRONMENT, join
 from bricktasks.libraries.upload import cluster_path
-from bricktasks.workspace.sync import SourceItem, collect_source
+from bricktasks.source.items import SourceItem, collect_source
 
 __all__ = [
     "SET_ENVIRONMENT_FILE",

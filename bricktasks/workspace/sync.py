@@ -14,7 +14,6 @@ An object of another type in the way (a notebook where a folder goes) is deleted
 """
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import posixpath
@@ -24,17 +23,15 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from bricktasks.backends.base import MAX_IMPORT_BYTES, NOTEBOOK_EXTENSIONS, Backend, ObjectInfo, ObjectType, notebook_language
+from bricktasks.backends.base import MAX_IMPORT_BYTES, NOTEBOOK_EXTENSIONS, Backend, ObjectInfo, ObjectType
 from bricktasks.backends.retry import AdaptiveConcurrency
 from bricktasks.backends.retrying import without_retries
 from bricktasks.errors import NotFound, UserInputError
-from bricktasks.source.files import read_file, select_files
+from bricktasks.source.items import SourceItem
 
 __all__ = [
-    "Destination", "SourceItem", "SyncPlan", "SyncResult", "apply_sync", "check_uploadable", "collect_source", "plan_sync",
-    "survey", "MANIFEST_NAME", "CLAIM_PREFIX",
+    "Destination", "SyncPlan", "SyncResult", "apply_sync", "check_uploadable", "plan_sync", "survey", "MANIFEST_NAME", "CLAIM_PREFIX",
 ]
 
 MANIFEST_NAME = ".bricktasks-sync.json"
@@ -42,28 +39,8 @@ MANIFEST_VERSION = 2  # 2: entries carry the object id, written only for verifie
 CLAIM_PREFIX = ".bricktasks-sync-claim-"  # + a unique id: a sync writing into the folder now
 STALE_CLAIM_MS = 30 * 60 * 1000  # a claim older than this (by the workspace's clock) is a dead sync's
 MAX_NAME_BYTES = 255  # the longest path component the workspace (and most file systems) holds, in UTF-8 bytes
-SKIPPED_DIRS = {"__pycache__", "node_modules"}
 DEFAULT_WORKERS = 16  # writes at once; a rate limit shrinks it (AdaptiveConcurrency)
 LIST_WORKERS = 32  # listings at once: reads, one per folder (the Databricks backend keeps 32 connections)
-
-
-@dataclass(frozen=True)
-class SourceItem:
-    """One local file and the workspace object it becomes."""
-
-    local_rel: str  # path below the source folder, e.g. conf/ci_config.py
-    remote_rel: str  # path below the destination, e.g. conf/ci_config (notebooks lose the extension)
-    object_type: ObjectType
-    content: bytes = field(repr=False)
-
-    @property
-    def digest(self) -> str:
-        return hashlib.sha256(self.content).hexdigest()
-
-    @property
-    def import_rel(self) -> str:
-        """The name to import under: AUTO strips a notebook's extension itself."""
-        return self.local_rel
 
 
 @dataclass(frozen=True)
@@ -89,42 +66,6 @@ class SyncResult:
     extra: list[str] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)  # deleted first: an object of another type was in the way
     unverified: list[str] = field(default_factory=list)  # uploaded while another sync wrote here: sent again next time
-
-
-def is_hidden(rel: str) -> bool:
-    return any(part.startswith(".") for part in rel.split("/"))
-
-
-def is_sent(rel: str) -> bool:
-    """Whether a selected path is sent up: not hidden (`.env*` among them), not a cache."""
-    return not (is_hidden(rel) or SKIPPED_DIRS & set(rel.split("/")) or rel.endswith(".pyc"))
-
-
-def collect_source(source_dir: Path, *, replace: dict[str, bytes] | None = None, exclude: set[str] = frozenset()) -> list[SourceItem]:
-    """Every file below `source_dir` that git does not ignore, except hidden files, `.env*` and
-    caches (bricktasks.source.files: git's own view; a symbolic link is refused, exit 2).
-
-    `replace` maps a relative path to the content to send instead (e.g. set_environment);
-    `exclude` names relative paths not to send at all.
-    """
-    replace = replace or {}
-    items = []
-    for rel in select_files(source_dir, keep=is_sent):
-        if rel in exclude:
-            continue
-        content = replace[rel] if rel in replace else read_file(source_dir, rel)
-        items.append(_item(rel, content))
-    for rel, content in replace.items():
-        if not any(item.local_rel == rel for item in items):
-            items.append(_item(rel, content))
-    return sorted(items, key=lambda item: item.local_rel)
-
-
-def _item(rel: str, content: bytes) -> SourceItem:
-    language = notebook_language(posixpath.basename(rel), content[:64])
-    if language:
-        return SourceItem(rel, rel[: -len(NOTEBOOK_EXTENSIONS[language])], ObjectType.NOTEBOOK, content)
-    return SourceItem(rel, rel, ObjectType.FILE, content)
 
 
 def _walk(backend: Backend, root: str, workers: int) -> tuple[bool, dict[str, ObjectInfo]]:

@@ -7,8 +7,9 @@ from __future__ import annotations
 import pytest
 from e2e_helpers import HEADER, SENTINEL_TOKEN, WORKSPACE_ROOT, is_write
 
+from bricktasks.source.items import collect_source
 from bricktasks.testing.emulator import EmulatorProcess, workspace_client
-from bricktasks.workspace.sync import CLAIM_PREFIX, MANIFEST_NAME, collect_source
+from bricktasks.workspace.sync import CLAIM_PREFIX, MANIFEST_NAME
 
 FOLDER = f"{WORKSPACE_ROOT}/BI-77"
 IMPORT = "/api/2.0/workspace/import"

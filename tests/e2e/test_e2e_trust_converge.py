@@ -12,8 +12,9 @@ from e2e_helpers import HEADER, SENTINEL_TOKEN, WORKSPACE_ROOT, ProjectCopy, is_
 from bricktasks.backends.base import MAX_IMPORT_BYTES, ObjectType
 from bricktasks.backends.databricks import DatabricksBackend
 from bricktasks.errors import NotFound
+from bricktasks.source.items import collect_source
 from bricktasks.testing.emulator import EmulatorProcess
-from bricktasks.workspace.sync import CLAIM_PREFIX, apply_sync, collect_source, plan_sync
+from bricktasks.workspace.sync import CLAIM_PREFIX, apply_sync, plan_sync
 
 QUICK = HEADER + 'dbutils.notebook.exit("ok")\n'
 UTILS = HEADER + "def helper():\n    return 1\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 import base64
 from html.parser import HTMLParser
 
-from bricktasks.report.notebook_html import clean_text, image_src, render_notebook, render_run_html
+from bricktasks.backends.notebook_html import clean_text, image_src, render_notebook, render_run_html
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 16).decode()
 PATH = "/Projects/forecasting/CI/12-BI-1/ModelTraining"

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from bricktasks.backends.base import ObjectType
 from bricktasks.backends.local import LocalBackend
-from bricktasks.workspace.sync import CLAIM_PREFIX, MANIFEST_NAME, apply_sync, collect_source, plan_sync
+from bricktasks.source.items import collect_source
+from bricktasks.workspace.sync import CLAIM_PREFIX, MANIFEST_NAME, apply_sync, plan_sync
 
 HEADER = "# Databricks notebook source\n"
 TARGET = "/Projects/forecasting/BI-1"

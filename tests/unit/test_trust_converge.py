@@ -13,18 +13,10 @@ import pytest
 from bricktasks.backends.base import MAX_IMPORT_BYTES, ObjectInfo, ObjectType
 from bricktasks.backends.local import LocalBackend
 from bricktasks.errors import AlreadyExists, UserInputError
+from bricktasks.source.items import SourceItem, collect_source
 from bricktasks.testing.emulator import databricks_backend, start_emulator
 from bricktasks.workspace.checkout import check_source
-from bricktasks.workspace.sync import (
-    CLAIM_PREFIX,
-    MANIFEST_NAME,
-    SourceItem,
-    apply_sync,
-    check_uploadable,
-    collect_source,
-    plan_sync,
-    survey,
-)
+from bricktasks.workspace.sync import CLAIM_PREFIX, MANIFEST_NAME, apply_sync, check_uploadable, plan_sync, survey
 
 HEADER = "# Databricks notebook source\n"
 TARGET = "/Projects/forecasting/BI-1"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bricktasks.report.notebook_html import CSP, render_run_html
+from bricktasks.backends.notebook_html import CSP, render_run_html
 from bricktasks.report.reports import BuildReport, NotebookRunReport, write_html_report
 
 REFRESH = '<meta http-equiv="refresh" content="0;url=https://evil.example/">'

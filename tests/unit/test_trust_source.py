@@ -19,7 +19,7 @@ import pytest
 from bricktasks.errors import UserInputError
 from bricktasks.libraries.build import build_egg, build_wheel, check_library_source, find_libraries
 from bricktasks.source.files import read_file, select_files
-from bricktasks.workspace.sync import collect_source
+from bricktasks.source.items import collect_source
 
 FAKE_TOKEN = "dapi" + "c0ffee" * 5 + "42"
 HEADER = "# Databricks notebook source\n"

@@ -1,7 +1,7 @@
 """A notebook run result (cells, outputs, error) as one self-contained HTML page.
 
 Used by the local backend's `export_run` (the local stand-in for a Databricks run
-export) and, piece by piece, by the CI report (`report.py`). The page has inline CSS
+export, which it serves for `export_run`) and, piece by piece, by the CI report (bricktasks.report). Inline CSS
 only, needs no JavaScript, and says so in a Content-Security-Policy.
 
 `html` outputs come from the notebook's own `displayHTML`/`_repr_html_`: a branch's code, so
