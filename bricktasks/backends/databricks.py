@@ -14,6 +14,7 @@ Choices that differ from the obvious SDK call, and why:
 """
 from __future__ import annotations
 
+import builtins
 import contextlib
 import itertools
 import logging
@@ -257,7 +258,7 @@ class DatabricksBackend(Backend):
     def file_status(self, path: str) -> FileInfo:
         return self.files.file_status(path)
 
-    def list_files(self, path: str) -> list[FileInfo]:
+    def list_files(self, path: str) -> builtins.list[FileInfo]:
         return self.files.list_files(path)
 
     def upload_file(self, path: str, source: Path, *, overwrite: bool = False) -> None:
@@ -318,7 +319,7 @@ class DatabricksBackend(Backend):
                 views = self.client.jobs.export_run(run.tasks[0].run_id, views_to_export=jobs.ViewsToExport.CODE).views or []
         return views[0].content or "" if views else ""
 
-    def list_runs(self, *, active_only: bool = False) -> list[Run]:
+    def list_runs(self, *, active_only: bool = False) -> builtins.list[Run]:
         _, jobs = jobs_types()
         with self._errors("runs"):
             found = self.client.jobs.list_runs(active_only=active_only or None, expand_tasks=True, run_type=jobs.RunType.SUBMIT_RUN)
