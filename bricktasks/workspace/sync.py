@@ -21,7 +21,7 @@ import posixpath
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,7 +100,7 @@ def is_sent(rel: str) -> bool:
     return not (is_hidden(rel) or SKIPPED_DIRS & set(rel.split("/")) or rel.endswith(".pyc"))
 
 
-def collect_source(source_dir: Path, *, replace: dict[str, bytes] | None = None, exclude: set[str] = frozenset()) -> list[SourceItem]:
+def collect_source(source_dir: Path, *, replace: dict[str, bytes] | None = None, exclude: Collection[str] = frozenset()) -> list[SourceItem]:
     """Every file below `source_dir` that git does not ignore, except hidden files, `.env*` and
     caches (bricktasks.source.files: git's own view; a symbolic link is refused, exit 2).
 
@@ -312,7 +312,8 @@ def plan_sync(
     check_uploadable(items)
     destination = destination or survey(backend, target)
     remote, manifest = destination.objects, destination.manifest
-    uploads, unchanged = [], []
+    uploads: list[SourceItem] = []
+    unchanged: list[SourceItem] = []
     for item in items:
         info, recorded = remote.get(item.remote_rel), manifest.get(item.remote_rel)
         same = (
