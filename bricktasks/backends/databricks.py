@@ -23,7 +23,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import urlsplit
 
 import requests.utils
@@ -82,8 +82,20 @@ def _quiet_probe(record: logging.LogRecord) -> bool:
     return not record.getMessage().startswith("Failed to automatically resolve config from host metadata")
 
 
+class _ConfigOptions(TypedDict, total=False):
+    """The Config keywords _build_config sets."""
+
+    retry_timeout_seconds: int
+    http_timeout_seconds: int
+    max_connections_per_pool: int
+    host: str
+    profile: str
+    token: str
+    auth_type: str
+
+
 def _build_config(host: str | None, token: str | None, profile: str | None, retry: int, http: int) -> Config:
-    options: dict[str, object] = {
+    options: _ConfigOptions = {
         "retry_timeout_seconds": min(retry, HOST_PROBE_SECONDS), "http_timeout_seconds": min(http, HOST_PROBE_HTTP_SECONDS),
         "max_connections_per_pool": CONNECTIONS,
     }
