@@ -21,7 +21,7 @@ __all__ = ["ClusterSpec", "load_cluster_spec", "MAX_DEPTH"]
 
 # the Jobs API's library kinds: a path for the first four, an object with these fields for the rest
 PATH_LIBRARIES = ("whl", "egg", "jar", "requirements")
-PACKAGE_LIBRARIES = {
+PACKAGE_LIBRARIES: dict[str, dict[str, type]] = {
     "pypi": {"package": str, "repo": str},
     "maven": {"coordinates": str, "repo": str, "exclusions": list},
     "cran": {"package": str, "repo": str},

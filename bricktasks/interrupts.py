@@ -23,7 +23,7 @@ __all__ = [
     "Interrupted", "handle_signals", "received", "deferred", "hurried", "hurrying", "EXIT_CODES", "AFTER_SIGNAL_SECONDS",
 ]
 
-EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
+EXIT_CODES: dict[int, int] = {signal.SIGINT: 130, signal.SIGTERM: 143}
 # what a request may take once a signal arrived (SDK retries included): the process is on its way out
 AFTER_SIGNAL_SECONDS = 5
 

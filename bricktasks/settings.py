@@ -147,7 +147,7 @@ def read_dotenv(path: Path) -> dict[str, str]:
         if binding.error or (binding.key is not None and binding.value is None):
             # never echo the line: it may hold a token
             raise ConfigError(f"{path.name} line {line} is malformed", "write it as NAME=value (quote values with spaces)")
-        if binding.key is not None:
+        if binding.key is not None and binding.value is not None:
             values[binding.key] = binding.value
     return values
 

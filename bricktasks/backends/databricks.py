@@ -14,6 +14,7 @@ Choices that differ from the obvious SDK call, and why:
 """
 from __future__ import annotations
 
+import builtins
 import contextlib
 import itertools
 import logging
@@ -22,7 +23,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import urlsplit
 
 import requests.utils
@@ -81,8 +82,20 @@ def _quiet_probe(record: logging.LogRecord) -> bool:
     return not record.getMessage().startswith("Failed to automatically resolve config from host metadata")
 
 
+class _ConfigOptions(TypedDict, total=False):
+    """The Config keywords _build_config sets."""
+
+    retry_timeout_seconds: int
+    http_timeout_seconds: int
+    max_connections_per_pool: int
+    host: str
+    profile: str
+    token: str
+    auth_type: str
+
+
 def _build_config(host: str | None, token: str | None, profile: str | None, retry: int, http: int) -> Config:
-    options: dict[str, object] = {
+    options: _ConfigOptions = {
         "retry_timeout_seconds": min(retry, HOST_PROBE_SECONDS), "http_timeout_seconds": min(http, HOST_PROBE_HTTP_SECONDS),
         "max_connections_per_pool": CONNECTIONS,
     }
@@ -258,7 +271,7 @@ class DatabricksBackend(Backend):
     def file_status(self, path: str) -> FileInfo:
         return self.files.file_status(path)
 
-    def list_files(self, path: str) -> list[FileInfo]:
+    def list_files(self, path: str) -> builtins.list[FileInfo]:
         return self.files.list_files(path)
 
     def upload_file(self, path: str, source: Path, *, overwrite: bool = False) -> None:
@@ -319,7 +332,7 @@ class DatabricksBackend(Backend):
                 views = self.client.jobs.export_run(run.tasks[0].run_id, views_to_export=jobs.ViewsToExport.CODE).views or []
         return views[0].content or "" if views else ""
 
-    def list_runs(self, *, active_only: bool = False) -> list[Run]:
+    def list_runs(self, *, active_only: bool = False) -> builtins.list[Run]:
         _, jobs = jobs_types()
         with self._errors("runs"):
             found = self.client.jobs.list_runs(active_only=active_only or None, expand_tasks=True, run_type=jobs.RunType.SUBMIT_RUN)

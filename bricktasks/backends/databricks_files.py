@@ -24,7 +24,7 @@ from typing import Protocol
 from bricktasks.backends.base import FileInfo, ObjectInfo, ObjectType, file_kind
 from bricktasks.backends.databricks_errors import error_code, translate_error
 from bricktasks.backends.databricks_sdk import DatabricksError, DbfsAPI, SdkClient
-from bricktasks.errors import AlreadyExists, BricktasksError, DirectoryNotEmpty, InvalidRequest, NotFound, TransientError
+from bricktasks.errors import AlreadyExists, BackendError, BricktasksError, DirectoryNotEmpty, InvalidRequest, NotFound, TransientError
 
 __all__ = ["DatabricksFiles", "WorkspaceObjects", "DBFS_BLOCK"]
 
@@ -100,7 +100,7 @@ class DatabricksFiles:
                     return [status]
                 return sorted(
                     (
-                        FileInfo(e.path, bool(e.is_directory), e.file_size or 0, e.last_modified or 0)
+                        FileInfo(e.path or "", bool(e.is_directory), e.file_size or 0, e.last_modified or 0)
                         for e in self.client.files.list_directory_contents(path)
                     ),
                     key=lambda f: f.path,
@@ -165,6 +165,8 @@ class DatabricksFiles:
         size = source.stat().st_size
         for _attempt in range(3):
             handle = self._dbfs.create(path, overwrite=True).handle
+            if handle is None:
+                raise BackendError(f"{path}: DBFS create answered no handle")
             with open(source, "rb") as stream:
                 for block in iter(lambda: stream.read(DBFS_BLOCK), b""):  # bounded memory: one block
                     self._dbfs.add_block(handle, base64.b64encode(block).decode())
@@ -190,7 +192,10 @@ class DatabricksFiles:
                     offset += answer.bytes_read
                 return b"".join(chunks)
             if kind == "volumes":
-                return self.client.files.download(path).contents.read()
+                contents = self.client.files.download(path).contents
+                if contents is None:
+                    raise BackendError(f"{path}: the download answered no content")
+                return contents.read()
         return self.workspace.export(path)
 
     def move_file(self, source: str, destination: str, *, overwrite: bool = False) -> None:

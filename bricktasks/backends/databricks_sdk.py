@@ -30,7 +30,10 @@ class _DeferredPackage(types.ModuleType):
         with _completing:
             if self.__dict__.get("_bricktasks_deferred", False):
                 self.__dict__["_bricktasks_deferred"] = False
-                self.__spec__.loader.exec_module(self)
+                spec = self.__spec__
+                if spec is None or spec.loader is None:  # never: the import system found the package with a loader
+                    raise ImportError(f"{_PACKAGE} has no loader to run its __init__ with")
+                spec.loader.exec_module(self)
         try:
             return self.__dict__[name]
         except KeyError:

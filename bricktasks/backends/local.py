@@ -10,6 +10,7 @@ two writers racing on it leave exactly one object, as the workspace does.
 """
 from __future__ import annotations
 
+import builtins
 import contextlib
 import fcntl
 import os
@@ -258,7 +259,7 @@ class LocalBackend(Backend):
             raise NotFound(f"{path} does not exist.")
         return self._file_info(path, disk)
 
-    def list_files(self, path: str) -> list[FileInfo]:
+    def list_files(self, path: str) -> builtins.list[FileInfo]:
         disk = self.paths.file_path(path)
         if not disk.exists():
             raise NotFound(f"{path} does not exist.")
@@ -340,7 +341,7 @@ class LocalBackend(Backend):
     def export_run(self, run_id: int) -> str:
         return self.runs.export_html(run_id)
 
-    def list_runs(self, *, active_only: bool = False) -> list[Run]:
+    def list_runs(self, *, active_only: bool = False) -> builtins.list[Run]:
         return self.runs.list(active_only=active_only)
 
     def task_result(self, task_run_id: int) -> dict[str, Any] | None:

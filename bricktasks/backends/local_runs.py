@@ -95,7 +95,9 @@ def process_start_time(pid: int) -> str | None:
 
 
 def process_alive(pid: int | None, start_time: str | None) -> bool:
-    return bool(pid) and process_start_time(pid) == start_time
+    if not pid:
+        return False
+    return process_start_time(pid) == start_time
 
 
 def kill_process_group(pgid: int, grace_seconds: float = 1.0) -> None:

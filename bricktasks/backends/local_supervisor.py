@@ -48,7 +48,7 @@ def _library_paths(paths: LocalPaths, libraries: list[dict[str, Any]]) -> tuple[
     files, problems = [], []
     for library in libraries:
         if "whl" in library or "egg" in library:
-            location = library.get("whl") or library.get("egg")
+            location = library.get("whl") or library["egg"]
             local = paths.file_path(location)
             if local.is_file():
                 files.append(str(local))

@@ -30,6 +30,7 @@ def _newest_write(backend: Backend, folder: str, *, files: bool, fallback: int |
     pending = [folder]
     while pending:
         current = pending.pop()
+        entries: list[tuple[str, bool, int | None]]
         try:
             if files:
                 entries = [(info.path, info.is_dir, info.modified_at) for info in backend.list_files(current)]

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import NoReturn
 
 from bricktasks.backends.base import Backend, NotebookTask, RunSpec
@@ -23,7 +23,7 @@ from bricktasks.console.console import Console
 from bricktasks.durations import format_duration
 from bricktasks.errors import BackendError, NotFound
 from bricktasks.layout import join
-from bricktasks.libraries.upload import library_spec, upload_libraries
+from bricktasks.libraries.upload import LibraryFile, library_spec, upload_libraries
 from bricktasks.project import Project
 from bricktasks.report.reports import BuildReport, NotebookRunReport, write_html_report, write_junit, write_summary_json
 from bricktasks.runs.supervise import (
@@ -76,7 +76,7 @@ def run_ci(
     backend: Backend,
     plan: CiPlan,
     *,
-    artifacts: list[Path],
+    artifacts: Sequence[LibraryFile],
     cluster: ClusterSpec,
     timeout_s: float,
     console: Console,

@@ -66,7 +66,8 @@ def bricktask(*, help: dict[str, str], **task_options: Any) -> Callable[[Callabl
             if code:
                 raise Exit(code=code)
 
-        wrapper.__signature__ = _invoke_signature(body)  # what invoke parses flags from
+        # typeshed's functools._Wrapped does not declare __signature__, which inspect.signature honours
+        wrapper.__signature__ = _invoke_signature(body)  # type: ignore[attr-defined]  # what invoke parses flags from
         return task(help={**help, **COMMON_HELP}, **task_options)(wrapper)
 
     return decorate

@@ -15,7 +15,7 @@ from typing import TextIO
 from rich.console import Console as RichConsole
 from rich.filesize import decimal as human_size
 from rich.live import Live
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
@@ -54,7 +54,8 @@ class RedactingFile:
 def rich_console(stream: TextIO, secrets: list[str], *, width: int | None = None) -> RichConsole:
     """A rich console drawing on `stream` as on a terminal; no markup or highlighting of our texts."""
     return RichConsole(
-        file=RedactingFile(stream, secrets), force_terminal=True, force_interactive=True, width=width,
+        # rich types `file` as IO[str] but uses only write, flush, isatty and encoding, which RedactingFile has
+        file=RedactingFile(stream, secrets), force_terminal=True, force_interactive=True, width=width,  # type: ignore[arg-type]
         markup=False, highlight=False, emoji=False, soft_wrap=True,
     )
 
@@ -83,7 +84,7 @@ class UploadProgress:
         self.done_bytes = 0
         self._lock = threading.Lock()
         self._progress: Progress | None = None
-        self._task = None
+        self._task: TaskID | None = None
 
     def __enter__(self) -> UploadProgress:
         if self.files == 0:
@@ -112,7 +113,7 @@ class UploadProgress:
         with self._lock:
             self.done_files += 1
             self.done_bytes += size
-            if self._progress is not None:
+            if self._progress is not None and self._task is not None:
                 completed = self.done_bytes if self.total_bytes else (1 if self.done_files >= self.files else 0)
                 self._progress.update(self._task, completed=completed, done_files=self.done_files)
 

@@ -101,8 +101,11 @@ def create(request: Request, state: EmulatorState, match) -> Response:
 
 
 def _handle_id(body: dict[str, Any]) -> int:
+    handle = body.get("handle")
+    if handle is None:
+        raise ApiError(400, "INVALID_PARAMETER_VALUE", "handle is required")
     try:
-        return int(body.get("handle"))
+        return int(handle)
     except (TypeError, ValueError):
         raise ApiError(400, "INVALID_PARAMETER_VALUE", "handle is required") from None
 

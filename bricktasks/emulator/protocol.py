@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, Protocol
 
 from bricktasks.errors import (
     AlreadyExists,
@@ -125,10 +125,18 @@ def content_length(headers: Message) -> int:
     return int(values.pop())
 
 
+class ByteStream(Protocol):
+    """What BodyReader reads from: a request's rfile, or BytesIO in tests."""
+
+    def read(self, size: int, /) -> bytes: ...
+
+    def readline(self, size: int, /) -> bytes: ...
+
+
 class BodyReader:
     """Reads a request body framed by Content-Length or chunked transfer encoding, in pieces."""
 
-    def __init__(self, stream: BinaryIO, headers: Message, length: int | None = None) -> None:
+    def __init__(self, stream: ByteStream, headers: Message, length: int | None = None) -> None:
         self._stream = stream
         self.chunked = "chunked" in (headers.get("Transfer-Encoding") or "").lower()
         self._remaining = content_length(headers) if length is None else length

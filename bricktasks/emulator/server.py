@@ -101,6 +101,8 @@ class EmulatorServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
+        if isinstance(host, bytes):  # a TCP server's address is (str, int); the type allows a bytes host
+            host = host.decode()
         return f"http://{host}:{port}"
 
     def track(self, connection: socket.socket, open_: bool) -> None:
@@ -205,6 +207,7 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             if fault == "503":
                 response = ApiError(503, "TEMPORARILY_UNAVAILABLE", "The service is temporarily unavailable (injected fault).").response()
             if response is None:
+                assert route is not None  # _admit answers an unknown endpoint with a 404
                 response = self._call(request, route, match)
             if response.status >= 400 or (route is not None and route.api == "jobs"):
                 response = server.without_disk_paths(response)

@@ -1,9 +1,10 @@
 """Put built libraries where clusters install them, and name them the way a run attaches them."""
 from __future__ import annotations
 
-import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from bricktasks.backends.base import Backend, FileInfo, file_kind
 from bricktasks.console.console import Console
@@ -24,6 +25,15 @@ __all__ = [
 WORKSPACE_FILE_LIMIT = 10 * 1024 * 1024
 
 
+class LibraryFile(Protocol):
+    """A library file to upload: a Path or a build.Artifact, path-like and with a file name."""
+
+    @property
+    def name(self) -> str: ...
+
+    def __fspath__(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class UploadedLibrary:
     local: Path
@@ -42,7 +52,7 @@ def library_spec(remote: str) -> dict[str, str]:
 
 
 def upload_libraries(
-    backend: Backend, artifacts: list[os.PathLike], destination: str, *, console: Console, dry_run: bool = False
+    backend: Backend, artifacts: Sequence[LibraryFile], destination: str, *, console: Console, dry_run: bool = False
 ) -> list[UploadedLibrary]:
     """Upload each artifact into `destination`, skipping one whose same-named copy has the same size.
 

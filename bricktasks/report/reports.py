@@ -237,7 +237,7 @@ def write_junit(report: BuildReport, path: Path, *, secrets: Iterable[str] = ())
             if outcome != "skipped":
                 element.text = clean_text(nb.error_trace or nb.error or nb.state_message or "")
         ET.SubElement(case, "system-out").text = _system_out(nb)
-    root = ET.Element("testsuites", {key: suite.get(key) for key in ("name", "tests", "failures", "errors", "time")})
+    root = ET.Element("testsuites", {key: suite.attrib[key] for key in ("name", "tests", "failures", "errors", "time")})
     root.append(suite)
     ET.indent(root)
     text = ET.tostring(root, encoding="unicode")

@@ -7,12 +7,12 @@ freshly built libraries are attached to the run as a cluster would install them.
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from collections.abc import Sequence
 
 from bricktasks.backends.base import NotebookTask, RunSpec
 from bricktasks.console.console import Console
 from bricktasks.layout import branch_folder, join
-from bricktasks.libraries.upload import library_spec, upload_libraries
+from bricktasks.libraries.upload import LibraryFile, library_spec, upload_libraries
 from bricktasks.project import Project, open_local_backend
 from bricktasks.runs.supervise import supervise_run
 from bricktasks.workspace.checkout import push_source
@@ -23,7 +23,7 @@ LOCAL_RUNS = ".local-runs"
 
 
 def run_notebook_locally(
-    project: Project, notebook: str, env: str, libraries: list[Path], *, timeout_s: float, console: Console, branch: str
+    project: Project, notebook: str, env: str, libraries: Sequence[LibraryFile], *, timeout_s: float, console: Console, branch: str
 ) -> int:
     backend = open_local_backend(project, os.environ)
     folder = join(project.layout.workspace_root, LOCAL_RUNS, branch_folder(branch))

@@ -193,9 +193,10 @@ class _NotebookRun:
         filename = self.session.cell_filename(path, index, code)
         tree = ast.parse(code, filename)
         last = None
-        if tree.body and isinstance(tree.body[-1], ast.Expr):
+        if tree.body and isinstance(final := tree.body[-1], ast.Expr):
             # the value of a cell's last expression is shown, as in a notebook
-            last = ast.Expression(tree.body.pop().value)
+            tree.body.pop()
+            last = ast.Expression(final.value)
         # dont_inherit: the runtime's own `from __future__` imports must not change notebook code
         exec(compile(tree, filename, "exec", dont_inherit=True), self.namespace)  # noqa: S102
         if last is not None:

@@ -120,6 +120,20 @@ def run_sql(text: str, spark: Any, display: Callable[[Any], None]) -> None:
         print("OK")
 
 
+def _one_path(args: list[str]) -> str:
+    """The one path argument; any other number of them is the TypeError the call would raise."""
+    if len(args) != 1:
+        raise TypeError(f"expected 1 path, got {len(args)}")
+    return args[0]
+
+
+def _two_paths(args: list[str]) -> tuple[str, str]:
+    """The source and destination; any other number of arguments is the TypeError the call would raise."""
+    if len(args) != 2:
+        raise TypeError(f"expected 2 paths, got {len(args)}")
+    return args[0], args[1]
+
+
 def run_fs(body: str, fs: FsUtils, add_output: Callable[[dict[str, Any]], None]) -> None:
     """`%fs ls /path`, `%fs rm -r /path`...: the dbutils.fs call, its result shown."""
     tokens = shlex.split(body)
@@ -130,11 +144,11 @@ def run_fs(body: str, fs: FsUtils, add_output: Callable[[dict[str, Any]], None])
     args = [arg for arg in args if arg not in ("-r", "--recurse")]
     calls: dict[str, Callable[[], Any]] = {
         "ls": lambda: fs.ls(*(args or ["/"])),
-        "head": lambda: fs.head(*args[:1], *(int(a) for a in args[1:2])),
+        "head": lambda: fs.head(args[0], *(int(a) for a in args[1:2])),
         "mkdirs": lambda: fs.mkdirs(*args),
-        "rm": lambda: fs.rm(*args, recurse=recurse),
-        "cp": lambda: fs.cp(*args, recurse=recurse),
-        "mv": lambda: fs.mv(*args, recurse=recurse),
+        "rm": lambda: fs.rm(_one_path(args), recurse=recurse),
+        "cp": lambda: fs.cp(*_two_paths(args), recurse=recurse),
+        "mv": lambda: fs.mv(*_two_paths(args), recurse=recurse),
         "put": lambda: fs.put(args[0], " ".join(args[1:])),
     }
     if command not in calls:

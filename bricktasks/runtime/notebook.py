@@ -124,7 +124,8 @@ def parse_notebook(source: str) -> Notebook:
     lines = _LINE.findall(source)
     header, rest = lines[0], lines[1:]
     cells: list[Cell] = []
-    separator, chunk = "", []
+    separator = ""
+    chunk: list[str] = []
     for line in rest:
         if line.rstrip() == SEPARATOR:
             cells.append(Cell("".join(chunk), separator))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,7 +46,7 @@ def is_sent(rel: str) -> bool:
     return not (is_hidden(rel) or SKIPPED_DIRS & set(rel.split("/")) or rel.endswith(".pyc"))
 
 
-def collect_source(source_dir: Path, *, replace: dict[str, bytes] | None = None, exclude: set[str] = frozenset()) -> list[SourceItem]:
+def collect_source(source_dir: Path, *, replace: dict[str, bytes] | None = None, exclude: Collection[str] = ()) -> list[SourceItem]:
     """Every file below `source_dir` that git does not ignore, except hidden files, `.env*` and
     caches (bricktasks.source.files: git's own view; a symbolic link is refused, exit 2).
 

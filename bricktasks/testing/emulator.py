@@ -88,7 +88,9 @@ class EmulatorProcess:
             env=self._environment(),
         )
         line: list[str] = []
-        reader = threading.Thread(target=lambda: line.append(self.process.stdout.readline()), daemon=True)
+        stdout = self.process.stdout
+        assert stdout is not None  # stdout=PIPE
+        reader = threading.Thread(target=lambda: line.append(stdout.readline()), daemon=True)
         reader.start()
         reader.join(self.startup_timeout)
         if not line or not line[0].startswith(LISTENING):

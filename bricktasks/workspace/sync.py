@@ -253,7 +253,8 @@ def plan_sync(
     check_uploadable(items)
     destination = destination or survey(backend, target)
     remote, manifest = destination.objects, destination.manifest
-    uploads, unchanged = [], []
+    uploads: list[SourceItem] = []
+    unchanged: list[SourceItem] = []
     for item in items:
         info, recorded = remote.get(item.remote_rel), manifest.get(item.remote_rel)
         same = (
