@@ -173,10 +173,6 @@ class ProjectLayout:
     def ci_libraries(self, build_id: str, branch: str) -> str:
         return join(self.ci_libraries_root, self.ci_build_name(build_id, branch))
 
-    def allowed_roots(self) -> tuple[str, ...]:
-        """Everything the tasks may write is below one of these."""
-        return (self.workspace_root, self.library_root)
-
 
 # Top-level workspace folders that hold other people's things. A project root must be a folder of its own
 # below them: checkout writes (and --prune deletes in) <root>/<any branch name>, so a root such as /Users or a

@@ -12,14 +12,14 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, TextIO
 
-from bricktasks.console.redaction import REDACTED, redact
+from bricktasks.console.redaction import redact
 
 if TYPE_CHECKING:  # rich is imported only when something is drawn on a terminal: CI logs skip its import cost
     from rich.console import Console as RichConsole
 
     from bricktasks.console.progress import RunStatusLine, UploadProgress
 
-__all__ = ["Console", "redact", "REDACTED", "printable", "terminal_safe"]
+__all__ = ["Console", "printable", "terminal_safe"]
 
 
 def printable(value: object) -> str:

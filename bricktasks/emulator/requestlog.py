@@ -34,10 +34,6 @@ class RequestLog:
         with self._lock:
             return list(self._entries)
 
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
     def close(self) -> None:
         with self._lock:
             if self._file is not None:

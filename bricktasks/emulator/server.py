@@ -353,9 +353,6 @@ class EmulatorHandle:
     def requests(self) -> list[dict[str, Any]]:
         return self.server.log.entries()
 
-    def clear_requests(self) -> None:
-        self.server.log.clear()
-
     def stop(self) -> None:
         if self._stopped:
             return

@@ -13,7 +13,6 @@ from bricktasks.errors import NotFound
 
 __all__ = ["ROUTES", "object_json"]
 
-IMPORT_BODY_LIMIT = 64 * 1024 * 1024  # base64 of the largest import we accept, with room to spare
 
 
 def object_json(info: ObjectInfo) -> dict[str, Any]:
