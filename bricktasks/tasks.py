@@ -25,16 +25,14 @@ from bricktasks.clusterspec import load_cluster_spec
 from bricktasks.console.console import Console
 from bricktasks.durations import parse_duration, parse_timeout
 from bricktasks.errors import UserInputError
-from bricktasks.git import current_git_branch, git_tree_is_dirty
-from bricktasks.layout import PROTECTED_BRANCHES, branch_folder
+from bricktasks.layout import branch_folder
 from bricktasks.libraries import targets
-from bricktasks.libraries.upload import upload_libraries
 from bricktasks.project import Project, load_project, local_secrets, open_backend
 from bricktasks.runs.local import run_notebook_locally
 from bricktasks.settings import unvalidated_secrets
 from bricktasks.source.secrets_scan import refuse_tracked_dotenv, scan_for_credentials
 from bricktasks.workspace import checkout as workspace
-from bricktasks.workspace.helpers import write_install_libraries
+from bricktasks.workspace import publish
 
 __all__ = ["namespace"]
 
@@ -127,18 +125,11 @@ def upload_lib(c, out, branch=None, build_id=None, master=False, egg=False, dry_
     kind = "egg" if egg else "wheel"
     targets.check_kind_supported(project, kind)
     backend = open_backend(project, os.environ)
-    built = targets.build_for(project, target, kind=kind, console=console)
-    destination = target.library_folder(project.layout)
-    uploaded = upload_libraries(backend, built, destination, console=console, dry_run=dry_run)
+    destination, uploaded = publish.publish_libraries(project, backend, target, kind=kind, dry_run=dry_run, console=console)
     out.record(
         folder=destination, dry_run=dry_run,
         libraries=[{"remote": library.remote, "unchanged": library.skipped} for library in uploaded],
     )
-    notebooks = target.workspace_folder(project.layout)
-    if notebooks and workspace.folder_exists(backend, notebooks):
-        write_install_libraries(backend, notebooks, [library.remote for library in uploaded], console=console, dry_run=dry_run)
-    elif notebooks:
-        console.info(f"{notebooks} does not exist yet: invoke checkout will point its install_libraries at this upload")
     for library in uploaded:
         console.result(library.remote)
 
@@ -283,22 +274,13 @@ def clean_ci(c, out, older_than, dry_run=False):
 def deploy(c, out, force=False, prune=True, dry_run=False):
     """Refresh master/ and the master libraries from a clean main/master working copy."""
     project, console = _load(c, out)
-    branch = current_git_branch(project.root)
-    if branch not in PROTECTED_BRANCHES and not force:
-        raise UserInputError(f"deploy runs from main or master, not {branch!r}", "merge first, or pass --force")
-    if git_tree_is_dirty(project.root):
-        raise UserInputError("the git working tree has uncommitted changes", "commit or stash them; master/ mirrors git")
+    publish.check_deployable(project.root, force=force)
     _check_source(project)
     backend = open_backend(project, os.environ)
-    built = targets.build_for(project, targets.BuildTarget.master(project), kind="wheel", console=console, dry_run=dry_run)
-    libraries = upload_libraries(backend, built, project.layout.master_libraries, console=console, dry_run=dry_run)
-    console.info(f"deploying {project.settings.source_dir}/ to {project.layout.master}")
-    result = workspace.push_source(
-        backend, project.source_dir, project.layout.master, env=None, prune=prune, dry_run=dry_run, console=console,
-        libraries=[library.remote for library in libraries],
-    )
+    deployed = publish.deploy_master(project, backend, prune=prune, dry_run=dry_run, console=console)
+    result = deployed.sync
     out.record(
-        folder=project.layout.master, dry_run=dry_run, libraries=[library.remote for library in libraries],
+        folder=deployed.folder, dry_run=dry_run, libraries=deployed.libraries,
         uploaded=len(result.uploaded), unchanged=len(result.unchanged), pruned=len(result.pruned),
     )
     verb = "would upload" if dry_run else "uploaded"
