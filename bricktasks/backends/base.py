@@ -11,7 +11,7 @@ import builtins
 import contextlib
 import enum
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,10 +24,12 @@ __all__ = [
     "Compute",
     "NewCluster",
     "ExistingCluster",
+    "Serverless",
     "compute_from_task_fields",
     "RunSpec",
     "TaskRun",
     "Run",
+    "RepairAttempt",
     "RunOutput",
     "Backend",
     "TERMINAL_STATES",
@@ -92,18 +94,32 @@ class FileInfo:
 
 @dataclass(frozen=True)
 class NotebookTask:
+    """One task of a run, in the Jobs API's terms (`tasks[]` of runs/submit).
+
+    `compute` None: the run's `RunSpec.compute`, and where that is None too, serverless (a task
+    naming no compute runs on serverless, as on Databricks). `libraries` are this task's own,
+    installed after the run's."""
+
     task_key: str
     notebook_path: str
     base_parameters: dict[str, str] = field(default_factory=dict)
+    depends_on: tuple[str, ...] = ()
+    run_if: str = "ALL_SUCCESS"
+    compute: Compute | None = None
+    libraries: tuple[dict[str, Any], ...] = ()
+    timeout_seconds: int = 0  # 0: no limit of its own
+    max_retries: int = 0  # -1: retry forever (as the API allows); 0: never
+    min_retry_interval_millis: int = 0
+    retry_on_timeout: bool = False
 
 
 class Compute(abc.ABC):
     """Where a run's tasks run, as one value from `cluster.json` to the backends.
 
     Each kind says how the Jobs API names it (`to_task_fields`) and `compute_from_task_fields`
-    reads those fields back. A new kind (an instance pool, serverless with its `environment_key`)
-    is a subclass here plus its case in `compute_from_task_fields`; `cluster.json`, the pipeline
-    and the run stores carry the value without looking inside.
+    reads those fields back. An instance pool is a `NewCluster` whose spec names
+    `instance_pool_id`; a new kind is a subclass here plus its case in `compute_from_task_fields`.
+    The definitions, the pipeline and the run stores carry the value without looking inside.
     """
 
     @abc.abstractmethod
@@ -131,35 +147,93 @@ class ExistingCluster(Compute):
         return {"existing_cluster_id": self.cluster_id}
 
 
+@dataclass(frozen=True)
+class Serverless(Compute):
+    """Serverless compute: what a task naming no cluster gets. `environment_key` optionally names
+    one of the run's `environments[]`; a notebook task without one uses the notebook's own
+    environment (its %pip installs), as on Databricks."""
+
+    environment_key: str | None = None
+
+    def to_task_fields(self) -> dict[str, Any]:
+        return {"environment_key": self.environment_key} if self.environment_key else {}
+
+
 def compute_from_task_fields(fields: Mapping[str, Any]) -> Compute | None:
-    """The compute a Jobs API task (or `cluster.json`) names, or None when it names none."""
+    """The compute a Jobs API task (or `cluster.json`) names: a cluster, serverless with an
+    environment, or None when it names none (which, for a task, means serverless)."""
     if fields.get("new_cluster"):
         return NewCluster(fields["new_cluster"])
     if fields.get("existing_cluster_id"):
         return ExistingCluster(str(fields["existing_cluster_id"]))
+    if fields.get("environment_key"):
+        return Serverless(str(fields["environment_key"]))
     return None
 
 
 @dataclass(frozen=True)
 class RunSpec:
-    """A one-time run: notebook tasks sharing one compute and its libraries."""
+    """A one-time run (runs/submit): notebook tasks, ordered by their `depends_on`.
+
+    `compute` and `libraries` apply to every task that names no compute of its own / on top of
+    each task's own libraries; serverless tasks get no libraries (the API refuses them there)."""
 
     run_name: str
     tasks: tuple[NotebookTask, ...]
-    compute: Compute | None = None  # None: the backend's default (the local backend runs in a subprocess)
+    compute: Compute | None = None
     libraries: tuple[dict[str, Any], ...] = ()
     timeout_seconds: int = 0
     idempotency_token: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    environments: tuple[dict[str, Any], ...] = ()  # [{"environment_key", "spec": {...}}], for serverless tasks
+    performance_target: str | None = None  # PERFORMANCE_OPTIMIZED | STANDARD (serverless)
+
+    def task_compute(self, task: NotebookTask) -> Compute:
+        """Where `task` runs: its own compute, else the run's, else serverless."""
+        return task.compute or self.compute or Serverless()
+
+    def task_libraries(self, task: NotebookTask) -> tuple[dict[str, Any], ...]:
+        """The libraries `task` installs: none on serverless (its notebook installs them)."""
+        if isinstance(self.task_compute(task), Serverless):
+            return ()
+        merged = list(self.libraries)
+        merged += [library for library in task.libraries if library not in merged]
+        return tuple(merged)
 
 
 @dataclass(frozen=True)
 class TaskRun:
+    """One attempt of one task, as runs/get reports it (a retried task appears once per attempt)."""
+
     task_key: str
     run_id: int
     life_cycle_state: str
     result_state: str | None = None
     state_message: str = ""
+    attempt_number: int = 0
+    start_time: int = 0  # epoch ms; 0 until it starts
+    end_time: int = 0
+    depends_on: tuple[str, ...] = ()
+    run_if: str = "ALL_SUCCESS"
+    notebook_path: str = ""
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.life_cycle_state in TERMINAL_STATES
+
+    @property
+    def duration_ms(self) -> int:
+        return max(0, self.end_time - self.start_time) if self.start_time and self.end_time else 0
+
+
+@dataclass(frozen=True)
+class RepairAttempt:
+    """One entry of a run's repair_history: the original run (repair_id None) or a repair."""
+
+    repair_id: int | None
+    start_time: int = 0
+    end_time: int = 0
+    task_run_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -173,10 +247,26 @@ class Run:
     start_time: int = 0
     end_time: int = 0
     tasks: tuple[TaskRun, ...] = ()
+    repair_history: tuple[RepairAttempt, ...] = ()
 
     @property
     def is_terminal(self) -> bool:
         return self.life_cycle_state in TERMINAL_STATES
+
+    @property
+    def latest_repair_id(self) -> int | None:
+        """What runs/repair needs as latest_repair_id: the newest repair's id, None before any."""
+        ids = [attempt.repair_id for attempt in self.repair_history if attempt.repair_id is not None]
+        return ids[-1] if ids else None
+
+    def latest_tasks(self) -> tuple[TaskRun, ...]:
+        """Each task once: its newest attempt (highest attempt_number, then newest run id), in the order first seen."""
+        newest: dict[str, TaskRun] = {}
+        for task in self.tasks:
+            known = newest.get(task.task_key)
+            if known is None or (task.attempt_number, task.run_id) > (known.attempt_number, known.run_id):
+                newest[task.task_key] = task
+        return tuple(newest.values())
 
     @property
     def succeeded(self) -> bool:
@@ -278,6 +368,15 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def cancel_run(self, run_id: int) -> None:
         """Ask the run to stop; a finished run is left as it is."""
+
+    @abc.abstractmethod
+    def repair_run(
+        self, run_id: int, *, rerun_tasks: Sequence[str] = (), rerun_all_failed_tasks: bool = False,
+        rerun_dependent_tasks: bool = False, latest_repair_id: int | None = None,
+    ) -> int:
+        """Rerun some tasks of a finished run within the same run (runs/repair); returns the repair id.
+        Exactly one of `rerun_tasks` (keys) and `rerun_all_failed_tasks`; `latest_repair_id` is
+        required from the second repair on. InvalidRequest while the run is active."""
 
     @abc.abstractmethod
     def get_run_output(self, task_run_id: int) -> RunOutput:

@@ -21,9 +21,9 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import TypedDict
 from urllib.parse import urlsplit
 
 import requests.utils
@@ -33,9 +33,9 @@ from bricktasks.backends.base import (
     NOTEBOOK_EXTENSIONS,
     Backend,
     FileInfo,
-    NotebookTask,
     ObjectInfo,
     ObjectType,
+    RepairAttempt,
     Run,
     RunOutput,
     RunSpec,
@@ -54,6 +54,7 @@ from bricktasks.backends.databricks_sdk import (
     SdkClient,
     jobs_types,
 )
+from bricktasks.backends.submit_json import submit_body
 from bricktasks.errors import AlreadyExists, BricktasksError, ConfigError, InvalidRequest, TransientError
 
 __all__ = ["DatabricksBackend", "HostUnreachable", "check_reachable", "translate_error"]
@@ -291,18 +292,35 @@ class DatabricksBackend(Backend):
 
     # -- jobs -------------------------------------------------------------------------
     def submit_run(self, spec: RunSpec) -> int:
-        _, jobs = jobs_types()
-        tasks = [jobs.SubmitTask.from_dict(_submit_task_fields(spec, task)) for task in spec.tasks]
+        compute_types, jobs = jobs_types()
+        body = submit_body(spec)
+        tasks = [jobs.SubmitTask.from_dict(task) for task in body["tasks"]]
+        environments = [jobs.JobEnvironment.from_dict(environment) for environment in body.get("environments", [])]
+        target = jobs.PerformanceTarget(spec.performance_target) if spec.performance_target else None
         with self._errors(spec.run_name):
             # never .result(): the SDK waiter ignores result_state and leaves the run going on timeout
             waiter = self.client.jobs.submit(
-                run_name=spec.run_name, tasks=tasks, timeout_seconds=spec.timeout_seconds or None, idempotency_token=spec.idempotency_token
+                run_name=spec.run_name, tasks=tasks, timeout_seconds=spec.timeout_seconds or None,
+                idempotency_token=spec.idempotency_token, environments=environments or None, performance_target=target,
             )
             return int(waiter.run_id)
 
     def get_run(self, run_id: int) -> Run:
         with self._errors(f"run {run_id}"):
-            return _run(self.client.jobs.get_run(run_id))
+            # include_history: repair_history, which a repair needs (latest_repair_id)
+            return _run(self.client.jobs.get_run(run_id, include_history=True))
+
+    def repair_run(
+        self, run_id: int, *, rerun_tasks: Sequence[str] = (), rerun_all_failed_tasks: bool = False,
+        rerun_dependent_tasks: bool = False, latest_repair_id: int | None = None,
+    ) -> int:
+        with self._errors(f"run {run_id}"):
+            # never .result(): the caller's own wait loop owns waiting and cancelling
+            waiter = self.client.jobs.repair_run(
+                run_id, rerun_tasks=list(rerun_tasks) or None, rerun_all_failed_tasks=rerun_all_failed_tasks or None,
+                rerun_dependent_tasks=rerun_dependent_tasks or None, latest_repair_id=latest_repair_id,
+            )
+            return int(waiter.response.repair_id or 0)
 
     def cancel_run(self, run_id: int) -> None:
         with self._errors(f"run {run_id}"):
@@ -385,23 +403,29 @@ def _state(state) -> tuple[str, str | None, str]:
     return life, result, state.state_message or ""
 
 
-def _submit_task_fields(spec: RunSpec, task: NotebookTask) -> dict[str, Any]:
-    """One task of runs/submit in the Jobs API's own fields; the compute names its fields itself."""
-    notebook: dict[str, Any] = {"notebook_path": task.notebook_path, "source": "WORKSPACE"}
-    if task.base_parameters:
-        notebook["base_parameters"] = dict(task.base_parameters)
-    fields: dict[str, Any] = {"task_key": task.task_key, "notebook_task": notebook}
-    fields.update(spec.compute.to_task_fields() if spec.compute else {})
-    if spec.libraries:
-        fields["libraries"] = [dict(library) for library in spec.libraries]
-    if spec.timeout_seconds:
-        fields["timeout_seconds"] = spec.timeout_seconds
-    return fields
+def _task_run(task) -> TaskRun:
+    notebook = task.notebook_task
+    return TaskRun(
+        task.task_key, task.run_id, *_state(task.state),
+        attempt_number=task.attempt_number or 0,
+        start_time=task.start_time or 0,
+        end_time=task.end_time or 0,
+        depends_on=tuple(dependency.task_key for dependency in task.depends_on or [] if dependency.task_key),
+        run_if=task.run_if.value if task.run_if else "ALL_SUCCESS",
+        notebook_path=(notebook.notebook_path or "") if notebook else "",
+    )
+
+
+def _repair_attempt(item) -> RepairAttempt:
+    return RepairAttempt(
+        repair_id=item.id if item.type is None or item.type.value == "REPAIR" else None,
+        start_time=item.start_time or 0, end_time=item.end_time or 0, task_run_ids=tuple(item.task_run_ids or ()),
+    )
 
 
 def _run(run) -> Run:
     life, result, message = _state(run.state)
-    tasks = tuple(TaskRun(t.task_key, t.run_id, *_state(t.state)) for t in run.tasks or [])
+    tasks = tuple(_task_run(task) for task in run.tasks or [])
     return Run(
         run_id=run.run_id,
         run_name=run.run_name or "",
@@ -412,4 +436,5 @@ def _run(run) -> Run:
         start_time=run.start_time or 0,
         end_time=run.end_time or 0,
         tasks=tasks,
+        repair_history=tuple(_repair_attempt(item) for item in run.repair_history or []),
     )

@@ -16,7 +16,7 @@ import fcntl
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -334,6 +334,12 @@ class LocalBackend(Backend):
 
     def cancel_run(self, run_id: int) -> None:
         self.runs.cancel(run_id)
+
+    def repair_run(
+        self, run_id: int, *, rerun_tasks: Sequence[str] = (), rerun_all_failed_tasks: bool = False,
+        rerun_dependent_tasks: bool = False, latest_repair_id: int | None = None,
+    ) -> int:
+        raise InvalidRequest("repairing runs is not implemented by the local backend yet", "rerun invoke ci")  # replaced in the DAG work
 
     def get_run_output(self, task_run_id: int) -> RunOutput:
         return self.runs.output(task_run_id)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +94,16 @@ class RetryingBackend(Backend):
 
     def cancel_run(self, run_id: int) -> None:
         self.inner.cancel_run(run_id)  # once: its caller has a deadline of its own (see the module)
+
+    def repair_run(
+        self, run_id: int, *, rerun_tasks: Sequence[str] = (), rerun_all_failed_tasks: bool = False,
+        rerun_dependent_tasks: bool = False, latest_repair_id: int | None = None,
+    ) -> int:
+        # once: a repair has no idempotency token, and a retried one could rerun the tasks twice
+        return self.inner.repair_run(
+            run_id, rerun_tasks=rerun_tasks, rerun_all_failed_tasks=rerun_all_failed_tasks,
+            rerun_dependent_tasks=rerun_dependent_tasks, latest_repair_id=latest_repair_id,
+        )
 
     def get_run_output(self, task_run_id: int) -> RunOutput:
         return self.policy.call(lambda: self.inner.get_run_output(task_run_id))
