@@ -17,6 +17,7 @@ from typing import NoReturn
 from bricktasks.backends.base import Backend, NotebookTask, RunSpec
 from bricktasks.buildinfo import BuildInfo
 from bricktasks.ci.manifest import read_build_manifest, write_build_manifest
+from bricktasks.ci.results import PlannedTask, result_line, task_reports
 from bricktasks.ci.summary import CiOutcome, CiProgress, NotebookOutcome, ReportPaths
 from bricktasks.clusterspec import ClusterSpec
 from bricktasks.console.console import Console
@@ -25,12 +26,11 @@ from bricktasks.errors import BackendError, NotFound
 from bricktasks.layout import join
 from bricktasks.libraries.upload import LibraryFile, library_spec, upload_libraries
 from bricktasks.project import Project
-from bricktasks.report.reports import BuildReport, NotebookRunReport, write_html_report, write_junit, write_summary_json
+from bricktasks.report.reports import BuildReport, write_html_report, write_junit, write_summary_json
 from bricktasks.runs.supervise import (
     Interrupted,
     cancel_and_settle,
     cancel_briefly,
-    collect_outputs,
     submit_answered,
     supervise_run,
 )
@@ -45,7 +45,11 @@ class CiPlan:
     ci_folder: str
     library_folder: str
     run_name: str
-    notebooks: list[str]
+    tasks: tuple[PlannedTask, ...]
+
+    @property
+    def notebooks(self) -> list[str]:
+        return [task.notebook for task in self.tasks]
 
 
 def plan_ci(project: Project, build: BuildInfo, notebooks: list[str]) -> CiPlan:
@@ -55,7 +59,8 @@ def plan_ci(project: Project, build: BuildInfo, notebooks: list[str]) -> CiPlan:
     project.check_env("ci")
     name = layout.ci_build_name(build.build_id, build.branch)
     folder, libraries = layout.ci_build(build.build_id, build.branch), layout.ci_libraries(build.build_id, build.branch)
-    return CiPlan(build, folder, libraries, f"CI-{name}", checked)
+    tasks = tuple(PlannedTask(_task_key(notebook), notebook, join(folder, notebook)) for notebook in checked)
+    return CiPlan(build, folder, libraries, f"CI-{name}", tasks)
 
 
 def _replace_previous_build(backend: Backend, plan: CiPlan, console: Console) -> None:
@@ -134,9 +139,9 @@ def _upload(project, backend, plan, artifacts, cluster, timeout_s, console) -> t
         run_name=plan.run_name,
         tasks=tuple(
             # build and branch as widgets: the example's training tags its MLflow run with them
-            NotebookTask(task_key=_task_key(name), notebook_path=join(plan.ci_folder, name),
+            NotebookTask(task_key=task.task_key, notebook_path=task.notebook_path, depends_on=task.depends_on,
                          base_parameters={"build": build.build_id, "branch": build.branch})
-            for name in plan.notebooks
+            for task in plan.tasks
         ),
         compute=cluster.compute,
         libraries=cluster.libraries + tuple(library_spec(library.remote) for library in libraries),
@@ -201,44 +206,9 @@ def _task_key(name: str) -> str:
 
 def _finish(project, backend, plan, run, elapsed, manifest, console, secrets, progress: CiProgress) -> None:
     """Fetch outputs, write the reports and record the result in the build manifest and the outcome."""
-    reports = []
-    outputs = collect_outputs(backend, run) if run else {}
-    for name in plan.notebooks:
-        key = _task_key(name)
-        task = next((task for task in (run.tasks if run else ()) if task.task_key == key), None)
-        output = outputs.get(key)
-        detail = backend.task_result(task.run_id) if task else None
-        export = None
-        if task and detail is None:
-            try:
-                export = backend.export_run(task.run_id)
-            except BackendError:
-                export = None
-        state = (task.result_state or task.life_cycle_state) if task else "CANCELED"
-        reports.append(
-            NotebookRunReport(
-                name=name,
-                notebook_path=join(plan.ci_folder, name),
-                run_id=run.run_id if run else None,
-                task_run_id=task.run_id if task else None,
-                result_state=state,
-                state_message=(task.state_message if task else "") or "",
-                duration_s=float((detail or {}).get("duration_s") or elapsed),
-                exit_value=output.result if output else None,
-                error=(output.error if output else None) or (task.state_message if task and state != "SUCCESS" else None),
-                error_trace=output.error_trace if output else None,
-                run_page_url=run.run_page_url if run else None,
-                result=detail,
-                export_html=export,
-            )
-        )
-        line = f"{name}: {state}"
-        if output and output.result is not None:
-            line += f"; exit value: {output.result}"
-        if state != "SUCCESS" and reports[-1].error:
-            where = f" in cell {reports[-1].failed_cell}" if reports[-1].failed_cell else ""
-            line += f"; error{where}: {reports[-1].error}"
-        console.result(line)
+    reports = task_reports(backend, run, plan.tasks, elapsed)
+    for task_report in reports:
+        console.result(result_line(task_report))
     build = plan.build
     report = BuildReport(
         build_id=build.build_id,
