@@ -15,7 +15,7 @@ from bricktasks.backends.notebook_html import esc, image_src, link, overall_stat
 from bricktasks.console.redaction import redact
 from bricktasks.report.dag_svg import dag_svg
 from bricktasks.report.files import atomic_write
-from bricktasks.report.model import BuildReport, NotebookRunReport, not_run_reason
+from bricktasks.report.model import BuildReport, NotebookRunReport, not_run_reason, outcome
 from bricktasks.report.redaction import redact_report, secrets_of
 
 __all__ = ["write_html_report", "export_names"]
@@ -60,29 +60,38 @@ def _graph(notebooks: list[NotebookRunReport]) -> str:
     return f'<h2>Tasks</h2><div class="dag-graph">{dag_svg(notebooks)}</div>'
 
 
-def _row(nb: NotebookRunReport, number: int, export: str | None, notebooks: list[NotebookRunReport]) -> str:
+def _row(nb: NotebookRunReport, number: int, export: str | None, notebooks: list[NotebookRunReport], *, notebook: bool) -> str:
     links = [link(nb.run_page_url, "run page")]
     if export:
         links.append(f'<a href="{esc(quote(export))}">Databricks export</a>')
     problem = not_run_reason(nb, notebooks) or (shorten(nb.error) if nb.result_state != "SUCCESS" else "")
     return (
-        f'<tr><td><a href="#nb-{number}">{esc(nb.key)}</a></td><td>{esc(nb.name) if nb.name != nb.key else ""}</td>'
-        f"<td>{status_badge(nb.result_state)}</td><td>{nb.attempts}</td><td>{seconds(nb.duration_s)}</td>"
+        f'<tr><td><a href="#nb-{number}">{esc(nb.key)}</a></td>' + (f"<td>{esc(nb.name)}</td>" if notebook else "")
+        + f"<td>{status_badge(nb.result_state)}</td><td>{nb.attempts}</td><td>{seconds(nb.duration_s)}</td>"
         f"<td><code>{esc(shorten(nb.exit_value))}</code></td><td>{esc(problem)}</td>"
         f'<td>{" · ".join(part for part in links if part)}</td></tr>'
     )
 
 
+def _overall_failure(notebooks: list[NotebookRunReport]) -> str:
+    """The state a failed build shows: the first task that broke, not a task skipped because of it."""
+    broken = [nb.result_state for nb in notebooks if outcome(nb.result_state) in ("failure", "error")]
+    return broken[0] if broken else overall_status(nb.result_state for nb in notebooks)
+
+
 def _summary(report: BuildReport, exports: dict[int, str]) -> str:
     facts = [("Build", report.build_id), ("Branch", report.branch), ("Commit", report.commit),
              ("Backend", report.backend), ("CI folder", report.ci_folder), ("Started", report.started_at)]
-    rows = [_row(nb, number + 1, exports.get(number), report.notebooks) for number, nb in enumerate(report.notebooks)]
-    overall = "SUCCESS" if report.succeeded else overall_status(nb.result_state for nb in report.notebooks)
+    notebook = any(nb.name != nb.key for nb in report.notebooks)  # a column of its own only when it tells something
+    rows = [_row(nb, number + 1, exports.get(number), report.notebooks, notebook=notebook)
+            for number, nb in enumerate(report.notebooks)]
+    overall = "SUCCESS" if report.succeeded else _overall_failure(report.notebooks)
     return (
         f'<header class="summary"><h1>bricktasks ci {esc(report.name)} {status_badge(overall, element_id="status")}</h1>'
         + "<table class=\"facts\">" + "".join(f"<tr><th>{label}</th><td>{esc(value)}</td></tr>" for label, value in facts) + "</table>"
         + _graph(report.notebooks)
-        + '<table class="notebooks"><thead><tr><th>Task</th><th>Notebook</th><th>State</th><th>Attempts</th><th>Duration</th>'
+        + '<table class="notebooks"><thead><tr><th>Task</th>' + ("<th>Notebook</th>" if notebook else "")
+        + "<th>State</th><th>Attempts</th><th>Duration</th>"
         + "<th>Exit value</th><th>Error</th><th>Links</th></tr></thead>"
         + f"<tbody>{''.join(rows)}</tbody></table>{_figures(report.notebooks)}</header>"
     )

@@ -149,6 +149,9 @@ def test_the_html_report_draws_the_dag_with_a_linked_node_per_task_and_its_edges
     assert [(rect["x"], rect["y"]) for rect in rects] == [("8", "8"), ("264", "8"), ("520", "8"), ("520", "78")]
     summary = page.split("</header>", 1)[0]
     assert "not run: upstream task ModelTraining failed" in summary and "<th>Attempts</th>" in summary
+    assert "<th>Notebook</th>" not in summary  # every task runs the notebook of its name
+    skipped_first = build(task("Notify", "EXCLUDED", run_if="AT_LEAST_ONE_FAILED", depends_on=("A",)), task("A", "TIMEDOUT"))
+    assert '<span id="status" class="badge badge-other">TIMEDOUT</span>' in write_html_report(skipped_first, tmp_path).read_text()
 
 
 def test_layout_puts_each_task_one_column_after_its_deepest_dependency_and_survives_cycles() -> None:
