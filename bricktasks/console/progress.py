@@ -275,7 +275,7 @@ def task_state(task: TaskRun) -> str:
         state = task.result_state or task.life_cycle_state
     else:
         state = task.life_cycle_state
-        if task.state_message:
+        if task.state_message and state != "RUNNING":  # why it waits; a running task's message ("In run") says nothing
             message = printable(task.state_message)
             notes.append(message if len(message) <= _MESSAGE_LIMIT else message[: _MESSAGE_LIMIT - 1] + "…")
     return state + (f" ({'; '.join(notes)})" if notes else "")

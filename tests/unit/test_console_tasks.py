@@ -28,7 +28,7 @@ def t(key: str, state: str, result: str | None = None, *, attempt: int = 0, mess
 
 SEQUENCE = [
     run("PENDING", t("PrepareData", "PENDING", message="Waiting for cluster"), t("ModelTraining", "BLOCKED")),
-    run("RUNNING", t("PrepareData", "RUNNING", start=START), t("ModelTraining", "BLOCKED")),
+    run("RUNNING", t("PrepareData", "RUNNING", message="In run", start=START), t("ModelTraining", "BLOCKED")),
     run("RUNNING", t("PrepareData", "TERMINATED", "SUCCESS", start=START, end=START + 12_000), t("ModelTraining", "RUNNING", start=START)),
     run("RUNNING", t("PrepareData", "TERMINATED", "SUCCESS", start=START, end=START + 12_000),
         t("ModelTraining", "TERMINATED", "FAILED"), t("ModelTraining", "RUNNING", attempt=1, start=START)),
@@ -63,10 +63,10 @@ def test_the_console_log_prints_the_task_lines_timestamped_and_escaped():
     out = io.StringIO()
     console = Console(secrets=[SECRET], stream=out, error_stream=io.StringIO(), terminal=False)
     status = console.run_status(12)
-    status(run("RUNNING", t(f"Evil\x1b[2J\nrun 12: SUCCESS{SECRET}", "RUNNING", message="line\nbreak")), 1.0)
+    status(run("RUNNING", t(f"Evil\x1b[2J\nrun 12: SUCCESS{SECRET}", "PENDING", message="line\nbreak")), 1.0)
     lines = out.getvalue().splitlines()
     assert len(lines) == 2 and all(re.match(r"^\d\d:\d\d:\d\d run 12: ", line) for line in lines)
-    assert lines[1].endswith("run 12: Evil\\x1b[2J\\nrun 12: SUCCESS[REDACTED] RUNNING (line\\nbreak)")
+    assert lines[1].endswith("run 12: Evil\\x1b[2J\\nrun 12: SUCCESS[REDACTED] PENDING (line\\nbreak)")
 
 
 def test_the_live_line_sums_up_the_tasks_and_ticks_the_running_ones():
