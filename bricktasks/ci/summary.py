@@ -1,7 +1,7 @@
 """What `invoke ci` ended with (`CiOutcome`) and the `--json` fields made from it.
 
-`run_ci` fills a `CiProgress` as it learns things (the run id once the submit is answered, the
-notebooks' results and the report paths once the reports are written), so the task can build its
+`run_ci` fills a `CiProgress` as it learns things (the run id once the submit is answered, each
+task's result and the report paths once the reports are written), so the task can build its
 `--json` fields from what is known however run_ci ended: returned, failed, timed out or
 interrupted by a signal. Nothing is read back from the workspace or the results folder.
 """
@@ -19,7 +19,8 @@ __all__ = ["CiOutcome", "CiProgress", "NotebookOutcome", "ReportPaths"]
 
 @dataclass(frozen=True)
 class NotebookOutcome:
-    """One CI notebook's task: its state, exit value, and where it failed."""
+    """One task of the CI run: its key and notebook, state, attempts, dependencies, duration, exit
+    value, and where it failed (or why it did not run)."""
 
     name: str
     result_state: str
@@ -27,15 +28,22 @@ class NotebookOutcome:
     failed_cell: int | None
     error: str | None
     task_run_id: int | None
+    task_key: str = ""
+    depends_on: tuple[str, ...] = ()
+    attempts: int = 1
+    duration_s: float = 0.0
 
     @classmethod
     def of(cls, report: NotebookRunReport) -> NotebookOutcome:
-        return cls(report.name, report.result_state, report.exit_value, report.failed_cell, report.error, report.task_run_id)
+        return cls(report.name, report.result_state, report.exit_value, report.failed_cell, report.error, report.task_run_id,
+                   task_key=report.key, depends_on=report.depends_on, attempts=report.attempts,
+                   duration_s=round(report.duration_s, 3))
 
     def json_fields(self) -> dict[str, Any]:
         return {
-            "name": self.name, "result_state": self.result_state, "exit_value": self.exit_value,
-            "failed_cell": self.failed_cell, "error": self.error, "task_run_id": self.task_run_id,
+            "task_key": self.task_key or self.name, "name": self.name, "result_state": self.result_state,
+            "attempts": self.attempts, "depends_on": list(self.depends_on), "duration_s": self.duration_s,
+            "exit_value": self.exit_value, "failed_cell": self.failed_cell, "error": self.error, "task_run_id": self.task_run_id,
         }
 
 

@@ -119,8 +119,9 @@ class Console:
         return progress
 
     def run_status(self, run_id: int) -> RunStatusLine:
-        """`on_state` for a run's wait: a live line with state, elapsed time and run page URL on a
-        terminal; in a log a timestamped line per state change; nothing with --quiet."""
+        """`on_state` for a run's wait: a live line with state, elapsed time, a summary of the tasks and
+        the run page URL on a terminal; in a log a timestamped line per run or task state change
+        ("run 12: ModelTraining RUNNING (attempt 2)"); nothing with --quiet."""
         from bricktasks.console.progress import RunStatusLine
 
         drawn = self.is_terminal and not self.quiet

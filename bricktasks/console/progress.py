@@ -20,11 +20,15 @@ from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
-from bricktasks.backends.base import Run
+from bricktasks.backends.base import Run, TaskRun
+from bricktasks.console.console import printable
 from bricktasks.console.redaction import redact
 from bricktasks.durations import format_duration
 
-__all__ = ["RedactingFile", "rich_console", "UploadProgress", "RunStatusLine", "human_size"]
+__all__ = ["RedactingFile", "rich_console", "UploadProgress", "RunStatusLine", "task_state", "human_size"]
+
+_SHOWN_TASKS = 2  # unfinished tasks named on the live line; the rest are counted
+_MESSAGE_LIMIT = 60  # of a waiting task's message on its line
 
 class RedactingFile:
     """A text stream that redacts what rich writes: the last guard behind the texts we redact ourselves.
@@ -128,12 +132,13 @@ class UploadProgress:
 
 
 class RunStatusLine:
-    """`on_state` for runs.wait_for_run: a live line (state, elapsed, run page URL) on a terminal,
-    a plain line per state change in a log.
+    """`on_state` for runs.wait_for_run: a live line (state, elapsed, the tasks, run page URL) on a
+    terminal, a plain line per run or task state change in a log.
 
-    On a terminal the elapsed time keeps ticking between polls: the line is drawn from the
-    last state plus the time since it was seen. It stops by itself when the run is terminal;
-    `close` stops it on timeout, signal or error.
+    On a terminal the elapsed times keep ticking between polls: the line is drawn from the last
+    state plus the time since it was seen (a running task's from its start time). It stops by itself
+    when the run is terminal; `close` stops it on timeout, signal or error. Task keys and messages
+    come from the run and are shown `printable`: a key cannot move the cursor or fake a line.
     """
 
     def __init__(
@@ -144,22 +149,63 @@ class RunStatusLine:
         rich: RichConsole | None,
         print_line: Callable[[str], None] | None,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.run_id = run_id
         self.secrets = secrets
         self.rich = rich
         self.print_line = print_line
         self.clock = clock
+        self.wall_clock = wall_clock
         self._lock = threading.Lock()
         self._live: Live | None = None
         self._run: Run | None = None
         self._elapsed = 0.0
         self._seen_at = clock()
+        self._printed_run: tuple[str, str | None] | None = None
+        self._printed_tasks: dict[str, str] = {}
 
-    def describe(self, run: Run, elapsed: float) -> str:
+    def describe(self, run: Run, elapsed: float, tasks: str = "") -> str:
         state = run.life_cycle_state + (f" {run.result_state}" if run.result_state else "")
         url = f" {run.run_page_url}" if run.run_page_url else ""
-        return redact(f"run {self.run_id}: {state} after {format_duration(elapsed)}{url}", self.secrets)
+        summary = f" · {tasks}" if tasks else ""
+        return redact(f"run {self.run_id}: {state} after {format_duration(elapsed)}{summary}{url}", self.secrets)
+
+    def task_lines(self, run: Run) -> list[str]:
+        """A line for each task whose state (or attempt) changed since the last call."""
+        lines = []
+        for task in run.latest_tasks():
+            shown = task_state(task)
+            if self._printed_tasks.get(task.task_key) == shown:
+                continue
+            self._printed_tasks[task.task_key] = shown
+            took = f" in {format_duration(task.duration_ms / 1000)}" if task.is_terminal and task.duration_ms else ""
+            lines.append(redact(f"run {self.run_id}: {printable(task.task_key)} {shown}{took}", self.secrets))
+        return lines
+
+    def task_summary(self, run: Run) -> str:
+        """The tasks in a few words: how many are done and what is under way; at the end, the count per state."""
+        tasks = run.latest_tasks()
+        if not tasks:
+            return ""
+        if run.is_terminal:
+            counts: dict[str, int] = {}
+            for task in tasks:
+                state = task.result_state or task.life_cycle_state
+                counts[state] = counts.get(state, 0) + 1
+            return ", ".join(f"{count} {state}" for state, count in counts.items())
+        done = sum(task.is_terminal for task in tasks)
+        active = sorted((task for task in tasks if not task.is_terminal), key=lambda task: task.life_cycle_state != "RUNNING")
+        now_ms = self.wall_clock() * 1000
+        parts = [f"{done}/{len(tasks)} done"]
+        for task in active[:_SHOWN_TASKS]:
+            running = ""
+            if task.start_time and task.life_cycle_state == "RUNNING":
+                running = f" {format_duration((now_ms - task.start_time) / 1000)}"
+            parts.append(f"{printable(task.task_key)} {task_state(task)}{running}")
+        if len(active) > _SHOWN_TASKS:
+            parts.append(f"+{len(active) - _SHOWN_TASKS} more")
+        return " · ".join(parts)
 
     def __call__(self, run: Run, elapsed: float) -> None:
         # the lock is never held while calling into Live: Live draws by calling _render, which takes it
@@ -167,8 +213,7 @@ class RunStatusLine:
             self._run, self._elapsed, self._seen_at = run, elapsed, self.clock()
             live = self._live
         if self.rich is None:
-            if self.print_line is not None:
-                self.print_line(self.describe(run, elapsed))
+            self._print_changes(run, elapsed)
             return
         if live is None and not run.is_terminal:
             live = Live(
@@ -180,8 +225,21 @@ class RunStatusLine:
             live.start()
         if run.is_terminal:
             if live is None:  # terminal at the first look: one plain final line, no live display
-                self.rich.print(Text(self.describe(run, elapsed)))
+                self.rich.print(Text(self.describe(run, elapsed, self.task_summary(run))))
             self.close()
+
+    def _print_changes(self, run: Run, elapsed: float) -> None:
+        """In a log: the run's line when its state changed (after its tasks' lines once it has ended)."""
+        if self.print_line is None:
+            return
+        lines = self.task_lines(run)
+        state = (run.life_cycle_state, run.result_state)
+        if state != self._printed_run:
+            self._printed_run = state
+            line = self.describe(run, elapsed)
+            lines = [*lines, line] if run.is_terminal else [line, *lines]
+        for line in lines:
+            self.print_line(line)
 
     def _render(self) -> Table | Text:
         with self._lock:
@@ -189,9 +247,9 @@ class RunStatusLine:
             if run is None:
                 return Text("")
             if run.is_terminal:
-                return Text(self.describe(run, self._elapsed))
+                return Text(self.describe(run, self._elapsed, self.task_summary(run)))
             elapsed = self._elapsed + self.clock() - self._seen_at
-            line = self.describe(run, elapsed)
+            line = self.describe(run, elapsed, self.task_summary(run))
         row = Table.grid(padding=(0, 1))
         row.add_row(Spinner("dots"), Text(line))
         return row
@@ -207,3 +265,17 @@ class RunStatusLine:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def task_state(task: TaskRun) -> str:
+    """A task's state in one word or two: its result once it has ended, else its life cycle state; the
+    attempt after a retry, and while it waits the workspace's message (e.g. "Waiting for cluster")."""
+    notes = [f"attempt {task.attempt_number + 1}"] if task.attempt_number else []
+    if task.is_terminal:
+        state = task.result_state or task.life_cycle_state
+    else:
+        state = task.life_cycle_state
+        if task.state_message and state != "RUNNING":  # why it waits; a running task's message ("In run") says nothing
+            message = printable(task.state_message)
+            notes.append(message if len(message) <= _MESSAGE_LIMIT else message[: _MESSAGE_LIMIT - 1] + "…")
+    return state + (f" ({'; '.join(notes)})" if notes else "")

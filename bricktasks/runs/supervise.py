@@ -69,7 +69,8 @@ def wait_for_run(
     poll_start: float = 0.5,
     poll_cap: float = 5.0,
 ) -> WaitOutcome:
-    """Poll until the run is terminal; RunTimedOut when `timeout_s` passes first."""
+    """Poll until the run is terminal; RunTimedOut when `timeout_s` passes first. `on_state` is called
+    when the run's state or a task's state or attempt changes."""
     # the wait must survive a restarting API (bounded): transient faults retried for about a minute
     polled = with_policy(backend, WAIT_POLICY)
     started = time.monotonic()
@@ -77,7 +78,7 @@ def wait_for_run(
     for delay in poll_delays(poll_start, cap=poll_cap):
         run = polled.get_run(run_id)
         elapsed = time.monotonic() - started
-        state = (run.life_cycle_state, run.result_state)
+        state = _seen_state(run)
         if state != last_state and on_state:
             on_state(run, elapsed)
         last_state = state
@@ -87,6 +88,12 @@ def wait_for_run(
             raise RunTimedOut(f"the run did not finish within {format_duration(timeout_s)}")
         time.sleep(min(delay, max(0.05, timeout_s - elapsed)))
     raise AssertionError("unreachable")
+
+
+def _seen_state(run: Run) -> tuple:
+    """What on_state is told about when it changes: the run's state and each task attempt's."""
+    tasks = tuple((task.task_key, task.life_cycle_state, task.result_state, task.attempt_number) for task in run.tasks)
+    return (run.life_cycle_state, run.result_state, tasks)
 
 
 # a cancel, answered or not, and the wait for the run to end, within this: CI systems SIGKILL a
@@ -184,9 +191,9 @@ def submit_answered(submit: Callable[[], int], *, wait_s: float = CANCEL_DEADLIN
 
 
 def collect_outputs(backend: Backend, run: Run) -> dict[str, RunOutput]:
-    """Each task's output, asked by the task's own run id (the parent answers 400)."""
+    """Each task's output (its newest attempt's), asked by the task's own run id (the parent answers 400)."""
     outputs = {}
-    for task in run.tasks:
+    for task in run.latest_tasks():
         try:
             outputs[task.task_key] = backend.get_run_output(task.run_id)
         except BackendError as exc:

@@ -164,13 +164,15 @@ def test_a_passing_build_uploads_runs_reports_and_records_its_result(project, ba
 
     assert (outcome.build_id, outcome.branch, outcome.commit, outcome.ci_folder) == ("17", "BI-7", build.commit, folder)
     assert (outcome.run_id, outcome.life_cycle_state, outcome.result) == (run_id, "TERMINATED", "SUCCESS")
-    assert outcome.json_fields() == {
+    fields = outcome.json_fields()
+    assert 0 < fields["notebooks"][0].pop("duration_s") < 120  # the task's own time, not the whole run's
+    assert fields == {
         "run_id": run_id,
         "result": "SUCCESS",
         "run_page_url": None,
         "notebooks": [{
-            "name": "Exits", "result_state": "SUCCESS", "exit_value": "value 42", "failed_cell": None, "error": None,
-            "task_run_id": run.tasks[0].run_id,
+            "task_key": "Exits", "name": "Exits", "result_state": "SUCCESS", "attempts": 1, "depends_on": [],
+            "exit_value": "value 42", "failed_cell": None, "error": None, "task_run_id": run.tasks[0].run_id,
         }],
         "reports": {
             "junit": str(project.results_dir / "test-results.xml"),
@@ -327,8 +329,8 @@ def test_the_json_of_a_submitted_run_without_reports_names_the_run_only():
 
 def test_the_json_of_a_finished_build_has_each_notebook_and_the_report_paths(tmp_path):
     notebooks = (
-        NotebookOutcome("A", "SUCCESS", "1", None, None, 8),
-        NotebookOutcome("B", "FAILED", None, 4, "boom", 9),
+        NotebookOutcome("A", "SUCCESS", "1", None, None, 8, task_key="A", duration_s=2.5),
+        NotebookOutcome("B", "FAILED", None, 4, "boom", 9, task_key="B", depends_on=("A",), attempts=2, duration_s=1.0),
     )
     reports = ReportPaths(tmp_path / "test-results.xml", tmp_path / "report.html", tmp_path / "summary.json")
     finished = replace(STARTED, run_id=7, run_page_url="https://example/run/7", life_cycle_state="TERMINATED", result="FAILED",
@@ -339,8 +341,10 @@ def test_the_json_of_a_finished_build_has_each_notebook_and_the_report_paths(tmp
         "result": "FAILED",
         "run_page_url": "https://example/run/7",
         "notebooks": [
-            {"name": "A", "result_state": "SUCCESS", "exit_value": "1", "failed_cell": None, "error": None, "task_run_id": 8},
-            {"name": "B", "result_state": "FAILED", "exit_value": None, "failed_cell": 4, "error": "boom", "task_run_id": 9},
+            {"task_key": "A", "name": "A", "result_state": "SUCCESS", "attempts": 1, "depends_on": [], "duration_s": 2.5,
+             "exit_value": "1", "failed_cell": None, "error": None, "task_run_id": 8},
+            {"task_key": "B", "name": "B", "result_state": "FAILED", "attempts": 2, "depends_on": ["A"], "duration_s": 1.0,
+             "exit_value": None, "failed_cell": 4, "error": "boom", "task_run_id": 9},
         ],
         "reports": {
             "junit": str(tmp_path / "test-results.xml"), "html": str(tmp_path / "report.html"), "summary": str(tmp_path / "summary.json"),
