@@ -75,6 +75,13 @@ class RunScheduler:
     # -- the loop ------------------------------------------------------------------
     def run(self) -> None:
         self.store.update(self.run_id, state={"life_cycle_state": "RUNNING", "result_state": None, "state_message": "In run"})
+        try:
+            self._loop()
+        finally:  # SIGTERM (see local_supervisor) or a crash: no task process outlives the loop
+            for running in self.running.values():
+                kill_process_group(running.process.pid)
+
+    def _loop(self) -> None:
         while True:
             if self._ended_elsewhere():  # cancelled: the canceller kills and ends the tasks, we help
                 self._stop_tasks({"life_cycle_state": "TERMINATED", "result_state": "CANCELED", "state_message": "Run cancelled by user"})

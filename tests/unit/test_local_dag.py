@@ -5,6 +5,8 @@ Tiny notebooks without Spark, in a tmp local root: each task process costs well 
 from __future__ import annotations
 
 import json
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,8 @@ OK = "print('ok')\n"
 FAIL = "raise RuntimeError('boom')\n"
 SLEEP = "import time\ntime.sleep(1.0)\n"
 HANG = "import time\nopen('started', 'w').write('yes')\ntime.sleep(60)\n"  # cwd: the task run's folder
+# a notebook with a child process of its own (as Spark's JVM): only killing its process group ends that
+SPAWNS = "import subprocess\nsubprocess.Popen(['sleep', '60'])\n" + HANG
 
 
 def _backend(tmp_path: Path, notebooks: dict[str, str], **options) -> LocalBackend:
@@ -210,8 +214,8 @@ def test_the_runs_timeout_ends_the_whole_run(tmp_path):
 
 # -- cancel and compute start-up --------------------------------------------------------------------
 def test_cancel_stops_the_whole_dag_and_leaves_no_process(tmp_path):
-    backend = _backend(tmp_path, {"Hang": HANG, "Ok": OK})
-    tasks = (_task("a", "Hang"), _task("b", "Hang"), _task("c", "Ok", "a", "b"))
+    backend = _backend(tmp_path, {"Spawns": SPAWNS, "Ok": OK})
+    tasks = (_task("a", "Spawns"), _task("b", "Spawns"), _task("c", "Ok", "a", "b"))
     run_id = backend.submit_run(RunSpec(run_name="cancel", tasks=tasks))
     task_dirs = [backend.runs.run_dir(task_id) for task_id in backend.runs.read(run_id)["tasks"][:2]]
     wait_until(lambda: all((folder / "started").exists() for folder in task_dirs), timeout=30, interval=0.05)
@@ -310,3 +314,15 @@ def test_repair_refuses_what_the_api_refuses(tmp_path):
     with pytest.raises(InvalidRequest, match="has not been repaired yet"):
         backend.repair_run(run_id, rerun_tasks=["a"], latest_repair_id=5)
     assert [entry.repair_id for entry in backend.get_run(run_id).repair_history] == [None]  # nothing changed
+
+
+def test_a_supervisor_told_to_stop_takes_its_tasks_with_it(tmp_path):
+    backend = _backend(tmp_path, {"Spawns": SPAWNS})
+    run_id = backend.submit_run(RunSpec(run_name="stopped", tasks=(_task("a", "Spawns"),)))
+    task_dir = backend.runs.run_dir(backend.runs.read(run_id)["tasks"][0])
+    wait_until(lambda: (task_dir / "started").exists(), timeout=30, interval=0.05)
+    worker = backend.runs.read(int(task_dir.name))["worker"]["pid"]
+    os.kill(backend.runs.read(run_id)["supervisor"]["pid"], signal.SIGTERM)
+    run = _ended(backend, run_id)
+    assert (run.life_cycle_state, run.state_message) == ("INTERNAL_ERROR", "The run's process ended unexpectedly")
+    wait_until(lambda: not _group_alive(worker), timeout=10, interval=0.05)
