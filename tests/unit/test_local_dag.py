@@ -326,3 +326,17 @@ def test_a_supervisor_told_to_stop_takes_its_tasks_with_it(tmp_path):
     run = _ended(backend, run_id)
     assert (run.life_cycle_state, run.state_message) == ("INTERNAL_ERROR", "The run's process ended unexpectedly")
     wait_until(lambda: not _group_alive(worker), timeout=10, interval=0.05)
+
+
+def test_a_missing_library_fails_only_the_tasks_that_install_it(tmp_path):
+    backend = _backend(tmp_path, {"Ok": OK})
+    cluster = ExistingCluster("c-1")
+    missing = {"whl": "dbfs:/libraries/missing-1.0-py3-none-any.whl"}
+    tasks = (_task("needs", "Ok", compute=cluster, libraries=(missing,)), _task("plain", "Ok", compute=cluster),
+             _task("serverless", "Ok", libraries=(missing,)))  # serverless installs no task libraries (its notebook does)
+    run = _ended(backend, backend.submit_run(RunSpec(run_name="libraries", tasks=tasks)))
+    needs = _by_key(run)["needs"]
+    assert (needs.life_cycle_state, needs.result_state) == ("INTERNAL_ERROR", "FAILED")
+    assert needs.state_message == "library dbfs:/libraries/missing-1.0-py3-none-any.whl does not exist"
+    assert _states(run)["plain"] == _states(run)["serverless"] == ("TERMINATED", "SUCCESS")
+    assert run.state_message.startswith("Task needs failed")
