@@ -286,7 +286,7 @@ def _compute(where: _Where, task: Mapping[str, Any], clusters: Mapping[str, dict
 
 def _task(where: _Where, item: Any, clusters: Mapping[str, dict[str, Any]], environments: Collection[str],
           notebooks: Collection[str], source_dir: str) -> TaskDefinition:
-    task = _object(where, item, api.TASK)
+    task = _object(where, item)
     if "task_key" not in task:
         raise where.error("has no task_key", "give every task a task_key, e.g. \"ModelTraining\"")
     try:
@@ -294,6 +294,7 @@ def _task(where: _Where, item: Any, clusters: Mapping[str, dict[str, Any]], envi
     except GraphError as exc:
         raise where.at("task_key").error(str(exc)) from None
     where = _Where(where.source, where.path + f" ({key})")
+    _check_fields(where, task, api.TASK)
     if "notebook_task" not in task:
         raise where.error("has no notebook_task", 'add "notebook_task": {"notebook_path": "<notebook in the source folder>"}')
     notebook, parameters = _notebook(where.at("notebook_task"), task["notebook_task"], notebooks, source_dir)
