@@ -200,14 +200,17 @@ def run_ci(c, out, timeout=None, notebooks=None, repair=False, dry_run=False):
     """Build, upload into CI/<build>-<branch>, run the CI job's tasks, wait, report; fail unless it succeeded."""
     project, console = _load(c, out, timeout=timeout, ci_notebooks=notebooks)
     limit = parse_timeout(project.settings.timeout)
-    build = project.build_info()
-    plan = _ci_plan(project, build, notebooks)
     if repair and dry_run:
         raise UserInputError("--repair and --dry-run do not go together", "drop --dry-run: a repair changes only the run")
+    build = project.build_info()
+    plan = _ci_plan(project, build, notebooks)  # checked before any request, also for a repair
     cluster = None if plan.job or repair else load_cluster_spec(project.cluster_spec_path)
     if not repair:
         _check_source(project)
     backend = open_backend(project, os.environ)
+    if repair:
+        build = pipeline.build_to_repair(backend, project, build)
+        plan = _ci_plan(project, build, notebooks)
     out.record(build_id=build.build_id, branch=build.branch, commit=build.commit, folder=plan.ci_folder, dry_run=dry_run)
     progress = CiProgress(build, plan.ci_folder)
     try:

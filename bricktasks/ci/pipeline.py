@@ -20,7 +20,7 @@ from typing import NoReturn
 
 from bricktasks.backends.base import Backend, Run, RunSpec
 from bricktasks.buildinfo import BuildInfo
-from bricktasks.ci.manifest import read_build_manifest, write_build_manifest
+from bricktasks.ci.manifest import list_ci_builds, read_build_manifest, write_build_manifest
 from bricktasks.ci.results import PlannedTask, result_line, task_reports
 from bricktasks.ci.runspec import build_run_spec
 from bricktasks.ci.summary import CiOutcome, CiProgress, NotebookOutcome, ReportPaths
@@ -43,7 +43,7 @@ from bricktasks.runs.supervise import (
 )
 from bricktasks.workspace.checkout import push_source
 
-__all__ = ["CiPlan", "plan_ci", "plan_ci_job", "run_ci", "repair_ci"]
+__all__ = ["CiPlan", "plan_ci", "plan_ci_job", "run_ci", "build_to_repair", "repair_ci"]
 
 
 @dataclass(frozen=True)
@@ -264,6 +264,24 @@ def _finish(project, backend, plan, run, elapsed, manifest, console, secrets, pr
 
 
 # ---- repair -------------------------------------------------------------------------------------
+
+
+def build_to_repair(backend: Backend, project: Project, build: BuildInfo) -> BuildInfo:
+    """The build `ci --repair` repairs. In a CI system, or with BRICKTASKS_BUILD_ID, that build (a
+    re-run of the pipeline job keeps its build id). A developer's build id is made up anew on every
+    invocation (git plus a timestamp), so there it is this branch's newest build with a run."""
+    if not build.is_local:
+        return build
+    ours = [found for found in list_ci_builds(backend, project.layout) if found.branch == build.branch and found.run_id is not None]
+    if not ours:
+        raise UserInputError(
+            f"branch {build.branch} has no CI build with a run to repair", "run invoke ci first, or set BRICKTASKS_BUILD_ID"
+        )
+    newest = max(ours, key=lambda found: found.created)
+    manifest = read_build_manifest(backend, newest.path) or {}
+    if not manifest.get("build_id"):  # listed with a run id, so its manifest was read: only a race gets here
+        raise UserInputError(f"the manifest of {newest.path} names no build id", "set BRICKTASKS_BUILD_ID to the build to repair")
+    return replace(build, build_id=str(manifest["build_id"]))
 
 
 def _newest_run(backend: Backend, plan: CiPlan) -> tuple[dict, Run]:

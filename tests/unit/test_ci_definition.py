@@ -141,3 +141,18 @@ def test_repair_of_a_run_that_succeeded_is_refused(project, backend, recording):
     with pytest.raises(UserInputError) as caught:
         _repair(project, backend, recording)
     assert caught.value.one_line() == f"run {run_id} of build 9 of BI-9 succeeded: nothing to repair; run invoke ci to test new changes"
+
+
+def test_a_developers_repair_finds_the_branchs_newest_build(project, backend):
+    for build_id, branch, created, run_id in [("1", "BI-9", "2026-01-01", 5), ("2", "BI-9", "2026-01-03", 6),
+                                              ("3", "other", "2026-01-05", 7), ("4", "BI-9", "2026-01-04", None)]:
+        folder = f"/Projects/forecasting/CI/{build_id}-{branch}"
+        backend.mkdirs(folder)
+        write_build_manifest(backend, folder, {"build_id": build_id, "branch": branch, "created": f"{created}T00:00:00+00:00",
+                                               "run_id": run_id})
+    local = BuildInfo("local-20260110t120000", "BI-9", None, None)
+    assert pipeline.build_to_repair(backend, project, local).build_id == "2"
+    explicit = BuildInfo("9", "BI-9", None, "bricktasks")  # BRICKTASKS_BUILD_ID
+    assert pipeline.build_to_repair(backend, project, explicit) == explicit
+    with pytest.raises(UserInputError, match="^branch nope has no CI build with a run to repair"):
+        pipeline.build_to_repair(backend, project, BuildInfo("x", "nope", None, None))
