@@ -8,6 +8,13 @@ survives the process that submitted it. Every read-modify-write of a record hold
 and a terminal state is never overwritten: a cancel racing a finishing run keeps whichever
 came first.
 
+A run's record keeps the submitted runs/submit body (`spec`), the task runs shown by runs/get
+(`tasks`: each task's attempts, a retry right after the attempt it retries) and its
+`repair_history`; each task run's record keeps its task's settings as submitted and its
+`attempt_number`. A repair replaces a rerun task's attempts in `tasks` by one new task run and
+starts a new supervisor for the tasks not ended; the older task runs stay on disk, listed in the
+history. The supervisor's scheduling is in `local_scheduler`.
+
 The run's secrets never touch the disk: they go to the supervisor through its stdin pipe and from
 it to each task's runtime the same way, so no file under `runs/` holds them at any moment, and
 there is nothing to clean up when a run is cancelled or its supervisor is killed (a file written
@@ -368,7 +375,8 @@ class LocalRunStore:
         )
 
     def _checked(self, record: dict[str, Any]) -> dict[str, Any]:
-        """Mark a run whose supervisor died without finishing it as INTERNAL_ERROR."""
+        """Mark a run whose supervisor died without finishing it, and its unfinished tasks, as INTERNAL_ERROR
+        (a task of a cancelled run as CANCELED: its canceller, which killed the supervisor, is ending it)."""
         if record["state"]["life_cycle_state"] in TERMINAL_STATES:
             return record
         parent = record if "tasks" in record else self.read(record["parent_run_id"])
@@ -376,6 +384,11 @@ class LocalRunStore:
         if supervisor is None or process_alive(supervisor["pid"], supervisor["start"]):
             return record
         dead = {"life_cycle_state": "INTERNAL_ERROR", "result_state": "FAILED", "state_message": "The run's process ended unexpectedly"}
+        if parent is record:
+            self.finish(record["run_id"], dead)
+            return self.read(record["run_id"])
+        if parent["state"]["result_state"] == "CANCELED":
+            dead = dict(parent["state"])
         return self.update(record["run_id"], state=dead, end_time=now_ms())
 
     def list(self, *, active_only: bool = False) -> list[Run]:

@@ -65,6 +65,7 @@ class RunScheduler:
         self.run_timeout_s = timeout
         self.run_deadline = time.monotonic() + timeout if timeout > 0 else None
         self.values_dir = store.run_dir(run_id) / "task_values"
+        self.attempt = len(record["repair_history"])  # which of the run's attempts (original, repairs) this loop runs
         newest = store.newest_task_runs(run_id)
         self.current = {key: task.run_id for key, task in newest.items()}  # the attempt each task is on
         self.results = {key: task.result_state or "FAILED" for key, task in newest.items() if task.is_terminal}
@@ -75,6 +76,13 @@ class RunScheduler:
     # -- the loop ------------------------------------------------------------------
     def run(self) -> None:
         self.store.update(self.run_id, state={"life_cycle_state": "RUNNING", "result_state": None, "state_message": "In run"})
+        try:
+            self._loop()
+        finally:  # SIGTERM (see local_supervisor) or a crash: no task process outlives the loop
+            for running in self.running.values():
+                kill_process_group(running.process.pid)
+
+    def _loop(self) -> None:
         while True:
             if self._ended_elsewhere():  # cancelled: the canceller kills and ends the tasks, we help
                 self._stop_tasks({"life_cycle_state": "TERMINATED", "result_state": "CANCELED", "state_message": "Run cancelled by user"})
@@ -91,7 +99,9 @@ class RunScheduler:
             time.sleep(POLL_SECONDS)
 
     def _ended_elsewhere(self) -> bool:
-        return self.store.read(self.run_id)["state"]["life_cycle_state"] in TERMINAL_STATES
+        """Cancelled, or (a cancel racing a repair) already repaired: a newer supervisor owns the run."""
+        record = self.store.read(self.run_id)
+        return record["state"]["life_cycle_state"] in TERMINAL_STATES or len(record["repair_history"]) != self.attempt
 
     # -- running tasks -------------------------------------------------------------
     def _collect_finished(self) -> None:

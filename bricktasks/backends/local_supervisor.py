@@ -8,6 +8,7 @@ process, which gets the secrets on its stdin in turn: they are never in a file, 
 """
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 
@@ -29,6 +30,8 @@ def supervise(root: Path, run_id: int, secrets: dict[str, dict[str, str]] | None
                 store.update(task_id, state=failed, end_time=now_ms())
         store.finish(run_id, failed)
         return 1
+    # a SIGTERM (cancel sends one before its SIGKILL) unwinds the scheduler, which kills its tasks' groups
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     RunScheduler(store, run_id, secrets).run()
     return 0
 

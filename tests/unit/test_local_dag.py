@@ -5,6 +5,8 @@ Tiny notebooks without Spark, in a tmp local root: each task process costs well 
 from __future__ import annotations
 
 import json
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,8 @@ OK = "print('ok')\n"
 FAIL = "raise RuntimeError('boom')\n"
 SLEEP = "import time\ntime.sleep(1.0)\n"
 HANG = "import time\nopen('started', 'w').write('yes')\ntime.sleep(60)\n"  # cwd: the task run's folder
+# a notebook with a child process of its own (as Spark's JVM): only killing its process group ends that
+SPAWNS = "import subprocess\nsubprocess.Popen(['sleep', '60'])\n" + HANG
 
 
 def _backend(tmp_path: Path, notebooks: dict[str, str], **options) -> LocalBackend:
@@ -188,12 +192,17 @@ def test_retries_are_new_task_runs_with_attempt_numbers(tmp_path):
     assert run.state_message.startswith("Task always failed")
 
 
-def test_a_task_over_its_timeout_is_killed_and_timed_out_without_retry(tmp_path):
+def test_a_task_over_its_timeout_is_killed_and_retried_only_with_retry_on_timeout(tmp_path):
     backend = _backend(tmp_path, {"Hang": HANG, "Ok": OK})
-    tasks = (_task("slow", "Hang", timeout_seconds=1, max_retries=1), _task("after", "Ok", "slow"))
+    tasks = (
+        _task("slow", "Hang", timeout_seconds=1, max_retries=1), _task("after", "Ok", "slow"),
+        _task("retried", "Hang", timeout_seconds=1, max_retries=1, retry_on_timeout=True),
+    )
     run = _ended(backend, backend.submit_run(RunSpec(run_name="timeout", tasks=tasks)), timeout=30)
     slow = _by_key(run)["slow"]
     assert [task.task_key for task in run.tasks].count("slow") == 1  # retry_on_timeout is off
+    retried = [(task.attempt_number, task.result_state) for task in run.tasks if task.task_key == "retried"]
+    assert retried == [(0, "TIMEDOUT"), (1, "TIMEDOUT")]
     assert (slow.life_cycle_state, slow.result_state) == ("TERMINATED", "TIMEDOUT")
     assert _states(run)["after"] == ("SKIPPED", "UPSTREAM_FAILED")
     assert run.result_state == "FAILED" and "Timed out" in run.state_message
@@ -210,8 +219,8 @@ def test_the_runs_timeout_ends_the_whole_run(tmp_path):
 
 # -- cancel and compute start-up --------------------------------------------------------------------
 def test_cancel_stops_the_whole_dag_and_leaves_no_process(tmp_path):
-    backend = _backend(tmp_path, {"Hang": HANG, "Ok": OK})
-    tasks = (_task("a", "Hang"), _task("b", "Hang"), _task("c", "Ok", "a", "b"))
+    backend = _backend(tmp_path, {"Spawns": SPAWNS, "Ok": OK})
+    tasks = (_task("a", "Spawns"), _task("b", "Spawns"), _task("c", "Ok", "a", "b"))
     run_id = backend.submit_run(RunSpec(run_name="cancel", tasks=tasks))
     task_dirs = [backend.runs.run_dir(task_id) for task_id in backend.runs.read(run_id)["tasks"][:2]]
     wait_until(lambda: all((folder / "started").exists() for folder in task_dirs), timeout=30, interval=0.05)
@@ -310,3 +319,29 @@ def test_repair_refuses_what_the_api_refuses(tmp_path):
     with pytest.raises(InvalidRequest, match="has not been repaired yet"):
         backend.repair_run(run_id, rerun_tasks=["a"], latest_repair_id=5)
     assert [entry.repair_id for entry in backend.get_run(run_id).repair_history] == [None]  # nothing changed
+
+
+def test_a_supervisor_told_to_stop_takes_its_tasks_with_it(tmp_path):
+    backend = _backend(tmp_path, {"Spawns": SPAWNS})
+    run_id = backend.submit_run(RunSpec(run_name="stopped", tasks=(_task("a", "Spawns"),)))
+    task_dir = backend.runs.run_dir(backend.runs.read(run_id)["tasks"][0])
+    wait_until(lambda: (task_dir / "started").exists(), timeout=30, interval=0.05)
+    worker = backend.runs.read(int(task_dir.name))["worker"]["pid"]
+    os.kill(backend.runs.read(run_id)["supervisor"]["pid"], signal.SIGTERM)
+    run = _ended(backend, run_id)
+    assert (run.life_cycle_state, run.state_message) == ("INTERNAL_ERROR", "The run's process ended unexpectedly")
+    wait_until(lambda: not _group_alive(worker), timeout=10, interval=0.05)
+
+
+def test_a_missing_library_fails_only_the_tasks_that_install_it(tmp_path):
+    backend = _backend(tmp_path, {"Ok": OK})
+    cluster = ExistingCluster("c-1")
+    missing = {"whl": "dbfs:/libraries/missing-1.0-py3-none-any.whl"}
+    tasks = (_task("needs", "Ok", compute=cluster, libraries=(missing,)), _task("plain", "Ok", compute=cluster),
+             _task("serverless", "Ok", libraries=(missing,)))  # serverless installs no task libraries (its notebook does)
+    run = _ended(backend, backend.submit_run(RunSpec(run_name="libraries", tasks=tasks)))
+    needs = _by_key(run)["needs"]
+    assert (needs.life_cycle_state, needs.result_state) == ("INTERNAL_ERROR", "FAILED")
+    assert needs.state_message == "library dbfs:/libraries/missing-1.0-py3-none-any.whl does not exist"
+    assert _states(run)["plain"] == _states(run)["serverless"] == ("TERMINATED", "SUCCESS")
+    assert run.state_message.startswith("Task needs failed")
