@@ -49,7 +49,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--quirk", action="append", default=[], choices=QUIRKS, help="reproduce a real-API misbehaviour (repeatable)"
     )
+    parser.add_argument(
+        "--no-serverless", action="store_true",
+        help="answer as a workspace without serverless jobs: a task naming no cluster is refused (400)",
+    )
+    parser.add_argument(
+        "--cluster-start-s", type=float, default=0.0, metavar="N",
+        help="a task on a new job cluster stays PENDING N seconds before it starts (serverless and existing clusters: at once)",
+    )
     args = parser.parse_args(argv)
+    if args.cluster_start_s < 0:
+        parser.error("--cluster-start-s is a number of seconds, 0 or more")
     try:
         args.fault_kinds = parse_fault_kinds(args.fault_kinds)
     except ValueError as exc:
@@ -84,7 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = EmulatorOptions(
         host=args.host, port=args.port, token=token, no_auth=args.no_auth, latency_ms=args.latency_ms,
         rate_limit=args.rate_limit, fault_rate=args.fault_rate, seed=args.seed, fault_kinds=args.fault_kinds,
-        request_log=args.request_log, quirks=tuple(args.quirk),
+        request_log=args.request_log, quirks=tuple(args.quirk), serverless=not args.no_serverless,
+        cluster_start_s=args.cluster_start_s,
     )
     args.root.mkdir(parents=True, exist_ok=True)
     stop = threading.Event()
@@ -92,7 +103,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     # running on the serving thread would deadlock
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    handle = EmulatorHandle(EmulatorServer(args.root, options))
+    try:
+        server = EmulatorServer(args.root, options)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    handle = EmulatorHandle(server)
     print(f"bricktasks emulator listening on {handle.url}", flush=True)
     try:
         while not stop.wait(0.5):

@@ -38,7 +38,7 @@ class EmulatorProcess:
     """`python -m bricktasks.emulator` in a subprocess: started on enter, SIGTERMed on exit.
 
     Options mirror the CLI flags (token, no_auth, latency_ms, rate_limit, fault_rate, seed,
-    fault_kinds, host, port). Give a token or `no_auth=True`: with neither the emulator refuses
+    fault_kinds, host, port, serverless, cluster_start_s). Give a token or `no_auth=True`: with neither the emulator refuses
     to start. A request log is always kept (in `request_log`, default a file beside the root)
     so `requests()` can read it.
     """
@@ -58,6 +58,8 @@ class EmulatorProcess:
         fault_kinds: str | None = None,
         request_log: Path | str | None = None,
         quirks: tuple[str, ...] = (),
+        serverless: bool = True,
+        cluster_start_s: float = 0.0,
         startup_timeout: float = 20.0,
     ) -> None:
         self.root = Path(root)
@@ -73,6 +75,10 @@ class EmulatorProcess:
             self.command += ["--quirk", quirk]
         if no_auth:
             self.command.append("--no-auth")
+        if not serverless:
+            self.command.append("--no-serverless")
+        if cluster_start_s:
+            self.command += ["--cluster-start-s", str(cluster_start_s)]
         self._token = token  # handed over in the environment, not argv, and never printed
         self.startup_timeout = startup_timeout
         self.process: subprocess.Popen[str] | None = None
