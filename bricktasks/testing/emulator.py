@@ -100,8 +100,9 @@ class EmulatorProcess:
         reader.start()
         reader.join(self.startup_timeout)
         if not line or not line[0].startswith(LISTENING):
+            self._end(10.0)
+            error = self.process.stderr.read() if self.process.stderr else ""  # before stop() closes it
             self.stop()
-            error = self.process.stderr.read() if self.process.stderr else ""
             raise RuntimeError(f"the emulator did not start: {(line[0] if line else '').strip()} {error.strip()[-2000:]}")
         self.url = line[0][len(LISTENING):].strip()
         return self
@@ -124,6 +125,14 @@ class EmulatorProcess:
         """SIGTERM and wait; SIGKILL if it does not end. Returns the exit code."""
         if self.process is None:
             return None
+        self._end(timeout)
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream:
+                stream.close()
+        return self.process.returncode
+
+    def _end(self, timeout: float) -> None:
+        assert self.process is not None
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -131,10 +140,6 @@ class EmulatorProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        for stream in (self.process.stdout, self.process.stderr):
-            if stream:
-                stream.close()
-        return self.process.returncode
 
     def __enter__(self) -> EmulatorProcess:
         return self.start()
