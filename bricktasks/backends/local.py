@@ -34,6 +34,7 @@ from bricktasks.backends.base import (
     notebook_language,
 )
 from bricktasks.backends.local_paths import LocalPaths
+from bricktasks.backends.local_repair import RepairRequest, check_spec
 from bricktasks.backends.local_runs import LocalRunStore
 from bricktasks.errors import AlreadyExists, DirectoryNotEmpty, InvalidRequest, NotFound
 
@@ -96,14 +97,19 @@ def _folder_lock(folder: Path) -> Iterator[None]:
 
 
 class LocalBackend(Backend):
-    """Workspace, files and runs in a folder; the embedded default and the emulator's state."""
+    """Workspace, files and runs in a folder; the embedded default and the emulator's state.
+
+    `cluster_start_s` models compute start-up: a task on a new cluster stays PENDING ("Waiting for
+    cluster") that long before it starts; serverless tasks and existing clusters start at once."""
 
     name = "local"
 
-    def __init__(self, root: Path, *, secrets: dict[str, dict[str, str]] | None = None) -> None:
+    def __init__(
+        self, root: Path, *, secrets: dict[str, dict[str, str]] | None = None, cluster_start_s: float = 0.0
+    ) -> None:
         self.paths = LocalPaths(root)
         self.paths.ensure()
-        self.runs = LocalRunStore(self.paths, secrets)
+        self.runs = LocalRunStore(self.paths, secrets, cluster_start_s=cluster_start_s)
 
     @property
     def root(self) -> Path:
@@ -325,6 +331,7 @@ class LocalBackend(Backend):
 
     # -- jobs ---------------------------------------------------------------------
     def submit_run(self, spec: RunSpec) -> int:
+        check_spec(spec)  # the graph first: nothing is looked up or written for an invalid one
         for task in spec.tasks:
             self.get_status(task.notebook_path)  # NotFound before anything starts, as the API does
         return self.runs.submit(spec)
@@ -339,7 +346,8 @@ class LocalBackend(Backend):
         self, run_id: int, *, rerun_tasks: Sequence[str] = (), rerun_all_failed_tasks: bool = False,
         rerun_dependent_tasks: bool = False, latest_repair_id: int | None = None,
     ) -> int:
-        raise InvalidRequest("repairing runs is not implemented by the local backend yet", "rerun invoke ci")  # replaced in the DAG work
+        request = RepairRequest(tuple(rerun_tasks), rerun_all_failed_tasks, rerun_dependent_tasks, latest_repair_id)
+        return self.runs.repair(run_id, request)
 
     def get_run_output(self, task_run_id: int) -> RunOutput:
         return self.runs.output(task_run_id)

@@ -8,6 +8,13 @@ survives the process that submitted it. Every read-modify-write of a record hold
 and a terminal state is never overwritten: a cancel racing a finishing run keeps whichever
 came first.
 
+A run's record keeps the submitted runs/submit body (`spec`), the task runs shown by runs/get
+(`tasks`: each task's attempts, a retry right after the attempt it retries) and its
+`repair_history`; each task run's record keeps its task's settings as submitted and its
+`attempt_number`. A repair replaces a rerun task's attempts in `tasks` by one new task run and
+starts a new supervisor for the tasks not ended; the older task runs stay on disk, listed in the
+history. The supervisor's scheduling is in `local_scheduler`.
+
 The run's secrets never touch the disk: they go to the supervisor through its stdin pipe and from
 it to each task's runtime the same way, so no file under `runs/` holds them at any moment, and
 there is nothing to clean up when a run is cancelled or its supervisor is killed (a file written
@@ -26,12 +33,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from bricktasks.backends.base import TERMINAL_STATES, Run, RunOutput, RunSpec, TaskRun
+from bricktasks.backends.base import TERMINAL_STATES, RepairAttempt, Run, RunOutput, RunSpec, TaskRun
 from bricktasks.backends.local_paths import LocalPaths
+from bricktasks.backends.local_repair import RepairRequest, check_spec, tasks_to_rerun
+from bricktasks.backends.submit_json import submit_body, task_fields
 from bricktasks.errors import InvalidRequest, NotFound
 
 __all__ = [
@@ -137,6 +146,8 @@ class StoredRun:
     base_parameters: dict[str, str] = field(default_factory=dict)
     start_time: int = 0  # epoch milliseconds; 0 until it started
     end_time: int = 0
+    settings: dict[str, Any] = field(default_factory=dict)  # a task run's runs/submit fields, as task_fields made them
+    attempt_number: int = 0  # a task run's attempt: 0, then one more per retry
 
     @property
     def is_task(self) -> bool:
@@ -149,9 +160,12 @@ class LocalRunStore:
     `get`, `stored_run`, `result` and `output` are the typed surface; `read` and `update` are the
     raw JSON records, for the store itself and its supervisor."""
 
-    def __init__(self, paths: LocalPaths, secrets: dict[str, dict[str, str]] | None = None) -> None:
+    def __init__(
+        self, paths: LocalPaths, secrets: dict[str, dict[str, str]] | None = None, *, cluster_start_s: float = 0.0
+    ) -> None:
         self.paths = paths
         self.secrets = secrets or {}
+        self.cluster_start_s = cluster_start_s  # each run records it at submit: its supervisor reads it there
 
     # -- records ----------------------------------------------------------------
     @contextlib.contextmanager
@@ -200,6 +214,7 @@ class LocalRunStore:
 
     # -- submit -------------------------------------------------------------------
     def submit(self, spec: RunSpec) -> int:
+        check_spec(spec)  # InvalidRequest before anything is written
         with self._locked():
             token_file = None
             if spec.idempotency_token:
@@ -212,27 +227,18 @@ class LocalRunStore:
             for task in spec.tasks:
                 task_id = self._next_id()
                 task_ids.append(task_id)
-                self._write(
-                    {
-                        "run_id": task_id,
-                        "parent_run_id": run_id,
-                        "task_key": task.task_key,
-                        "run_name": spec.run_name,
-                        "notebook_path": task.notebook_path,
-                        "base_parameters": task.base_parameters,
-                        "state": {"life_cycle_state": "PENDING", "result_state": None, "state_message": ""},
-                        "start_time": 0,
-                        "end_time": 0,
-                    }
-                )
+                self._write(_task_record(task_id, run_id, spec.run_name, task_fields(spec, task), attempt_number=0))
+            started = now_ms()
             self._write(
                 {
                     "run_id": run_id,
                     "run_name": spec.run_name,
-                    "spec": _spec_to_json(spec),
+                    "spec": {**submit_body(spec), "tags": dict(spec.tags)},
                     "tasks": task_ids,
+                    "cluster_start_s": self.cluster_start_s,
+                    "repair_history": [{"type": "ORIGINAL", "start_time": started, "end_time": 0, "task_run_ids": task_ids}],
                     "state": {"life_cycle_state": "PENDING", "result_state": None, "state_message": "Waiting to start"},
-                    "start_time": now_ms(),
+                    "start_time": started,
                     "end_time": 0,
                 }
             )
@@ -241,6 +247,74 @@ class LocalRunStore:
                 token_file.write_text(str(run_id))
         self._start_supervisor(run_id)
         return run_id
+
+    def add_attempt(self, previous_id: int, state: dict[str, Any]) -> int:
+        """A retry of a task run: a new task run of the same task, one attempt on, listed right after it."""
+        with self._locked():
+            previous = self.read(previous_id)
+            parent = self.read(previous["parent_run_id"])
+            task_id = self._next_id()
+            record = _task_record(
+                task_id, parent["run_id"], previous["run_name"], previous["settings"], attempt_number=previous["attempt_number"] + 1
+            )
+            record["state"] = state
+            self._write(record)
+            tasks = parent["tasks"]
+            tasks.insert(tasks.index(previous_id) + 1, task_id)
+            parent["repair_history"][-1]["task_run_ids"].append(task_id)
+            self._write(parent)
+            return task_id
+
+    def finish(self, run_id: int, state: dict[str, Any]) -> None:
+        """End a run (unless it already ended) and the newest entry of its repair history."""
+        with self._locked():
+            record = self.read(run_id)
+            if record["state"]["life_cycle_state"] in TERMINAL_STATES:
+                return
+            ended = now_ms()
+            record.update(state=state, end_time=ended)
+            record["repair_history"][-1]["end_time"] = ended
+            self._write(record)
+
+    # -- repair -------------------------------------------------------------------
+    def repair(self, run_id: int, request: RepairRequest) -> int:
+        """Rerun some tasks of an ended run as new task runs of the same run; returns the repair id."""
+        self.get(run_id)  # a run whose supervisor died is ended first, its tasks too (outside the lock: that takes it)
+        with self._locked():
+            record = self.read(run_id)
+            if "tasks" not in record:
+                raise InvalidRequest(f"Run {run_id} is a task run; repair its parent run", "pass the run id that runs submit returned")
+            newest = {task.task_key: task for task in self._task_runs(record)}
+            keys = tasks_to_rerun(run_id, _run_from_record(record, tuple(newest.values())), record["spec"], request)
+            repair_id = self._next_id()
+            new_ids = {}
+            for key in keys:
+                previous = self.read(newest[key].run_id)
+                new_ids[key] = self._next_id()
+                self._write(_task_record(new_ids[key], run_id, previous["run_name"], previous["settings"], attempt_number=0))
+            record["tasks"] = _replace_chains(record["tasks"], self._keys_of(record["tasks"]), new_ids)
+            started = now_ms()
+            record["repair_history"].append(
+                {"type": "REPAIR", "id": repair_id, "start_time": started, "end_time": 0, "task_run_ids": list(new_ids.values())}
+            )
+            record.update(state={"life_cycle_state": "PENDING", "result_state": None, "state_message": "Waiting to start"}, end_time=0)
+            record.pop("supervisor", None)
+            self._write(record)
+        self._start_supervisor(run_id)
+        return repair_id
+
+    def _keys_of(self, task_ids: list[int]) -> dict[int, str]:
+        return {task_id: self.read(task_id)["task_key"] for task_id in task_ids}
+
+    def _task_runs(self, record: dict[str, Any]) -> list[TaskRun]:
+        """The newest attempt of each task, in the order of the run's tasks."""
+        newest: dict[str, TaskRun] = {}
+        for task_id in record.get("tasks", []):
+            task = self._task_run(self.read(task_id))
+            known = newest.get(task.task_key)
+            if known is None or (task.attempt_number, task.run_id) > (known.attempt_number, known.run_id):
+                newest[task.task_key] = task
+        return list(newest.values())
 
     def _start_supervisor(self, run_id: int) -> None:
         folder = self.run_dir(run_id)
@@ -263,6 +337,10 @@ class LocalRunStore:
         tasks = tuple(self._task_run(self._checked(self.read(task_id))) for task_id in record.get("tasks", []))
         return _run_from_record(record, tasks)
 
+    def newest_task_runs(self, run_id: int) -> dict[str, TaskRun]:
+        """task_key -> the newest attempt of that task, in the order of the run's tasks."""
+        return {task.task_key: task for task in self._task_runs(self.read(run_id))}
+
     def stored_run(self, run_id: int) -> StoredRun:
         """A run's or a task run's place and notebook, as recorded; NotFound if there is none."""
         record = self.read(run_id)
@@ -276,6 +354,8 @@ class LocalRunStore:
             base_parameters={str(key): str(value) for key, value in (record.get("base_parameters") or {}).items()},
             start_time=int(record.get("start_time", 0) or 0),
             end_time=int(record.get("end_time", 0) or 0),
+            settings=dict(record.get("settings") or {}),
+            attempt_number=int(record.get("attempt_number", 0) or 0),
         )
 
     def _task_run(self, record: dict[str, Any]) -> TaskRun:
@@ -286,10 +366,17 @@ class LocalRunStore:
             life_cycle_state=state["life_cycle_state"],
             result_state=state["result_state"],
             state_message=state["state_message"],
+            attempt_number=int(record.get("attempt_number", 0)),
+            start_time=int(record.get("start_time", 0) or 0),
+            end_time=int(record.get("end_time", 0) or 0),
+            depends_on=tuple(record.get("depends_on", ())),
+            run_if=record.get("run_if", "ALL_SUCCESS"),
+            notebook_path=record.get("notebook_path", ""),
         )
 
     def _checked(self, record: dict[str, Any]) -> dict[str, Any]:
-        """Mark a run whose supervisor died without finishing it as INTERNAL_ERROR."""
+        """Mark a run whose supervisor died without finishing it, and its unfinished tasks, as INTERNAL_ERROR
+        (a task of a cancelled run as CANCELED: its canceller, which killed the supervisor, is ending it)."""
         if record["state"]["life_cycle_state"] in TERMINAL_STATES:
             return record
         parent = record if "tasks" in record else self.read(record["parent_run_id"])
@@ -297,6 +384,11 @@ class LocalRunStore:
         if supervisor is None or process_alive(supervisor["pid"], supervisor["start"]):
             return record
         dead = {"life_cycle_state": "INTERNAL_ERROR", "result_state": "FAILED", "state_message": "The run's process ended unexpectedly"}
+        if parent is record:
+            self.finish(record["run_id"], dead)
+            return self.read(record["run_id"])
+        if parent["state"]["result_state"] == "CANCELED":
+            dead = dict(parent["state"])
         return self.update(record["run_id"], state=dead, end_time=now_ms())
 
     def list(self, *, active_only: bool = False) -> list[Run]:
@@ -314,20 +406,27 @@ class LocalRunStore:
 
     # -- cancel -------------------------------------------------------------------
     def cancel(self, run_id: int) -> None:
+        """Cancel the whole run (a task run's id cancels its run): stop the supervisor first, so it
+        starts nothing more, then kill every running task's process group and end what did not end."""
         record = self.read(run_id)
         if "tasks" not in record:
             record = self.read(record["parent_run_id"])
+        if record["state"]["life_cycle_state"] in TERMINAL_STATES:
+            return
+        run_id = record["run_id"]
         cancelled = {"life_cycle_state": "TERMINATED", "result_state": "CANCELED", "state_message": "Run cancelled by user"}
-        for task_id in record.get("tasks", []):
-            self.update(task_id, state=cancelled, end_time=now_ms())
-        self.update(record["run_id"], state=cancelled, end_time=now_ms())
+        self.finish(run_id, cancelled)  # a supervisor between two steps sees it and stops
         supervisor = record.get("supervisor") or {}
         if process_alive(supervisor.get("pid"), supervisor.get("start")):
             kill_process_group(supervisor["pid"])
-        for task_id in record.get("tasks", []):
-            worker = self.read(task_id).get("worker") or {}
+        for task_id in self.read(run_id).get("tasks", []):  # read again: a retry may have been added meanwhile
+            task = self.read(task_id)
+            if task["state"]["life_cycle_state"] in TERMINAL_STATES:
+                continue
+            worker = task.get("worker") or {}
             if worker.get("pid"):
                 kill_process_group(worker["pid"])
+            self.update(task_id, state=cancelled, end_time=now_ms())
 
     # -- output -------------------------------------------------------------------
     def result(self, task_run_id: int) -> dict[str, Any] | None:
@@ -357,11 +456,45 @@ class LocalRunStore:
         return render_run_html(record.get("run_name", f"run {run_id}"), [r for r in results if r])
 
 
-def _spec_to_json(spec: RunSpec) -> dict[str, Any]:
-    data = asdict(spec)
-    data["tasks"] = [asdict(task) for task in spec.tasks]
-    data["compute"] = spec.compute.to_task_fields() if spec.compute else None  # as the Jobs API names it
-    return data
+def _task_record(task_id: int, run_id: int, run_name: str, settings: dict[str, Any], *, attempt_number: int) -> dict[str, Any]:
+    """A new task run's record: its settings as submitted (what runs/get echoes) and its state."""
+    notebook = settings["notebook_task"]
+    return {
+        "run_id": task_id,
+        "parent_run_id": run_id,
+        "task_key": settings["task_key"],
+        "run_name": run_name,
+        "notebook_path": notebook["notebook_path"],
+        "base_parameters": dict(notebook.get("base_parameters") or {}),
+        "settings": settings,
+        "attempt_number": attempt_number,
+        "depends_on": [dependency["task_key"] for dependency in settings.get("depends_on", [])],
+        "run_if": settings.get("run_if", "ALL_SUCCESS"),
+        "state": {"life_cycle_state": "PENDING", "result_state": None, "state_message": ""},
+        "start_time": 0,
+        "end_time": 0,
+    }
+
+
+def _replace_chains(task_ids: list[int], keys: dict[int, str], new_ids: dict[str, int]) -> list[int]:
+    """The run's task list with every attempt of a rerun task replaced by its one new task run, in place."""
+    replaced: list[int] = []
+    for task_id in task_ids:
+        key = keys[task_id]
+        if key not in new_ids:
+            replaced.append(task_id)
+        elif new_ids[key] not in replaced:
+            replaced.append(new_ids[key])
+    return replaced
+
+
+def _repair_attempt(entry: dict[str, Any]) -> RepairAttempt:
+    return RepairAttempt(
+        repair_id=int(entry["id"]) if entry.get("type") == "REPAIR" else None,
+        start_time=int(entry.get("start_time", 0) or 0),
+        end_time=int(entry.get("end_time", 0) or 0),
+        task_run_ids=tuple(int(task_id) for task_id in entry.get("task_run_ids", [])),
+    )
 
 
 def _run_from_record(record: dict[str, Any], tasks: tuple[TaskRun, ...]) -> Run:
@@ -376,4 +509,5 @@ def _run_from_record(record: dict[str, Any], tasks: tuple[TaskRun, ...]) -> Run:
         start_time=record.get("start_time", 0),
         end_time=record.get("end_time", 0),
         tasks=tasks,
+        repair_history=tuple(_repair_attempt(entry) for entry in record.get("repair_history", [])),
     )

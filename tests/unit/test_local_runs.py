@@ -33,6 +33,11 @@ def test_a_run_and_its_task_runs_are_described_by_stored_run(tmp_path):
     assert first == StoredRun(
         run_id=run.task_run_ids[0], run_name="two", parent_run_id=run_id, notebook_path="/Projects/p/A",
         base_parameters={"branch": "main"}, start_time=first.start_time, end_time=first.end_time,
+        settings={
+            "task_key": "a",
+            "notebook_task": {"notebook_path": "/Projects/p/A", "source": "WORKSPACE", "base_parameters": {"branch": "main"}},
+        },
+        attempt_number=0,
     )
     assert first.is_task and first.start_time > 0 and first.end_time >= first.start_time
     assert backend.runs.stored_run(run.task_run_ids[1]).base_parameters == {}
