@@ -63,24 +63,27 @@ def _page_url(request: Request, run_id: int) -> str:
     return f"{request.base_url}/#job/0/run/{run_id}"
 
 
-def _durations(start: int, end: int, terminal: bool) -> dict[str, int]:
-    """Task durations in ms. A local task has no cluster set-up or clean-up of its own: its time from
-    start to end is execution (a modelled cluster start-up is spent PENDING, before start_time)."""
-    elapsed = max(0, end - start) if terminal and start and end else 0
-    return {"setup_duration": 0, "execution_duration": elapsed, "cleanup_duration": 0, "run_duration": elapsed}
+def _durations(task: TaskRun, setup_ms: int) -> dict[str, int]:
+    """A task's durations in ms. The local backend keeps no set-up phase of its own: a modelled
+    cluster start-up (`setup_ms`, spent PENDING after start_time) is the set-up, the rest execution."""
+    elapsed = task.duration_ms if task.is_terminal else 0
+    setup = min(setup_ms, elapsed)
+    return {"setup_duration": setup, "execution_duration": elapsed - setup, "cleanup_duration": 0, "run_duration": elapsed}
 
 
-def task_json(request: Request, state: EmulatorState, task: TaskRun) -> dict[str, Any]:
-    """One RunTask: the task's settings as submitted (defaults filled), then what happened to it."""
+def task_json(request: Request, state: EmulatorState, task: TaskRun, *, cluster_start_s: float = 0.0) -> dict[str, Any]:
+    """One RunTask: the task's settings as submitted (defaults filled), then what happened to it.
+    `cluster_start_s`: the start-up the run was submitted with (a new cluster's task spent it PENDING)."""
     stored = state.backend.runs.stored_run(task.run_id)
     # a record written before the store kept settings has its notebook only
-    settings = getattr(stored, "settings", None) or {
+    settings = stored.settings or {
         "notebook_task": {"notebook_path": stored.notebook_path, "base_parameters": stored.base_parameters}
     }
     entry: dict[str, Any] = copy.deepcopy(dict(settings))
     entry.setdefault("run_if", "ALL_SUCCESS")
     notebook = entry.setdefault("notebook_task", {"notebook_path": stored.notebook_path})
     notebook.setdefault("source", "WORKSPACE")
+    setup_ms = int(cluster_start_s * 1000) if settings.get("new_cluster") else 0
     entry.update(
         task_key=task.task_key,
         run_id=task.run_id,
@@ -90,15 +93,15 @@ def task_json(request: Request, state: EmulatorState, task: TaskRun) -> dict[str
         run_page_url=_page_url(request, task.run_id),
         start_time=task.start_time,
         end_time=task.end_time if task.is_terminal else 0,
-        **_durations(task.start_time, task.end_time, task.is_terminal),
+        **_durations(task, setup_ms),
     )
     return entry
 
 
-def _run_settings(state: EmulatorState, run_id: int) -> Mapping[str, Any]:
-    """The runs/submit body the store kept for the run ({} for a record without one)."""
+def _run_record(state: EmulatorState, run_id: int) -> Mapping[str, Any]:
+    """The store's record of the run: the runs/submit body it kept (`spec`), its start-up model."""
     try:
-        return state.backend.runs.read(run_id).get("spec") or {}
+        return state.backend.runs.read(run_id)
     except NotFound:
         return {}
 
@@ -139,7 +142,8 @@ def run_json(request: Request, state: EmulatorState, run: Run, *, include_histor
              include_tasks: bool = True) -> dict[str, Any]:
     """The Run object (reference 1.5): number_in_job == run_id, MULTI_TASK, `state` and `status`,
     the run-level settings that were given; never a next_page_token (tasks are not paged here)."""
-    settings = _run_settings(state, run.run_id)
+    record = _run_record(state, run.run_id)
+    settings: Mapping[str, Any] = record.get("spec") or {}
     terminal = run.is_terminal
     run_duration = max(0, run.end_time - run.start_time) if terminal and run.start_time and run.end_time else 0
     body: dict[str, Any] = {
@@ -169,7 +173,8 @@ def run_json(request: Request, state: EmulatorState, run: Run, *, include_histor
         body["performance_target"] = settings["performance_target"]
         body["effective_performance_target"] = settings["performance_target"]
     if include_tasks:
-        body["tasks"] = [task_json(request, state, task) for task in run.tasks]
+        start_s = float(record.get("cluster_start_s") or 0.0)
+        body["tasks"] = [task_json(request, state, task, cluster_start_s=start_s) for task in run.tasks]
     if include_history and run.repair_history:
         last = len(run.repair_history) - 1
         body["repair_history"] = [

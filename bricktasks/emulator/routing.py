@@ -54,12 +54,7 @@ def _local_backend(root: Path, cluster_start_s: float) -> LocalBackend:
     """The backend the emulator serves; `cluster_start_s` > 0 models a new cluster's start-up."""
     if cluster_start_s < 0:
         raise ValueError(f"cluster_start_s must be 0 or more seconds; got {cluster_start_s}")
-    if not cluster_start_s:
-        return LocalBackend(root)
-    try:
-        return LocalBackend(root, cluster_start_s=cluster_start_s)  # type: ignore[call-arg]
-    except TypeError:  # a LocalBackend without the start-up model: refuse rather than ignore the flag
-        raise ValueError("cluster_start_s needs a LocalBackend that models cluster start-up (cluster_start_s)") from None
+    return LocalBackend(root, cluster_start_s=cluster_start_s)
 
 
 class EmulatorState:

@@ -13,6 +13,7 @@ import pytest
 import requests
 from databricks.sdk.errors import InvalidParameterValue, OperationFailed
 from databricks.sdk.service import compute, jobs
+from databricks.sdk.service.workspace import ImportFormat
 
 from bricktasks.runs.supervise import supervise_run
 from bricktasks.testing.emulator import EmulatorProcess, databricks_backend, start_emulator, workspace_client
@@ -115,7 +116,7 @@ def test_no_serverless_refuses_tasks_without_a_cluster_and_cluster_start_keeps_n
     with EmulatorProcess(tmp_path / "root", token=TOKEN, serverless=False, cluster_start_s=1.5) as emulator:
         w = workspace_client(emulator.url, TOKEN)
         w.workspace.mkdirs("/Projects/dag")
-        w.workspace.upload(NOTEBOOK + ".py", SUCCEEDS)
+        w.workspace.upload(NOTEBOOK + ".py", SUCCEEDS, format=ImportFormat.AUTO)
         with _session() as session:
             for version, body, message in (
                 ("2.2", {"tasks": [_task("a")]}, NO_COMPUTE),
@@ -146,11 +147,12 @@ def test_no_serverless_refuses_tasks_without_a_cluster_and_cluster_start_keeps_n
 
         waiting = _wait(w, waiter.run_id, existing_done_pooled_pending)
         assert pooled(waiting).status.state == jobs.RunLifecycleStateV2State.PENDING
-        assert pooled(waiting).start_time == 0
+        assert pooled(waiting).state.state_message == "Waiting for cluster"
         ended = waiter.result(timeout=timedelta(seconds=60))
         assert ended.state.result_state == jobs.RunResultState.SUCCESS
         assert pooled(ended).state.result_state == jobs.RunResultState.SUCCESS
-        assert pooled(ended).start_time > 0 and pooled(ended).execution_duration >= 0
+        assert pooled(ended).setup_duration == 1500  # the modelled start-up
+        assert pooled(ended).run_duration == pooled(ended).setup_duration + pooled(ended).execution_duration
 
 
 # -- a DAG whose upstream fails: what the SDK and our supervision read back --------------------------------
@@ -230,7 +232,7 @@ def test_runs_get_echoes_each_tasks_settings_as_the_sdk_parses_them(w, failed_da
     assert train.new_cluster.instance_pool_id == "pool-1234" and train.new_cluster.node_type_id is None
     assert [library.pypi.package for library in train.libraries] == ["requests"]
     assert train.timeout_seconds == 120
-    assert report.existing_cluster_id == "0101-abc" and report.new_cluster is None and report.libraries is None
+    assert report.existing_cluster_id == "0101-abc" and report.new_cluster is None and not report.libraries
 
 
 def test_the_raw_run_object_has_the_multi_task_fields_and_no_page_token(emulator, failed_dag):
@@ -302,7 +304,8 @@ def test_repair_reruns_only_the_failed_and_skipped_tasks_in_the_same_run(emulato
     latest = {task.task_key: task for task in repaired.tasks}
     assert latest["slow"].run_id == slow_run_id  # the successful task kept, not rerun
     assert latest["flaky"].state.result_state == latest["after"].state.result_state == jobs.RunResultState.SUCCESS
-    history = repaired.repair_history
+    assert not repaired.repair_history  # asked without include_history
+    history = w.jobs.get_run(waiter.run_id, include_history=True).repair_history
     assert [item.type for item in history] == [jobs.RepairHistoryItemType.ORIGINAL, jobs.RepairHistoryItemType.REPAIR]
     assert history[-1].id == repair_id and latest["flaky"].run_id in history[-1].task_run_ids
 
