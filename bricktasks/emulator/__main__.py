@@ -7,6 +7,11 @@ It needs a token (`$BRICKTASKS_EMULATOR_TOKEN`, or `--token`) and answers 401 wi
 refuses to start with neither (exit 2, one line), so an emulator is never open by accident:
 `--no-auth` opens it on purpose. The token leaves the process environment once read, so the
 runs it starts (notebook subprocesses) never inherit it.
+
+Compute as a workspace offers it: `--no-serverless` answers as a workspace without serverless
+jobs (a task naming no cluster is refused with the real API's 400); `--cluster-start-s N` keeps a
+task on a new job cluster PENDING ("Waiting for cluster") N seconds before it starts, as a classic
+cluster's start-up does (serverless tasks and existing clusters start at once).
 """
 from __future__ import annotations
 
