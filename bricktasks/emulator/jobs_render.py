@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bricktasks.backends.base import TERMINAL_STATES, RepairAttempt, Run, TaskRun
+from bricktasks.dag.outcomes import run_verdict
 from bricktasks.emulator.protocol import Request
 from bricktasks.emulator.routing import EmulatorState
 from bricktasks.errors import NotFound
@@ -126,16 +127,22 @@ def _attempt_json(state: EmulatorState, attempt: RepairAttempt, run: Run, newest
 
 
 def _ended_attempt_state(state: EmulatorState, attempt: RepairAttempt) -> tuple[str, str | None, str]:
-    results = []
-    for task_run_id in attempt.task_run_ids:
+    """The verdict of an ended attempt over the tasks it ran (each task's last attempt in it), by the
+    run rules of dag.outcomes (what the real API shows for an earlier attempt: unconfirmed)."""
+    results: dict[str, str] = {}
+    dependencies: dict[str, list[str]] = {}
+    for task_run_id in attempt.task_run_ids:  # in order: a retry comes after the attempt it retries
         try:
-            results.append(state.backend.runs.read(task_run_id)["state"].get("result_state"))
+            record = state.backend.runs.read(task_run_id)
         except NotFound:
             continue
-    if results and all(result in ("SUCCESS", "EXCLUDED") for result in results):
+        results[record["task_key"]] = record["state"].get("result_state") or "FAILED"
+        dependencies[record["task_key"]] = list(record.get("depends_on") or [])
+    if not results:
         return "TERMINATED", "SUCCESS", ""
-    # unconfirmed: what an earlier, failed attempt's item says; the run's own failure state is used
-    return "INTERNAL_ERROR", "FAILED", "A task of this attempt failed"
+    ran = {key: [dependency for dependency in upstream if dependency in results] for key, upstream in dependencies.items()}
+    verdict = run_verdict(results, ran)
+    return verdict.life_cycle_state, verdict.result_state, verdict.state_message
 
 
 def run_json(request: Request, state: EmulatorState, run: Run, *, include_history: bool = False,

@@ -308,6 +308,8 @@ def test_repair_reruns_only_the_failed_and_skipped_tasks_in_the_same_run(emulato
     history = w.jobs.get_run(waiter.run_id, include_history=True).repair_history
     assert [item.type for item in history] == [jobs.RepairHistoryItemType.ORIGINAL, jobs.RepairHistoryItemType.REPAIR]
     assert history[-1].id == repair_id and latest["flaky"].run_id in history[-1].task_run_ids
+    assert history[0].state.result_state == jobs.RunResultState.FAILED  # the original attempt, as it ended
+    assert history[-1].status.termination_details.code == jobs.TerminationCodeCode.SUCCESS
 
 
 def test_the_old_single_task_shape_still_runs_on_2_0(emulator):
