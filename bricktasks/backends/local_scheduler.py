@@ -65,6 +65,7 @@ class RunScheduler:
         self.run_timeout_s = timeout
         self.run_deadline = time.monotonic() + timeout if timeout > 0 else None
         self.values_dir = store.run_dir(run_id) / "task_values"
+        self.attempt = len(record["repair_history"])  # which of the run's attempts (original, repairs) this loop runs
         newest = store.newest_task_runs(run_id)
         self.current = {key: task.run_id for key, task in newest.items()}  # the attempt each task is on
         self.results = {key: task.result_state or "FAILED" for key, task in newest.items() if task.is_terminal}
@@ -98,7 +99,9 @@ class RunScheduler:
             time.sleep(POLL_SECONDS)
 
     def _ended_elsewhere(self) -> bool:
-        return self.store.read(self.run_id)["state"]["life_cycle_state"] in TERMINAL_STATES
+        """Cancelled, or (a cancel racing a repair) already repaired: a newer supervisor owns the run."""
+        record = self.store.read(self.run_id)
+        return record["state"]["life_cycle_state"] in TERMINAL_STATES or len(record["repair_history"]) != self.attempt
 
     # -- running tasks -------------------------------------------------------------
     def _collect_finished(self) -> None:

@@ -192,12 +192,17 @@ def test_retries_are_new_task_runs_with_attempt_numbers(tmp_path):
     assert run.state_message.startswith("Task always failed")
 
 
-def test_a_task_over_its_timeout_is_killed_and_timed_out_without_retry(tmp_path):
+def test_a_task_over_its_timeout_is_killed_and_retried_only_with_retry_on_timeout(tmp_path):
     backend = _backend(tmp_path, {"Hang": HANG, "Ok": OK})
-    tasks = (_task("slow", "Hang", timeout_seconds=1, max_retries=1), _task("after", "Ok", "slow"))
+    tasks = (
+        _task("slow", "Hang", timeout_seconds=1, max_retries=1), _task("after", "Ok", "slow"),
+        _task("retried", "Hang", timeout_seconds=1, max_retries=1, retry_on_timeout=True),
+    )
     run = _ended(backend, backend.submit_run(RunSpec(run_name="timeout", tasks=tasks)), timeout=30)
     slow = _by_key(run)["slow"]
     assert [task.task_key for task in run.tasks].count("slow") == 1  # retry_on_timeout is off
+    retried = [(task.attempt_number, task.result_state) for task in run.tasks if task.task_key == "retried"]
+    assert retried == [(0, "TIMEDOUT"), (1, "TIMEDOUT")]
     assert (slow.life_cycle_state, slow.result_state) == ("TERMINATED", "TIMEDOUT")
     assert _states(run)["after"] == ("SKIPPED", "UPSTREAM_FAILED")
     assert run.result_state == "FAILED" and "Timed out" in run.state_message
