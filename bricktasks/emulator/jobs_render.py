@@ -9,6 +9,7 @@ unconfirmed are chosen in `TERMINATION` below and said there.
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -72,9 +73,28 @@ def _durations(task: TaskRun, setup_ms: int) -> dict[str, int]:
     return {"setup_duration": setup, "execution_duration": elapsed - setup, "cleanup_duration": 0, "run_duration": elapsed}
 
 
-def task_json(request: Request, state: EmulatorState, task: TaskRun, *, cluster_start_s: float = 0.0) -> dict[str, Any]:
+def _cluster_instance(settings: Mapping[str, Any], task: TaskRun) -> dict[str, str] | None:
+    """The cluster a classic task runs on, once it started: the existing one, or its new cluster, named
+    in the real ids' form (`MMDD-HHMMSS-xxxxxxxx`, reference 1.10). Serverless tasks show none."""
+    if not task.start_time:
+        return None
+    if settings.get("existing_cluster_id"):
+        cluster_id = str(settings["existing_cluster_id"])
+    elif settings.get("new_cluster"):
+        started = time.strftime("%m%d-%H%M%S", time.gmtime(task.start_time / 1000))
+        cluster_id = f"{started}-emu{task.run_id % 100000:05d}"
+    else:
+        return None
+    return {"cluster_id": cluster_id, "spark_context_id": str(task.run_id)}
+
+
+def task_json(
+    request: Request, state: EmulatorState, task: TaskRun, *, cluster_start_s: float = 0.0,
+    performance_target: str | None = None,
+) -> dict[str, Any]:
     """One RunTask: the task's settings as submitted (defaults filled), then what happened to it.
-    `cluster_start_s`: the start-up the run was submitted with (a new cluster's task spent it PENDING)."""
+    `cluster_start_s`: the start-up the run was submitted with (a new cluster's task spent it PENDING);
+    `performance_target`: the run's, which applies to its serverless tasks."""
     stored = state.backend.runs.stored_run(task.run_id)
     # a record written before the store kept settings has its notebook only
     settings = stored.settings or {
@@ -96,6 +116,11 @@ def task_json(request: Request, state: EmulatorState, task: TaskRun, *, cluster_
         end_time=task.end_time if task.is_terminal else 0,
         **_durations(task, setup_ms),
     )
+    cluster = _cluster_instance(settings, task)
+    if cluster:
+        entry["cluster_instance"] = cluster
+    elif performance_target and not (settings.get("new_cluster") or settings.get("existing_cluster_id")):  # serverless
+        entry["effective_performance_target"] = performance_target
     return entry
 
 
@@ -181,7 +206,10 @@ def run_json(request: Request, state: EmulatorState, run: Run, *, include_histor
         body["effective_performance_target"] = settings["performance_target"]
     if include_tasks:
         start_s = float(record.get("cluster_start_s") or 0.0)
-        body["tasks"] = [task_json(request, state, task, cluster_start_s=start_s) for task in run.tasks]
+        target = settings.get("performance_target")
+        body["tasks"] = [
+            task_json(request, state, task, cluster_start_s=start_s, performance_target=target) for task in run.tasks
+        ]
     if include_history and run.repair_history:
         last = len(run.repair_history) - 1
         body["repair_history"] = [

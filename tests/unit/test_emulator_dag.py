@@ -6,6 +6,7 @@ here costs a fraction of a second per task.
 """
 from __future__ import annotations
 
+import re
 import time
 from datetime import timedelta
 
@@ -152,6 +153,9 @@ def test_no_serverless_refuses_tasks_without_a_cluster_and_cluster_start_keeps_n
         assert ended.state.result_state == jobs.RunResultState.SUCCESS
         assert pooled(ended).state.result_state == jobs.RunResultState.SUCCESS
         assert pooled(ended).setup_duration == 1500  # the modelled start-up
+        assert re.fullmatch(r"\d{4}-\d{6}-[a-z0-9]{8}", pooled(ended).cluster_instance.cluster_id)
+        existing = next(task for task in ended.tasks if task.task_key == "existing")
+        assert existing.cluster_instance.cluster_id == "0101-abc" and existing.setup_duration == 0
         assert pooled(ended).run_duration == pooled(ended).setup_duration + pooled(ended).execution_duration
 
 
@@ -227,6 +231,7 @@ def test_runs_get_echoes_each_tasks_settings_as_the_sdk_parses_them(w, failed_da
     assert prepare.environment_key == "default" and prepare.max_retries == 1
     assert prepare.notebook_task.base_parameters == {"n": "3"}
     assert prepare.notebook_task.source == jobs.Source.WORKSPACE
+    assert prepare.effective_performance_target == jobs.PerformanceTarget.STANDARD and prepare.cluster_instance is None
     assert [dependency.task_key for dependency in train.depends_on] == ["prepare"]
     assert train.run_if == jobs.RunIf.NONE_FAILED and report.run_if == jobs.RunIf.ALL_SUCCESS  # the default, filled
     assert train.new_cluster.instance_pool_id == "pool-1234" and train.new_cluster.node_type_id is None
