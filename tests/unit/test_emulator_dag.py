@@ -16,6 +16,8 @@ from databricks.sdk.errors import InvalidParameterValue, OperationFailed
 from databricks.sdk.service import compute, jobs
 from databricks.sdk.service.workspace import ImportFormat
 
+from bricktasks.backends.base import NewCluster, NotebookTask, RunSpec, Serverless
+from bricktasks.backends.submit_json import submit_body
 from bricktasks.runs.supervise import supervise_run
 from bricktasks.testing.emulator import EmulatorProcess, databricks_backend, start_emulator, workspace_client
 
@@ -265,6 +267,32 @@ def test_our_backend_and_supervision_read_the_failed_dag(emulator, failed_dag):
         assert supervised.exit_code == 1 and supervised.interrupted is None
     finally:
         backend.close()
+
+
+def test_what_our_backend_submits_is_what_runs_get_echoes(emulator):
+    spec = RunSpec(
+        run_name="sent",
+        tasks=(
+            NotebookTask("prepare", NOTEBOOK, {"n": "1"}, compute=Serverless("default"), max_retries=2),
+            NotebookTask("train", NOTEBOOK, depends_on=("prepare",), run_if="ALL_DONE", compute=NewCluster(POOL_CLUSTER),
+                         libraries=({"pypi": {"package": "requests"}},), timeout_seconds=90, retry_on_timeout=True),
+        ),
+        environments=({"environment_key": "default", "spec": {"environment_version": "4"}},),
+        performance_target="PERFORMANCE_OPTIMIZED",
+    )
+    backend = databricks_backend(emulator.url, TOKEN)
+    try:
+        run_id = backend.submit_run(spec)
+        assert supervise_run(backend, run_id, timeout_s=60).exit_code == 0
+    finally:
+        backend.close()
+    with _session() as session:
+        body = session.get(f"{emulator.url}/api/2.2/jobs/runs/get", params={"run_id": run_id}, timeout=30).json()
+    sent = submit_body(spec)
+    echoed = [{name: task[name] for name in sent_task} for task, sent_task in zip(body["tasks"], sent["tasks"], strict=True)]
+    assert echoed == sent["tasks"]  # every field sent comes back as sent
+    assert [task["run_if"] for task in body["tasks"]] == ["ALL_SUCCESS", "ALL_DONE"]
+    assert body["environments"] == sent["environments"] and body["effective_performance_target"] == "PERFORMANCE_OPTIMIZED"
 
 
 # -- repair over HTTP ------------------------------------------------------------------------------------
