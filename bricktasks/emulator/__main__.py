@@ -7,6 +7,11 @@ It needs a token (`$BRICKTASKS_EMULATOR_TOKEN`, or `--token`) and answers 401 wi
 refuses to start with neither (exit 2, one line), so an emulator is never open by accident:
 `--no-auth` opens it on purpose. The token leaves the process environment once read, so the
 runs it starts (notebook subprocesses) never inherit it.
+
+Compute as a workspace offers it: `--no-serverless` answers as a workspace without serverless
+jobs (a task naming no cluster is refused with the real API's 400); `--cluster-start-s N` keeps a
+task on a new job cluster PENDING ("Waiting for cluster") N seconds before it starts, as a classic
+cluster's start-up does (serverless tasks and existing clusters start at once).
 """
 from __future__ import annotations
 
@@ -49,7 +54,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--quirk", action="append", default=[], choices=QUIRKS, help="reproduce a real-API misbehaviour (repeatable)"
     )
+    parser.add_argument(
+        "--no-serverless", action="store_true",
+        help="answer as a workspace without serverless jobs: a task naming no cluster is refused (400)",
+    )
+    parser.add_argument(
+        "--cluster-start-s", type=float, default=0.0, metavar="N",
+        help="a task on a new job cluster stays PENDING N seconds before it starts (serverless and existing clusters: at once)",
+    )
     args = parser.parse_args(argv)
+    if args.cluster_start_s < 0:
+        parser.error("--cluster-start-s is a number of seconds, 0 or more")
     try:
         args.fault_kinds = parse_fault_kinds(args.fault_kinds)
     except ValueError as exc:
@@ -84,7 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = EmulatorOptions(
         host=args.host, port=args.port, token=token, no_auth=args.no_auth, latency_ms=args.latency_ms,
         rate_limit=args.rate_limit, fault_rate=args.fault_rate, seed=args.seed, fault_kinds=args.fault_kinds,
-        request_log=args.request_log, quirks=tuple(args.quirk),
+        request_log=args.request_log, quirks=tuple(args.quirk), serverless=not args.no_serverless,
+        cluster_start_s=args.cluster_start_s,
     )
     args.root.mkdir(parents=True, exist_ok=True)
     stop = threading.Event()
@@ -92,7 +108,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     # running on the serving thread would deadlock
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    handle = EmulatorHandle(EmulatorServer(args.root, options))
+    try:
+        server = EmulatorServer(args.root, options)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    handle = EmulatorHandle(server)
     print(f"bricktasks emulator listening on {handle.url}", flush=True)
     try:
         while not stop.wait(0.5):

@@ -1,75 +1,31 @@
 """Jobs API one-time runs over the local backend, on /api/2.0, /2.1 and /2.2.
 
-runs/submit takes the `tasks[]` shape and the old top-level single-task shape; only notebook
-tasks run (locally, through `LocalBackend.submit_run`). A missing run answers
-400 INVALID_PARAMETER_VALUE "Run N does not exist." as Databricks does.
+runs/submit takes the `tasks[]` shape and the old top-level single-task shape, validated as the
+real API validates them (jobs_submit.py); only notebook tasks run (locally, through
+`LocalBackend.submit_run`, which runs them in `depends_on` order). runs/get answers the Run
+object of jobs_render.py. runs/repair (2.1+) reruns tasks of a finished run within it. A missing
+run answers 400 INVALID_PARAMETER_VALUE "Run N does not exist." as Databricks does.
 """
 from __future__ import annotations
 
 import os
-import re
 from typing import Any
 
-from bricktasks.backends.base import TERMINAL_STATES, NotebookTask, Run, RunOutput, RunSpec, compute_from_task_fields
+from bricktasks.backends.base import Run, RunOutput
+from bricktasks.emulator.jobs_render import run_json
+from bricktasks.emulator.jobs_submit import spec_from_body
 from bricktasks.emulator.protocol import ApiError, Request, Response, json_response, truthy
 from bricktasks.emulator.routing import EmulatorState, Route
-from bricktasks.errors import NotFound
+from bricktasks.errors import InvalidRequest, NotFound
 
 __all__ = ["ROUTES", "spec_from_body"]
 
 OUTPUT_CAP = 5 * 1024 * 1024
 MAX_LIST_LIMIT = 25
-_TASK_FIELDS = ("notebook_task", "new_cluster", "existing_cluster_id", "libraries", "timeout_seconds", "environment_key")
 
 
 def _bad(message: str) -> ApiError:
     return ApiError(400, "INVALID_PARAMETER_VALUE", message)
-
-
-def spec_from_body(body: dict[str, Any]) -> RunSpec:
-    """A RunSpec from a runs/submit body, `tasks[]` or the old single-task shape."""
-    tasks_json = body.get("tasks")
-    if tasks_json is None:
-        if "notebook_task" not in body:
-            raise _bad("One of tasks or notebook_task must be given; the emulator runs notebook tasks only")
-        path = str((body.get("notebook_task") or {}).get("notebook_path") or "")
-        key = re.sub(r"[^A-Za-z0-9_-]", "_", os.path.basename(path)) or "notebook"
-        tasks_json = [{"task_key": key, **{name: body[name] for name in _TASK_FIELDS if name in body}}]
-    if not isinstance(tasks_json, list) or not tasks_json:
-        raise _bad("tasks must be a non-empty list")
-    tasks, libraries, keys = [], [], set()
-    compute, timeouts = None, []
-    for task in tasks_json:
-        key = task.get("task_key")
-        notebook = task.get("notebook_task")
-        if not key or key in keys:
-            raise _bad(f"every task needs a unique task_key; got {key!r}")
-        if not isinstance(notebook, dict) or not str(notebook.get("notebook_path") or "").startswith("/"):
-            raise _bad(f"task {key}: the emulator runs notebook tasks with an absolute notebook_path only")
-        if str(notebook.get("source") or "WORKSPACE").upper() != "WORKSPACE":
-            raise _bad(f"task {key}: notebook source {notebook.get('source')} is not supported by the emulator")
-        keys.add(key)
-        parameters = {str(k): str(v) for k, v in (notebook.get("base_parameters") or {}).items()}
-        tasks.append(NotebookTask(task_key=key, notebook_path=notebook["notebook_path"], base_parameters=parameters))
-        compute = compute or compute_from_task_fields(task)
-        for library in task.get("libraries") or []:
-            if library not in libraries:
-                libraries.append(library)
-        if int(task.get("timeout_seconds") or 0) > 0:
-            timeouts.append(int(task["timeout_seconds"]))
-    token = body.get("idempotency_token")
-    if token is not None and len(str(token)) > 64:
-        raise _bad("idempotency_token must be at most 64 characters")
-    timeout = int(body.get("timeout_seconds") or 0) or (min(timeouts) if timeouts else 0)
-    return RunSpec(
-        run_name=str(body.get("run_name") or "Untitled"),
-        tasks=tuple(tasks),
-        compute=compute,
-        libraries=tuple(libraries),
-        timeout_seconds=timeout,
-        idempotency_token=str(token) if token else None,
-        tags={str(k): str(v) for k, v in (body.get("tags") or {}).items()},
-    )
 
 
 def _run_id(value: Any) -> int:
@@ -86,49 +42,8 @@ def _get_run(state: EmulatorState, run_id: int) -> Run:
         raise _bad(f"Run {run_id} does not exist.") from None
 
 
-def _state_json(life_cycle_state: str, result_state: str | None, message: str) -> dict[str, Any]:
-    body: dict[str, Any] = {"life_cycle_state": life_cycle_state, "state_message": message}
-    if result_state and life_cycle_state in TERMINAL_STATES:
-        body["result_state"] = result_state
-        body["user_cancelled_or_timedout"] = result_state in ("CANCELED", "TIMEDOUT")
-    return body
-
-
-def _page_url(request: Request, run_id: int) -> str:
-    return f"{request.base_url}/#job/0/run/{run_id}"
-
-
-def run_json(request: Request, state: EmulatorState, run: Run) -> dict[str, Any]:
-    tasks = []
-    for task in run.tasks:
-        stored = state.backend.runs.stored_run(task.run_id)
-        tasks.append(
-            {
-                "task_key": task.task_key,
-                "run_id": task.run_id,
-                "state": _state_json(task.life_cycle_state, task.result_state, task.state_message),
-                "notebook_task": {"notebook_path": stored.notebook_path, "base_parameters": stored.base_parameters},
-                "run_page_url": _page_url(request, task.run_id),
-                "start_time": stored.start_time,
-                "end_time": stored.end_time,
-                "attempt_number": 0,
-            }
-        )
-    return {
-        "run_id": run.run_id,
-        "run_name": run.run_name,
-        "run_type": "SUBMIT_RUN",
-        "run_page_url": _page_url(request, run.run_id),
-        "creator_user_name": "emulator@localhost",
-        "state": _state_json(run.life_cycle_state, run.result_state, run.state_message),
-        "start_time": run.start_time,
-        "end_time": run.end_time if run.is_terminal else 0,
-        "tasks": tasks,
-    }
-
-
 def submit(request: Request, state: EmulatorState, match) -> Response:
-    spec = spec_from_body(request.json())
+    spec = spec_from_body(request.json(), version=match.group("version"), serverless=state.serverless)
     request.target = spec.tasks[0].notebook_path
     run_id = state.backend.submit_run(spec)
     request.target = str(run_id)
@@ -138,7 +53,8 @@ def submit(request: Request, state: EmulatorState, match) -> Response:
 def get(request: Request, state: EmulatorState, match) -> Response:
     run_id = _run_id(request.query.get("run_id"))
     request.target = str(run_id)
-    return json_response(run_json(request, state, _get_run(state, run_id)))
+    run = _get_run(state, run_id)
+    return json_response(run_json(request, state, run, include_history=truthy(request.query.get("include_history"))))
 
 
 def get_output(request: Request, state: EmulatorState, match) -> Response:
@@ -179,6 +95,27 @@ def cancel(request: Request, state: EmulatorState, match) -> Response:
     return json_response({})
 
 
+def repair(request: Request, state: EmulatorState, match) -> Response:
+    """runs/repair: rerun the named (or all failed) tasks of a finished run, in the same run."""
+    body = request.json()
+    run_id = _run_id(body.get("run_id"))
+    request.target = str(run_id)
+    _get_run(state, run_id)
+    rerun_tasks = body.get("rerun_tasks") or []
+    if not isinstance(rerun_tasks, list) or not all(isinstance(key, str) for key in rerun_tasks):
+        raise _bad("rerun_tasks must be a list of task keys")
+    latest = body.get("latest_repair_id")
+    try:
+        repair_id = state.backend.repair_run(
+            run_id, rerun_tasks=rerun_tasks, rerun_all_failed_tasks=truthy(body.get("rerun_all_failed_tasks")),
+            rerun_dependent_tasks=truthy(body.get("rerun_dependent_tasks")),
+            latest_repair_id=None if latest is None else _run_id(latest),
+        )
+    except InvalidRequest as exc:  # an active run, a missing or stale latest_repair_id, an unknown task
+        raise _bad(exc.message) from None
+    return json_response({"repair_id": repair_id})
+
+
 def export(request: Request, state: EmulatorState, match) -> Response:
     run_id = _run_id(request.query.get("run_id"))
     request.target = str(run_id)
@@ -211,7 +148,8 @@ def list_runs(request: Request, state: EmulatorState, match) -> Response:
     page = runs[offset : offset + limit]
     body: dict[str, Any] = {"has_more": offset + limit < len(runs)}
     if page:
-        body["runs"] = [run_json(request, state, run) for run in page]
+        tasks = truthy(request.query.get("expand_tasks"))
+        body["runs"] = [run_json(request, state, run, include_tasks=tasks) for run in page]
     if body["has_more"]:
         body["next_page_token"] = str(offset + limit)
     return json_response(body)
@@ -223,6 +161,7 @@ ROUTES = [
     Route.of("GET", _BASE + "/get", get, mutating=False, api="jobs"),
     Route.of("GET", _BASE + "/get-output", get_output, mutating=False, api="jobs"),
     Route.of("POST", _BASE + "/cancel", cancel, mutating=True, api="jobs"),
+    Route.of("POST", r"/api/(?P<version>2\.[12])/jobs/runs/repair", repair, mutating=True, api="jobs"),
     Route.of("GET", _BASE + "/export", export, mutating=False, api="jobs"),
     Route.of("GET", _BASE + "/list", list_runs, mutating=False, api="jobs"),
 ]

@@ -50,14 +50,25 @@ class DbfsHandle:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
+def _local_backend(root: Path, cluster_start_s: float) -> LocalBackend:
+    """The backend the emulator serves; `cluster_start_s` > 0 models a new cluster's start-up."""
+    if cluster_start_s < 0:
+        raise ValueError(f"cluster_start_s must be 0 or more seconds; got {cluster_start_s}")
+    return LocalBackend(root, cluster_start_s=cluster_start_s)
+
+
 class EmulatorState:
     """What outlives one request: the backend over the root, spooled uploads and DBFS handles."""
 
     HANDLE_IDLE_SECONDS = 600.0  # DBFS closes a handle idle for 10 minutes
 
-    def __init__(self, root: Path, quirks: tuple[str, ...] = ()) -> None:
-        self.backend = LocalBackend(root)
+    def __init__(
+        self, root: Path, quirks: tuple[str, ...] = (), *, serverless: bool = True, cluster_start_s: float = 0.0
+    ) -> None:
+        self.backend = _local_backend(root, cluster_start_s)
         self.quirks = frozenset(quirks)  # real-API misbehaviours to reproduce on request (see QUIRKS)
+        # False: a workspace without serverless jobs (runs/submit refuses a task naming no cluster)
+        self.serverless = serverless
         # spooled uploads live beside the backend's folders, never inside a served tree
         # (one folder per emulator: two emulators may serve the same root)
         spools = self.backend.root / ".emulator-spool"

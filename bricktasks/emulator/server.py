@@ -74,6 +74,8 @@ class EmulatorOptions:
     fault_kinds: tuple[str, ...] = DEFAULT_FAULT_KINDS
     request_log: Path | None = None
     quirks: tuple[str, ...] = ()  # see routing.QUIRKS
+    serverless: bool = True  # False: a workspace without serverless jobs (--no-serverless)
+    cluster_start_s: float = 0.0  # how long a task on a new cluster stays PENDING (--cluster-start-s)
 
 
 class EmulatorServer(ThreadingHTTPServer):
@@ -89,7 +91,9 @@ class EmulatorServer(ThreadingHTTPServer):
             raise ValueError(f"unknown quirks {sorted(unknown)}; known: {', '.join(QUIRKS)}")
         if not options.token and not options.no_auth:
             raise ValueError("the emulator needs a token, or no_auth=True to accept unauthenticated requests on purpose")
-        self.state = EmulatorState(Path(root), tuple(options.quirks))
+        self.state = EmulatorState(
+            Path(root), tuple(options.quirks), serverless=options.serverless, cluster_start_s=options.cluster_start_s
+        )
         self.disk_paths = _disk_path_names([Path(root).absolute(), self.state.backend.paths.root])
         self.log = RequestLog(options.request_log)
         self.bucket = TokenBucket(options.rate_limit) if options.rate_limit else None
@@ -375,7 +379,7 @@ def start_emulator(root: Path | str, **options: Any) -> EmulatorHandle:
     """Serve `root` on 127.0.0.1 (port 0: a free one) in a background thread.
 
     Options are `EmulatorOptions` fields: host, port, token, no_auth, latency_ms, rate_limit,
-    fault_rate, seed, fault_kinds, request_log, quirks. Without a token this in-process test
+    fault_rate, seed, fault_kinds, request_log, quirks, serverless, cluster_start_s. Without a token this in-process test
     emulator accepts any request, as if `no_auth=True` were given (the process needs it said).
     """
     options.setdefault("no_auth", not options.get("token"))

@@ -38,7 +38,7 @@ class EmulatorProcess:
     """`python -m bricktasks.emulator` in a subprocess: started on enter, SIGTERMed on exit.
 
     Options mirror the CLI flags (token, no_auth, latency_ms, rate_limit, fault_rate, seed,
-    fault_kinds, host, port). Give a token or `no_auth=True`: with neither the emulator refuses
+    fault_kinds, host, port, serverless, cluster_start_s). Give a token or `no_auth=True`: with neither the emulator refuses
     to start. A request log is always kept (in `request_log`, default a file beside the root)
     so `requests()` can read it.
     """
@@ -58,6 +58,8 @@ class EmulatorProcess:
         fault_kinds: str | None = None,
         request_log: Path | str | None = None,
         quirks: tuple[str, ...] = (),
+        serverless: bool = True,
+        cluster_start_s: float = 0.0,
         startup_timeout: float = 20.0,
     ) -> None:
         self.root = Path(root)
@@ -73,6 +75,10 @@ class EmulatorProcess:
             self.command += ["--quirk", quirk]
         if no_auth:
             self.command.append("--no-auth")
+        if not serverless:
+            self.command.append("--no-serverless")
+        if cluster_start_s:
+            self.command += ["--cluster-start-s", str(cluster_start_s)]
         self._token = token  # handed over in the environment, not argv, and never printed
         self.startup_timeout = startup_timeout
         self.process: subprocess.Popen[str] | None = None
@@ -94,8 +100,9 @@ class EmulatorProcess:
         reader.start()
         reader.join(self.startup_timeout)
         if not line or not line[0].startswith(LISTENING):
+            self._end(10.0)
+            error = self.process.stderr.read() if self.process.stderr else ""  # before stop() closes it
             self.stop()
-            error = self.process.stderr.read() if self.process.stderr else ""
             raise RuntimeError(f"the emulator did not start: {(line[0] if line else '').strip()} {error.strip()[-2000:]}")
         self.url = line[0][len(LISTENING):].strip()
         return self
@@ -118,6 +125,14 @@ class EmulatorProcess:
         """SIGTERM and wait; SIGKILL if it does not end. Returns the exit code."""
         if self.process is None:
             return None
+        self._end(timeout)
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream:
+                stream.close()
+        return self.process.returncode
+
+    def _end(self, timeout: float) -> None:
+        assert self.process is not None
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -125,10 +140,6 @@ class EmulatorProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        for stream in (self.process.stdout, self.process.stderr):
-            if stream:
-                stream.close()
-        return self.process.returncode
 
     def __enter__(self) -> EmulatorProcess:
         return self.start()

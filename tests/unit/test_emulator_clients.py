@@ -16,7 +16,7 @@ from databricks.sdk.errors import ResourceAlreadyExists
 from databricks.sdk.service import jobs
 from databricks.sdk.service.workspace import ImportFormat, Language, ObjectType
 
-from bricktasks.backends.base import ExistingCluster, NewCluster
+from bricktasks.backends.base import ExistingCluster, NewCluster, Serverless
 from bricktasks.backends.local import LocalBackend
 from bricktasks.emulator.jobs_api import spec_from_body
 from bricktasks.testing.emulator import start_emulator, workspace_client
@@ -225,13 +225,18 @@ def test_old_single_task_shape_and_api_versions(api, emulator):
 
 
 def test_the_submitted_compute_is_read_back_as_one_value():
-    """runs/submit's task fields become the RunSpec's Compute, in both shapes of the body."""
+    """runs/submit's task fields become each task's Compute, in both shapes of the body."""
     task = {"task_key": "t", "notebook_task": {"notebook_path": "/P/nb"}}
     spark = {"spark_version": "15.4.x-scala2.12", "num_workers": 1}
-    assert spec_from_body({"tasks": [{**task, "new_cluster": spark}]}).compute == NewCluster(spark)
-    assert spec_from_body({"tasks": [{**task, "existing_cluster_id": "0101-abc"}]}).compute == ExistingCluster("0101-abc")
-    assert spec_from_body({"notebook_task": {"notebook_path": "/P/nb"}, "existing_cluster_id": "x"}).compute == ExistingCluster("x")
-    assert spec_from_body({"tasks": [task]}).compute is None
+
+    def compute(body):
+        spec = spec_from_body(body)
+        return spec.task_compute(spec.tasks[0])
+
+    assert compute({"tasks": [{**task, "new_cluster": spark}]}) == NewCluster(spark)
+    assert compute({"tasks": [{**task, "existing_cluster_id": "0101-abc"}]}) == ExistingCluster("0101-abc")
+    assert compute({"notebook_task": {"notebook_path": "/P/nb"}, "existing_cluster_id": "x"}) == ExistingCluster("x")
+    assert compute({"tasks": [task]}) == Serverless()
 
 
 # -- one state, two doors --------------------------------------------------------------------
