@@ -48,7 +48,7 @@ def test_branch_notebooks_install_the_branchs_newest_upload(project):
 
     again = project.invoke("checkout", "BI-5613", "--env", "ci")
     # only install_libraries, which upload-lib rewrote behind the sync manifest, goes up again
-    assert "uploaded 1, unchanged 8" in again.stdout, again.stdout
+    assert "uploaded 1, unchanged 9" in again.stdout, again.stdout
     assert _installed_wheels(backend) == [newest]
 
     # the branch folder's notebook, run as is (no libraries attached to the run), imports that build

@@ -38,7 +38,7 @@ CASES = [
     ("clean-empty", ["clean-ci", "--older-than", ""], {}, None, "not a duration"),
     ("ci-timeout", ["ci", "--timeout", "soon"], {}, None, "not a duration"),
     ("ci-unknown-notebook", ["ci", "--notebooks", "Nope"], {"BRICKTASKS_BUILD_ID": "1"}, None, "no notebook 'Nope'"),
-    ("run-unknown-notebook", ["run", "Nope"], {}, None, "use one of: ModelTraining, PrepareData"),
+    ("run-unknown-notebook", ["run", "Nope"], {}, None, "use one of: Evaluate, ModelTraining, PrepareData"),
     ("run-unknown-env", ["run", "ModelTraining", "--env", "nobody"], {}, None, "no conf/nobody_config.py"),
     ("ci-bad-build-id", ["ci"], {"BRICKTASKS_BUILD_ID": "../x"}, None, "is not a safe build id"),
     ("dotenv-malformed", ["checkout", "BI-1"], {}, f"DATABRICKS_TOKEN={SENTINEL_TOKEN}\nnot a line\n", ".env line 2 is malformed"),
@@ -62,8 +62,8 @@ CASES = [
      "cycle.json: tasks: the tasks' depends_on form a cycle: A -> B -> A"),
     ("ci-job-unknown-field", ["ci"], {"BRICKTASKS_CI_JOB": "typo.json", "BRICKTASKS_BUILD_ID": "1"}, None,
      "typo.json: tasks[0] (A).depend_on: unknown field 'depend_on'; did you mean 'depends_on'?"),
-    ("ci-job-beside-notebooks", ["ci", "--notebooks", "ModelTraining"], {"BRICKTASKS_CI_JOB": "jobs/ci.json", "BRICKTASKS_BUILD_ID": "1"},
-     None, "--notebooks applies only without a job definition, and jobs/ci.json defines the CI run's tasks"),
+    ("ci-job-beside-notebooks", ["ci", "--notebooks", "ModelTraining"], {"BRICKTASKS_CI_JOB": "example-ci.json", "BRICKTASKS_BUILD_ID": "1"},
+     None, "--notebooks applies only without a job definition, and example-ci.json defines the CI run's tasks"),
     ("ci-repair-without-a-run", ["ci", "--repair"], {"BRICKTASKS_BUILD_ID": "1"}, None, "build 1 of main has no run to repair"),
 ]
 JOB_FILES = {
@@ -72,7 +72,8 @@ JOB_FILES = {
         {"task_key": "B", "notebook_task": {"notebook_path": "ModelTraining"}, "depends_on": [{"task_key": "A"}]},
     ]},
     "typo.json": {"tasks": [{"task_key": "A", "notebook_task": {"notebook_path": "PrepareData"}, "depend_on": []}]},
-    "jobs/ci.json": json.loads((REPO / "jobs" / "ci.json").read_text()),
+    # not at jobs/ci.json: there it would be every other case's CI run too
+    "example-ci.json": json.loads((REPO / "jobs" / "ci.json").read_text()),
 }
 
 

@@ -35,11 +35,11 @@ def test_json_summaries_of_checkout_switch_env_clean_ci_and_builds(project):
     data = one_json_object(checkout)
     assert data == {
         "task": "checkout", "ok": True, "exit_code": 0, "branch": "BI-1", "folder": "/Projects/forecasting/BI-1",
-        "env": "dev", "dry_run": False, "uploaded": 8, "unchanged": 0, "pruned": 0, "not_in_working_copy": 0,
+        "env": "dev", "dry_run": False, "uploaded": 9, "unchanged": 0, "pruned": 0, "not_in_working_copy": 0,
     }
-    assert "uploaded 8, unchanged 0" in checkout.stderr  # the human lines went to stderr
+    assert "uploaded 9, unchanged 0" in checkout.stderr  # the human lines went to stderr
     again = one_json_object(project.invoke("checkout", "BI-1", "--json"))
-    assert (again["uploaded"], again["unchanged"]) == (0, 8)
+    assert (again["uploaded"], again["unchanged"]) == (0, 9)
 
     switched = project.invoke("switch-env", "kyle", "--branch", "BI-1", "--json")
     assert one_json_object(switched) == {
@@ -79,7 +79,7 @@ def test_bad_input_with_json_is_one_object_saying_ok_false_and_exit_2(project):
 def test_quiet_prints_only_the_result_line(project):
     result = project.invoke("checkout", "BI-1", "--quiet")
     assert result.returncode == 0
-    assert result.stdout == "uploaded 8, unchanged 0, pruned 0\n"
+    assert result.stdout == "uploaded 9, unchanged 0, pruned 0\n"
     assert result.stderr == ""
     switched = project.invoke("switch-env", "ci", "--branch", "BI-1", "-q")
     assert switched.stdout == "/Projects/forecasting/BI-1/set_environment now runs ./conf/ci_config\n"
@@ -171,20 +171,20 @@ def test_a_terminal_gets_an_upload_bar_and_no_timestamps(project):
     code, drawn = run_in_terminal(project, "checkout", "BI-1")
     assert code == 0, drawn
     text = ANSI.sub("", drawn)
-    assert "━" in text and "8/8 files" in text and "kB" in text  # the bar: files and bytes
-    assert "uploaded 8, unchanged 0, pruned 0" in text
+    assert "━" in text and "9/9 files" in text and "kB" in text  # the bar: files and bytes
+    assert "uploaded 9, unchanged 0, pruned 0" in text
     assert not TIMESTAMPED.search(text.replace("\r", "\n"))
 
     code, quiet = run_in_terminal(project, "checkout", "BI-2", "--quiet")
     assert code == 0
-    assert ANSI.sub("", quiet).strip() == "uploaded 8, unchanged 0, pruned 0"  # no bar with --quiet
+    assert ANSI.sub("", quiet).strip() == "uploaded 9, unchanged 0, pruned 0"  # no bar with --quiet
 
 
 def test_a_log_gets_timestamped_lines_and_no_bar(project):
     result = project.invoke("checkout", "BI-1")
     assert "\x1b[" not in result.stdout and "━" not in result.stdout
     announced = [line for line in result.stdout.splitlines() if "uploading to /Projects/forecasting/BI-1" in line]
-    assert len(announced) == 1 and TIMESTAMPED.match(announced[0]) and "8 files" in announced[0]
+    assert len(announced) == 1 and TIMESTAMPED.match(announced[0]) and "9 files" in announced[0]
 
 
 def test_build_wheel_names_the_wheel_in_json_and_as_its_quiet_result(project):

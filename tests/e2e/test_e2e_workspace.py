@@ -14,12 +14,12 @@ BRANCH = "/Projects/forecasting/BI-5613"
 def test_checkout_switch_env_and_prune(project):
     first = project.invoke("checkout", "BI-5613")
     assert first.returncode == 0, first.stdout + first.stderr
-    assert "uploaded 8, unchanged 0, pruned 0" in first.stdout
+    assert "uploaded 9, unchanged 0, pruned 0" in first.stdout
     backend = project.backend()
     assert backend.export(f"{BRANCH}/set_environment") == b"# Databricks notebook source\n# MAGIC %run ./conf/dev_config\n"
     assert backend.get_status(f"{BRANCH}/ModelTraining").object_type.value == "NOTEBOOK"
     again = project.invoke("checkout", "BI-5613")
-    assert "uploaded 0, unchanged 8, pruned 0" in again.stdout
+    assert "uploaded 0, unchanged 9, pruned 0" in again.stdout
 
     switched = project.invoke("switch-env", "kyle", "--branch", "BI-5613")
     assert switched.returncode == 0, switched.stderr
@@ -48,7 +48,7 @@ def test_slashes_map_to_a_safe_folder_and_switch_env_defaults_to_the_git_branch(
 def test_dry_run_changes_nothing(project):
     before = project.workspace_digest()
     result = project.invoke("checkout", "BI-5613", "--dry-run")
-    assert result.returncode == 0 and "would upload 8" in result.stdout
+    assert result.returncode == 0 and "would upload 9" in result.stdout
     assert project.workspace_digest() == before
 
 
