@@ -15,17 +15,17 @@ from typing import Any
 
 from invoke import Collection
 
-from bricktasks.buildinfo import BuildInfo, refuse_protected
+from bricktasks.buildinfo import refuse_protected
 from bricktasks.ci import clean, pipeline
 from bricktasks.ci.builds import ci_build_statuses, format_table
+from bricktasks.ci.plan import choose_plan
 from bricktasks.ci.summary import CiProgress
 from bricktasks.cli.guard import bricktask
 from bricktasks.cli.invocation import TaskOutput
 from bricktasks.clusterspec import load_cluster_spec
 from bricktasks.console.console import Console
 from bricktasks.durations import parse_duration, parse_timeout
-from bricktasks.errors import ConfigError, UserInputError
-from bricktasks.jobdef.definition import load_job_definition
+from bricktasks.errors import UserInputError
 from bricktasks.layout import branch_folder
 from bricktasks.libraries import targets
 from bricktasks.project import Project, load_project, local_secrets, open_backend
@@ -203,14 +203,14 @@ def run_ci(c, out, timeout=None, notebooks=None, repair=False, dry_run=False):
     if repair and dry_run:
         raise UserInputError("--repair and --dry-run do not go together", "drop --dry-run: a repair changes only the run")
     build = project.build_info()
-    plan = _ci_plan(project, build, notebooks)  # checked before any request, also for a repair
+    plan = choose_plan(project, build, notebooks)  # checked before any request, also for a repair
     cluster = None if plan.job or repair else load_cluster_spec(project.cluster_spec_path)
     if not repair:
         _check_source(project)
     backend = open_backend(project, os.environ)
     if repair:
         build = pipeline.build_to_repair(backend, project, build)
-        plan = _ci_plan(project, build, notebooks)
+        plan = choose_plan(project, build, notebooks)
     out.record(build_id=build.build_id, branch=build.branch, commit=build.commit, folder=plan.ci_folder, dry_run=dry_run)
     progress = CiProgress(build, plan.ci_folder)
     try:
@@ -226,40 +226,6 @@ def run_ci(c, out, timeout=None, notebooks=None, repair=False, dry_run=False):
     finally:  # also when an error or a signal ended it: the summary names the run that was cancelled
         if not dry_run:
             out.record(**progress.outcome.json_fields())
-
-
-def _ci_plan(project: Project, build: BuildInfo, notebooks: str | None) -> pipeline.CiPlan:
-    """The CI run's plan: the job definition's (BRICKTASKS_CI_JOB, default jobs/ci.json) where there
-    is one, else the shorthand's (BRICKTASKS_CI_NOTEBOOKS on cluster.json). Naming notebooks while a
-    definition exists is refused: the definition names the run's tasks, their order and compute, and
-    running other notebooks instead, or some of its tasks without the upstream tasks whose values
-    they read, would not be the run the file describes."""
-    path = project.ci_job_path
-    shown = project.shown(path)
-    if not path.exists():
-        if project.settings.ci_job:  # named on purpose: a typo must not fall back to the shorthand
-            raise ConfigError(f"BRICKTASKS_CI_JOB {shown} does not exist", "point it at a job definition, or unset it")
-        return pipeline.plan_ci(project, build, _ci_notebooks(project, notebooks))
-    if notebooks is not None or project.settings.ci_notebooks is not None:
-        given = "--notebooks" if notebooks is not None else "BRICKTASKS_CI_NOTEBOOKS"
-        raise UserInputError(
-            f"{given} applies only without a job definition, and {shown} defines the CI run's tasks",
-            f"edit the tasks in {shown}, or drop {given}",
-        )
-    job = load_job_definition(path, shown=shown, notebooks=project.notebooks(), source_dir=project.settings.source_dir)
-    return pipeline.plan_ci_job(project, build, job)
-
-
-def _ci_notebooks(project: Project, flag: str | None) -> list[str]:
-    """The notebooks the shorthand runs. A list that is empty once split (`--notebooks " , ,"`, or an explicit
-    `--notebooks ""`) is refused: read as "none" the build would pass having run nothing, read as
-    "the default" it would run what was not asked for."""
-    names = project.settings.ci_notebook_list
-    given = flag if flag is not None else project.settings.ci_notebooks
-    if not names or (flag is not None and not flag.strip()):
-        source = "--notebooks" if flag is not None else "BRICKTASKS_CI_NOTEBOOKS"
-        raise UserInputError(f"{source} {given!r} names no notebook", "give comma-separated notebooks, e.g. ModelTraining,PrepareData")
-    return names
 
 
 @bricktask(help={"branch": "list only this branch's builds (default: every branch)"})

@@ -14,13 +14,14 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import NoReturn
 
 from bricktasks.backends.base import Backend, Run, RunSpec
 from bricktasks.buildinfo import BuildInfo
 from bricktasks.ci.manifest import list_ci_builds, read_build_manifest, write_build_manifest
+from bricktasks.ci.plan import CiPlan, plan_ci, plan_ci_job
 from bricktasks.ci.results import PlannedTask, result_line, task_reports
 from bricktasks.ci.runspec import build_run_spec
 from bricktasks.ci.summary import CiOutcome, CiProgress, NotebookOutcome, ReportPaths
@@ -29,8 +30,7 @@ from bricktasks.console.console import Console
 from bricktasks.durations import format_duration
 from bricktasks.errors import BackendError, NotFound, UserInputError
 from bricktasks.jobdef.definition import JobDefinition
-from bricktasks.jobdef.shorthand import notebook_task_key, shorthand_job
-from bricktasks.layout import join
+from bricktasks.jobdef.shorthand import shorthand_job
 from bricktasks.libraries.upload import LibraryFile, library_spec, upload_libraries
 from bricktasks.project import Project
 from bricktasks.report.reports import BuildReport, write_html_report, write_junit, write_summary_json
@@ -44,49 +44,6 @@ from bricktasks.runs.supervise import (
 from bricktasks.workspace.checkout import push_source
 
 __all__ = ["CiPlan", "plan_ci", "plan_ci_job", "run_ci", "build_to_repair", "repair_ci"]
-
-
-@dataclass(frozen=True)
-class CiPlan:
-    """What ci will run: the build's folders and run name, and its tasks. `job` is the job
-    definition they come from; None for the shorthand, which run_ci builds from cluster.json."""
-
-    build: BuildInfo
-    ci_folder: str
-    library_folder: str
-    run_name: str
-    tasks: tuple[PlannedTask, ...]
-    job: JobDefinition | None = None
-
-    @property
-    def notebooks(self) -> list[str]:
-        return [task.notebook for task in self.tasks]
-
-
-def _folders(project: Project, build: BuildInfo) -> tuple[str, str, str]:
-    layout = project.layout
-    name = layout.ci_build_name(build.build_id, build.branch)
-    return name, layout.ci_build(build.build_id, build.branch), layout.ci_libraries(build.build_id, build.branch)
-
-
-def plan_ci(project: Project, build: BuildInfo, notebooks: list[str]) -> CiPlan:
-    """The shorthand's plan (each notebook a task on cluster.json's cluster); every name validated
-    before anything is touched."""
-    checked = [project.check_notebook(name) for name in notebooks]
-    project.check_env("ci")
-    name, folder, libraries = _folders(project, build)
-    tasks = tuple(PlannedTask(notebook_task_key(notebook), notebook, join(folder, notebook)) for notebook in checked)
-    return CiPlan(build, folder, libraries, f"CI-{name}", tasks)
-
-
-def plan_ci_job(project: Project, build: BuildInfo, job: JobDefinition) -> CiPlan:
-    """The plan of a job definition (already checked by bricktasks.jobdef)."""
-    project.check_env("ci")
-    name, folder, libraries = _folders(project, build)
-    tasks = tuple(
-        PlannedTask(task.task_key, task.notebook, join(folder, task.notebook), task.depends_on) for task in job.tasks
-    )
-    return CiPlan(build, folder, libraries, f"{job.run_name or 'CI'}-{name}", tasks, job)
 
 
 def _replace_previous_build(backend: Backend, plan: CiPlan, console: Console) -> None:

@@ -62,7 +62,8 @@ CASES = [
      "cycle.json: tasks: the tasks' depends_on form a cycle: A -> B -> A"),
     ("ci-job-unknown-field", ["ci"], {"BRICKTASKS_CI_JOB": "typo.json", "BRICKTASKS_BUILD_ID": "1"}, None,
      "typo.json: tasks[0] (A).depend_on: unknown field 'depend_on'; did you mean 'depends_on'?"),
-    ("ci-job-beside-notebooks", ["ci", "--notebooks", "ModelTraining"], {"BRICKTASKS_CI_JOB": "example-ci.json", "BRICKTASKS_BUILD_ID": "1"},
+    ("ci-job-beside-notebooks", ["ci", "--notebooks", "ModelTraining"],
+     {"BRICKTASKS_CI_JOB": "example-ci.json", "BRICKTASKS_BUILD_ID": "1"},
      None, "--notebooks applies only without a job definition, and example-ci.json defines the CI run's tasks"),
     ("ci-repair-without-a-run", ["ci", "--repair"], {"BRICKTASKS_BUILD_ID": "1"}, None, "build 1 of main has no run to repair"),
 ]

@@ -11,8 +11,8 @@ import pytest
 from bricktasks.buildinfo import BuildInfo
 from bricktasks.ci import pipeline
 from bricktasks.ci.manifest import read_build_manifest
+from bricktasks.ci.plan import choose_plan
 from bricktasks.errors import UserInputError
-from bricktasks.tasks import _ci_plan
 
 HEADER = "# Databricks notebook source\n"
 BUILD = BuildInfo("5", "BI-5", None, "bricktasks")
@@ -53,7 +53,7 @@ def _states(run):
 
 
 def test_a_failed_task_skips_its_downstream_and_repair_reruns_only_those(dag_project, backend, recording, monkeypatch):
-    plan = _ci_plan(dag_project, BUILD, None)
+    plan = choose_plan(dag_project, BUILD, None)
     monkeypatch.setenv("DAG_TEST_FAIL_TRAIN", "1")
     failed = pipeline.run_ci(dag_project, backend, plan, artifacts=[], timeout_s=120, console=recording.console, secrets=[])
     assert failed.exit_code == 1

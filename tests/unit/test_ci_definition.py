@@ -11,9 +11,9 @@ from bricktasks.backends.base import NotebookTask, RunSpec
 from bricktasks.buildinfo import BuildInfo
 from bricktasks.ci import pipeline
 from bricktasks.ci.manifest import write_build_manifest
+from bricktasks.ci.plan import choose_plan
 from bricktasks.ci.results import PlannedTask
 from bricktasks.errors import ConfigError, UserInputError
-from bricktasks.tasks import _ci_plan
 
 HEADER = "# Databricks notebook source\n"
 BUILD = BuildInfo("9", "BI-9", None, None)
@@ -37,18 +37,18 @@ def write_job(project_dir, data, name="jobs/ci.json"):
 
 
 def test_without_a_definition_the_shorthand_runs_the_ci_notebooks(make_project):
-    plan = _ci_plan(make_project(environ={"BRICKTASKS_CI_NOTEBOOKS": "ModelTraining,reports/Weekly"}), BUILD, None)
+    plan = choose_plan(make_project(environ={"BRICKTASKS_CI_NOTEBOOKS": "ModelTraining,reports/Weekly"}), BUILD, None)
     assert plan.job is None
     assert plan.tasks == (
         PlannedTask("ModelTraining", "ModelTraining", f"{FOLDER}/ModelTraining"),
         PlannedTask("reports_Weekly", "reports/Weekly", f"{FOLDER}/reports/Weekly"),
     )
-    assert _ci_plan(make_project(), BUILD, None).notebooks == ["ModelTraining"]  # the default
+    assert choose_plan(make_project(), BUILD, None).notebooks == ["ModelTraining"]  # the default
 
 
 def test_jobs_ci_json_defines_the_run_when_it_exists(make_project, project_dir):
     write_job(project_dir, DAG)
-    plan = _ci_plan(make_project(), BUILD, None)
+    plan = choose_plan(make_project(), BUILD, None)
     assert plan.job is not None and plan.job.source == "jobs/ci.json"
     assert plan.tasks == (
         PlannedTask("Prepare", "PrepareData", f"{FOLDER}/PrepareData"),
@@ -59,13 +59,13 @@ def test_jobs_ci_json_defines_the_run_when_it_exists(make_project, project_dir):
 
 def test_bricktasks_ci_job_names_another_definition(make_project, project_dir):
     write_job(project_dir, {**DAG, "run_name": "Classic"}, "jobs/other.json")
-    plan = _ci_plan(make_project(environ={"BRICKTASKS_CI_JOB": "jobs/other.json"}), BUILD, None)
+    plan = choose_plan(make_project(environ={"BRICKTASKS_CI_JOB": "jobs/other.json"}), BUILD, None)
     assert [task.task_key for task in plan.tasks] == ["Prepare", "Train"] and plan.run_name == "Classic-9-BI-9"
 
 
 def test_a_named_definition_that_does_not_exist_is_refused_not_replaced_by_the_shorthand(make_project):
     with pytest.raises(ConfigError) as caught:
-        _ci_plan(make_project(environ={"BRICKTASKS_CI_JOB": "jobs/typo.json"}), BUILD, None)
+        choose_plan(make_project(environ={"BRICKTASKS_CI_JOB": "jobs/typo.json"}), BUILD, None)
     assert caught.value.one_line() == "BRICKTASKS_CI_JOB jobs/typo.json does not exist; point it at a job definition, or unset it"
 
 
@@ -76,7 +76,7 @@ def test_a_named_definition_that_does_not_exist_is_refused_not_replaced_by_the_s
 def test_naming_notebooks_beside_a_definition_is_refused(make_project, project_dir, environ, flag, given):
     write_job(project_dir, DAG)
     with pytest.raises(UserInputError) as caught:
-        _ci_plan(make_project(environ=environ), BUILD, flag)
+        choose_plan(make_project(environ=environ), BUILD, flag)
     assert caught.value.exit_code == 2
     assert caught.value.one_line() == (
         f"{given} applies only without a job definition, and jobs/ci.json defines the CI run's tasks; "
@@ -87,13 +87,13 @@ def test_naming_notebooks_beside_a_definition_is_refused(make_project, project_d
 def test_a_bad_definition_is_refused_before_the_plan(make_project, project_dir):
     write_job(project_dir, {"tasks": [{**DAG["tasks"][1], "depends_on": [{"task_key": "Prep"}]}]})
     with pytest.raises(ConfigError, match=r"^jobs/ci.json: tasks\[0\] \(Train\).depends_on\[0\]: 'Prep' is not a task"):
-        _ci_plan(make_project(), BUILD, None)
+        choose_plan(make_project(), BUILD, None)
 
 
 def test_the_dry_run_shows_the_order(make_project, project_dir, backend, recording):
     write_job(project_dir, DAG)
     project = make_project()
-    plan = _ci_plan(project, BUILD, None)
+    plan = choose_plan(project, BUILD, None)
     pipeline.run_ci(project, backend, plan, artifacts=[], timeout_s=60, console=recording.console, secrets=[], dry_run=True)
     assert "would run Prepare, Train (after Prepare) as CI-9-BI-9 and wait up to 1m00s" in recording.lines
     assert backend.list_runs() == []
