@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -223,3 +224,10 @@ def confinement_breaches(
             elif any(folder == root.rstrip("/") for root in roots[1:]) and (".whl" in name or ".egg" in name):
                 breaches.append(f"{described}: a master library outside a deploy")
     return breaches
+
+
+def with_the_ci_job(project: ProjectCopy) -> None:
+    """The project copy with the example's job definitions (jobs/), committed, as a fresh clone has
+    them; the copies leave them out so that the other tests run the shorthand."""
+    shutil.copytree(REPO / "jobs", project.root / "jobs")
+    project.commit_all("the CI job")

@@ -8,7 +8,7 @@ import signal
 import xml.etree.ElementTree as ET
 
 import pytest
-from e2e_helpers import BROKEN, REPO, SLEEPER, SMOKE, processes_mentioning, terminate, wait_until
+from e2e_helpers import BROKEN, SLEEPER, SMOKE, processes_mentioning, terminate, wait_until, with_the_ci_job
 
 CI_ENV = {"BRICKTASKS_BUILD_ID": "7", "BRICKTASKS_BRANCH": "BI-5613"}
 CI_FOLDER = "/Projects/forecasting/CI/7-BI-5613"
@@ -17,12 +17,6 @@ CI_FOLDER = "/Projects/forecasting/CI/7-BI-5613"
 def junit_cases(project):
     tree = ET.parse(project.root / "ci-results" / "test-results.xml")
     return tree.getroot().iter("testcase")
-
-
-def with_the_ci_job(project):
-    """The project copy with the example's job definitions, as a fresh clone has them."""
-    shutil.copytree(REPO / "jobs", project.root / "jobs")
-    project.commit_all("the CI job")
 
 
 def task_runs(run):
