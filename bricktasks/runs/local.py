@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from bricktasks.backends.base import NotebookTask, RunSpec
+from bricktasks.backends.base import ExistingCluster, NotebookTask, RunSpec
 from bricktasks.console.console import Console
 from bricktasks.layout import branch_folder, join
 from bricktasks.libraries.upload import LibraryFile, library_spec, upload_libraries
@@ -20,6 +20,9 @@ from bricktasks.workspace.checkout import push_source
 __all__ = ["LOCAL_RUNS", "run_notebook_locally"]
 
 LOCAL_RUNS = ".local-runs"
+
+
+LOCAL_CLUSTER_ID = "local"
 
 
 def run_notebook_locally(
@@ -43,6 +46,9 @@ def run_notebook_locally(
                 task_key=notebook.replace("/", "_"), notebook_path=join(folder, notebook), base_parameters={"branch": branch}
             ),
         ),
+        # this machine as a developer's all-purpose cluster: it installs the run's libraries (a
+        # serverless task would install none, leaving it to the notebook's install_libraries)
+        compute=ExistingCluster(LOCAL_CLUSTER_ID),
         libraries=tuple(library_spec(library.remote) for library in uploaded),
         timeout_seconds=int(timeout_s),
     )

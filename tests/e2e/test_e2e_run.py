@@ -110,3 +110,12 @@ def test_a_broken_cell_exits_1_and_names_the_cell(project):
     assert result.returncode == 1, result.stdout + result.stderr
     assert "cell 2 of Broken failed: ValueError: quality below threshold" in result.stdout + result.stderr
     assert "Traceback" not in result.stderr  # the notebook's trace is reported, invoke's is not
+
+
+def test_the_freshly_built_library_is_installed_for_a_notebook_that_does_not_install_it(project):
+    """`invoke run` is this machine as an all-purpose cluster: the build's wheel is a library of the
+    run, so a notebook without `%run ./install_libraries` imports it too."""
+    project.write_notebook("Imports", HEADER + "import regimecast\n\ndbutils.notebook.exit(regimecast.__version__)\n")
+    result = project.invoke("run", "Imports", "--env", "ci")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "exit value: 0.4.0" in result.stdout
