@@ -12,7 +12,7 @@ from bricktasks.backends.retrying import RetryingBackend
 from bricktasks.buildinfo import BranchUnknown, BuildInfo, detect_build_info, resolve_branch
 from bricktasks.errors import ConfigError, UserInputError
 from bricktasks.layout import HELPER_NOTEBOOKS, ProjectLayout, check_local_root, check_output_folder
-from bricktasks.settings import Settings, load_settings, read_dotenv
+from bricktasks.settings import DEFAULT_CI_JOB, Settings, load_settings, read_dotenv
 
 __all__ = ["Project", "load_project", "open_backend", "open_local_backend", "local_secrets"]
 
@@ -68,6 +68,18 @@ class Project:
     @property
     def cluster_spec_path(self) -> Path:
         return self._local(self.settings.cluster_spec)
+
+    @property
+    def ci_job_path(self) -> Path:
+        """The CI run's job definition: BRICKTASKS_CI_JOB, else jobs/ci.json (which may not exist: the shorthand)."""
+        return self._local(self.settings.ci_job or DEFAULT_CI_JOB)
+
+    def shown(self, path: Path) -> str:
+        """`path` as messages name it: relative to the project where it lies inside."""
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return path.as_posix()
 
     def envs(self) -> list[str]:
         """Configs in the working copy: conf/<env>_config.py."""

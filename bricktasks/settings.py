@@ -23,6 +23,8 @@ __all__ = ["Settings", "load_settings", "read_dotenv", "setting_specs", "unvalid
 
 BACKENDS = ("local", "databricks")
 TRUTHY = {"1", "true", "yes", "on"}
+DEFAULT_CI_JOB = "jobs/ci.json"
+DEFAULT_CI_NOTEBOOKS = "ModelTraining"  # the shorthand's, when BRICKTASKS_CI_NOTEBOOKS is unset
 
 
 def setting(env: str, default: Any, doc: str, *, sensitive: bool = False) -> Any:
@@ -72,11 +74,20 @@ class Settings:
     target_python: str = setting(
         "BRICKTASKS_TARGET_PYTHON", "3.11", "Python version of the target runtime (eggs must match it)"
     )
-    ci_notebooks: str = setting(
-        "BRICKTASKS_CI_NOTEBOOKS", "ModelTraining", "Comma-separated notebooks that ci runs, relative to the source dir"
+    ci_job: str | None = setting(
+        "BRICKTASKS_CI_JOB",
+        None,
+        "Checked-in definition of the CI run in the Jobs API's shape (default: jobs/ci.json when it exists; "
+        "without one, ci runs BRICKTASKS_CI_NOTEBOOKS on the cluster of BRICKTASKS_CLUSTER_SPEC)",
+    )
+    ci_notebooks: str | None = setting(
+        "BRICKTASKS_CI_NOTEBOOKS",
+        None,
+        "Without a CI job definition: comma-separated notebooks that ci runs, relative to the source dir (default: ModelTraining)",
     )
     cluster_spec: str = setting(
-        "BRICKTASKS_CLUSTER_SPEC", "cluster.json", "Checked-in JSON file with the CI run's cluster and libraries"
+        "BRICKTASKS_CLUSTER_SPEC", "cluster.json",
+        "Without a CI job definition: checked-in JSON file with the CI run's cluster and libraries",
     )
     timeout: str = setting("BRICKTASKS_TIMEOUT", "25m", "How long ci waits before cancelling the run (e.g. 90s, 25m, 1h)")
     build_id: str | None = setting("BRICKTASKS_BUILD_ID", None, "Override the CI build id")
@@ -96,7 +107,8 @@ class Settings:
 
     @property
     def ci_notebook_list(self) -> list[str]:
-        return [name.strip() for name in self.ci_notebooks.split(",") if name.strip()]
+        given = DEFAULT_CI_NOTEBOOKS if self.ci_notebooks is None else self.ci_notebooks
+        return [name.strip() for name in given.split(",") if name.strip()]
 
 
 def setting_specs() -> list[dataclasses.Field]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from invoke import Collection
 
-from bricktasks.buildinfo import refuse_protected
+from bricktasks.buildinfo import BuildInfo, refuse_protected
 from bricktasks.ci import clean, pipeline
 from bricktasks.ci.builds import ci_build_statuses, format_table
 from bricktasks.ci.summary import CiProgress
@@ -24,7 +24,8 @@ from bricktasks.cli.invocation import TaskOutput
 from bricktasks.clusterspec import load_cluster_spec
 from bricktasks.console.console import Console
 from bricktasks.durations import parse_duration, parse_timeout
-from bricktasks.errors import UserInputError
+from bricktasks.errors import ConfigError, UserInputError
+from bricktasks.jobdef.definition import load_job_definition
 from bricktasks.layout import branch_folder
 from bricktasks.libraries import targets
 from bricktasks.project import Project, load_project, local_secrets, open_backend
@@ -190,24 +191,34 @@ def switch_env(c, out, env, branch=None, force=False, dry_run=False):
     aliases=["ci"],
     help={
         "timeout": "cancel the run after this long (default: BRICKTASKS_TIMEOUT, 25m)",
-        "notebooks": "comma-separated notebooks to run (default: BRICKTASKS_CI_NOTEBOOKS)",
+        "notebooks": "without a job definition: comma-separated notebooks to run (default: BRICKTASKS_CI_NOTEBOOKS)",
+        "repair": "rerun only the failed and skipped tasks of this build's newest run (nothing is uploaded)",
         "dry_run": "print the plan; change nothing",
     },
 )
-def run_ci(c, out, timeout=None, notebooks=None, dry_run=False):
-    """Build, upload into CI/<build>-<branch>, run the CI notebooks, wait, report; fail unless it succeeded."""
+def run_ci(c, out, timeout=None, notebooks=None, repair=False, dry_run=False):
+    """Build, upload into CI/<build>-<branch>, run the CI job's tasks, wait, report; fail unless it succeeded."""
     project, console = _load(c, out, timeout=timeout, ci_notebooks=notebooks)
     limit = parse_timeout(project.settings.timeout)
+    if repair and dry_run:
+        raise UserInputError("--repair and --dry-run do not go together", "drop --dry-run: a repair changes only the run")
     build = project.build_info()
-    plan = pipeline.plan_ci(project, build, _ci_notebooks(project, notebooks))
-    cluster = load_cluster_spec(project.cluster_spec_path)
-    _check_source(project)
+    plan = _ci_plan(project, build, notebooks)  # checked before any request, also for a repair
+    cluster = None if plan.job or repair else load_cluster_spec(project.cluster_spec_path)
+    if not repair:
+        _check_source(project)
     backend = open_backend(project, os.environ)
+    if repair:
+        build = pipeline.build_to_repair(backend, project, build)
+        plan = _ci_plan(project, build, notebooks)
     out.record(build_id=build.build_id, branch=build.branch, commit=build.commit, folder=plan.ci_folder, dry_run=dry_run)
-    target = targets.BuildTarget.ci(build)
-    built = targets.build_for(project, target, kind="wheel", console=console, dry_run=dry_run)
     progress = CiProgress(build, plan.ci_folder)
     try:
+        if repair:  # the build's uploads as they are: nothing is built or uploaded again
+            return pipeline.repair_ci(
+                project, backend, plan, timeout_s=limit, console=console, secrets=console.secrets, progress=progress,
+            ).exit_code
+        built = targets.build_for(project, targets.BuildTarget.ci(build), kind="wheel", console=console, dry_run=dry_run)
         return pipeline.run_ci(
             project, backend, plan, artifacts=built, cluster=cluster, timeout_s=limit, console=console,
             secrets=console.secrets, dry_run=dry_run, progress=progress,  # the token and the local runs' secrets, as in every line
@@ -217,8 +228,30 @@ def run_ci(c, out, timeout=None, notebooks=None, dry_run=False):
             out.record(**progress.outcome.json_fields())
 
 
+def _ci_plan(project: Project, build: BuildInfo, notebooks: str | None) -> pipeline.CiPlan:
+    """The CI run's plan: the job definition's (BRICKTASKS_CI_JOB, default jobs/ci.json) where there
+    is one, else the shorthand's (BRICKTASKS_CI_NOTEBOOKS on cluster.json). Naming notebooks while a
+    definition exists is refused: the definition names the run's tasks, their order and compute, and
+    running other notebooks instead, or some of its tasks without the upstream tasks whose values
+    they read, would not be the run the file describes."""
+    path = project.ci_job_path
+    shown = project.shown(path)
+    if not path.exists():
+        if project.settings.ci_job:  # named on purpose: a typo must not fall back to the shorthand
+            raise ConfigError(f"BRICKTASKS_CI_JOB {shown} does not exist", "point it at a job definition, or unset it")
+        return pipeline.plan_ci(project, build, _ci_notebooks(project, notebooks))
+    if notebooks is not None or project.settings.ci_notebooks is not None:
+        given = "--notebooks" if notebooks is not None else "BRICKTASKS_CI_NOTEBOOKS"
+        raise UserInputError(
+            f"{given} applies only without a job definition, and {shown} defines the CI run's tasks",
+            f"edit the tasks in {shown}, or drop {given}",
+        )
+    job = load_job_definition(path, shown=shown, notebooks=project.notebooks(), source_dir=project.settings.source_dir)
+    return pipeline.plan_ci_job(project, build, job)
+
+
 def _ci_notebooks(project: Project, flag: str | None) -> list[str]:
-    """The notebooks ci runs. A list that is empty once split (`--notebooks " , ,"`, or an explicit
+    """The notebooks the shorthand runs. A list that is empty once split (`--notebooks " , ,"`, or an explicit
     `--notebooks ""`) is refused: read as "none" the build would pass having run nothing, read as
     "the default" it would run what was not asked for."""
     names = project.settings.ci_notebook_list

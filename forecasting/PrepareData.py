@@ -4,6 +4,9 @@
 # MAGIC Writes the input of `ModelTraining`: `N_SERIES` series of `SERIES_LENGTH` points, each with one or
 # MAGIC two level shifts at known positions, to `INPUT_PATH` (and the true breaks beside it, for checks).
 # MAGIC
+# MAGIC The first task of the CI job (`jobs/ci.json`): it tells the tasks downstream what it prepared
+# MAGIC through task values, `series` (how many) and `input_path` (where).
+# MAGIC
 # MAGIC Settings come from `set_environment` (see `conf/`). No widgets.
 
 # COMMAND ----------
@@ -36,4 +39,11 @@ display(panel.head(20))
 
 # COMMAND ----------
 
-dbutils.notebook.exit(json.dumps({"series": int(panel["series_id"].nunique()), "rows": int(len(panel)), "path": INPUT_PATH}))
+n_series = int(panel["series_id"].nunique())
+# for the tasks downstream in the same job run (outside a job run, set stores nothing)
+dbutils.jobs.taskValues.set(key="series", value=n_series)
+dbutils.jobs.taskValues.set(key="input_path", value=INPUT_PATH)
+
+# COMMAND ----------
+
+dbutils.notebook.exit(json.dumps({"series": n_series, "rows": int(len(panel)), "path": INPUT_PATH}))

@@ -1,28 +1,35 @@
-"""`invoke ci`: upload the build, run the CI notebooks on a cluster, wait, report, exit code.
+"""`invoke ci`: upload the build, run the CI job's tasks, wait, report, exit code; `invoke ci --repair`.
 
-settings -> build info -> (libraries built by the caller) -> upload libraries -> sync notebooks into CI/<build>-<branch>
+settings -> job definition (jobs/ci.json, or the shorthand cluster.json + notebooks), checked -> build info
+-> (libraries built by the caller) -> upload libraries -> sync notebooks into CI/<build>-<branch>
 -> set_environment(ci) and install_libraries naming the build's uploads -> build manifest -> submit
-(libraries also attached to the run's cluster) -> wait
-(timeout, SIGINT/SIGTERM cancel the run) -> outputs and HTML export -> JUnit + HTML -> exit code.
+(the build filled in: bricktasks.ci.runspec) -> wait (timeout, SIGINT/SIGTERM cancel the run)
+-> outputs and HTML export -> JUnit + HTML -> exit code.
+
+Repair reruns the failed and skipped tasks of the build's newest run (runs/repair, same run id) with
+what that build uploaded: nothing is built or uploaded again. It then waits and reports as ci does.
 """
 from __future__ import annotations
 
 import hashlib
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import NoReturn
 
-from bricktasks.backends.base import Backend, NotebookTask, RunSpec
+from bricktasks.backends.base import Backend, Run, RunSpec
 from bricktasks.buildinfo import BuildInfo
-from bricktasks.ci.manifest import read_build_manifest, write_build_manifest
+from bricktasks.ci.manifest import list_ci_builds, read_build_manifest, write_build_manifest
 from bricktasks.ci.results import PlannedTask, result_line, task_reports
+from bricktasks.ci.runspec import build_run_spec
 from bricktasks.ci.summary import CiOutcome, CiProgress, NotebookOutcome, ReportPaths
 from bricktasks.clusterspec import ClusterSpec
 from bricktasks.console.console import Console
 from bricktasks.durations import format_duration
-from bricktasks.errors import BackendError, NotFound
+from bricktasks.errors import BackendError, NotFound, UserInputError
+from bricktasks.jobdef.definition import JobDefinition
+from bricktasks.jobdef.shorthand import notebook_task_key, shorthand_job
 from bricktasks.layout import join
 from bricktasks.libraries.upload import LibraryFile, library_spec, upload_libraries
 from bricktasks.project import Project
@@ -36,31 +43,50 @@ from bricktasks.runs.supervise import (
 )
 from bricktasks.workspace.checkout import push_source
 
-__all__ = ["CiPlan", "plan_ci", "run_ci"]
+__all__ = ["CiPlan", "plan_ci", "plan_ci_job", "run_ci", "build_to_repair", "repair_ci"]
 
 
 @dataclass(frozen=True)
 class CiPlan:
+    """What ci will run: the build's folders and run name, and its tasks. `job` is the job
+    definition they come from; None for the shorthand, which run_ci builds from cluster.json."""
+
     build: BuildInfo
     ci_folder: str
     library_folder: str
     run_name: str
     tasks: tuple[PlannedTask, ...]
+    job: JobDefinition | None = None
 
     @property
     def notebooks(self) -> list[str]:
         return [task.notebook for task in self.tasks]
 
 
-def plan_ci(project: Project, build: BuildInfo, notebooks: list[str]) -> CiPlan:
-    """Validate every name before anything is touched."""
+def _folders(project: Project, build: BuildInfo) -> tuple[str, str, str]:
     layout = project.layout
+    name = layout.ci_build_name(build.build_id, build.branch)
+    return name, layout.ci_build(build.build_id, build.branch), layout.ci_libraries(build.build_id, build.branch)
+
+
+def plan_ci(project: Project, build: BuildInfo, notebooks: list[str]) -> CiPlan:
+    """The shorthand's plan (each notebook a task on cluster.json's cluster); every name validated
+    before anything is touched."""
     checked = [project.check_notebook(name) for name in notebooks]
     project.check_env("ci")
-    name = layout.ci_build_name(build.build_id, build.branch)
-    folder, libraries = layout.ci_build(build.build_id, build.branch), layout.ci_libraries(build.build_id, build.branch)
-    tasks = tuple(PlannedTask(_task_key(notebook), notebook, join(folder, notebook)) for notebook in checked)
+    name, folder, libraries = _folders(project, build)
+    tasks = tuple(PlannedTask(notebook_task_key(notebook), notebook, join(folder, notebook)) for notebook in checked)
     return CiPlan(build, folder, libraries, f"CI-{name}", tasks)
+
+
+def plan_ci_job(project: Project, build: BuildInfo, job: JobDefinition) -> CiPlan:
+    """The plan of a job definition (already checked by bricktasks.jobdef)."""
+    project.check_env("ci")
+    name, folder, libraries = _folders(project, build)
+    tasks = tuple(
+        PlannedTask(task.task_key, task.notebook, join(folder, task.notebook), task.depends_on) for task in job.tasks
+    )
+    return CiPlan(build, folder, libraries, f"{job.run_name or 'CI'}-{name}", tasks, job)
 
 
 def _replace_previous_build(backend: Backend, plan: CiPlan, console: Console) -> None:
@@ -82,7 +108,7 @@ def run_ci(
     plan: CiPlan,
     *,
     artifacts: Sequence[LibraryFile],
-    cluster: ClusterSpec,
+    cluster: ClusterSpec | None = None,
     timeout_s: float,
     console: Console,
     secrets: list[str],
@@ -90,7 +116,8 @@ def run_ci(
     progress: CiProgress | None = None,
 ) -> CiOutcome:
     """Run the build and return how it ended. `progress` (the task's, read in its `finally`) holds the
-    outcome known so far when an error or a signal ends run_ci instead; each step records into it."""
+    outcome known so far when an error or a signal ends run_ci instead; each step records into it.
+    `cluster` is the shorthand's (a plan without a job definition); a job definition names its own compute."""
     build = plan.build
     progress = progress or CiProgress(build, plan.ci_folder)
     console.info(f"build {build.build_id} of {build.branch} ({build.commit or 'no commit'}) on the {backend.name} backend")
@@ -98,7 +125,7 @@ def run_ci(
         console.result(f"would upload {project.settings.source_dir}/ to {plan.ci_folder} with set_environment -> ci")
         for artifact in artifacts:
             console.result(f"would upload {artifact.name} to {plan.library_folder}")
-        console.result(f"would run {', '.join(plan.notebooks)} as {plan.run_name} and wait up to {format_duration(timeout_s)}")
+        console.result(f"would run {_describe_tasks(plan)} as {plan.run_name} and wait up to {format_duration(timeout_s)}")
         return progress.record(exit_code=0)
     try:
         manifest, spec = _upload(project, backend, plan, artifacts, cluster, timeout_s, console)
@@ -109,6 +136,19 @@ def run_ci(
         progress.record(exit_code=interrupted.exit_code)
         raise
     return progress.record(exit_code=exit_code)
+
+
+def _describe_tasks(plan: CiPlan) -> str:
+    return ", ".join(
+        task.task_key + (f" (after {', '.join(task.depends_on)})" if task.depends_on else "") for task in plan.tasks
+    )
+
+
+def _job(plan: CiPlan, cluster: ClusterSpec | None) -> JobDefinition:
+    if plan.job is not None:
+        return plan.job
+    cluster = cluster or ClusterSpec()
+    return shorthand_job(plan.notebooks, compute=cluster.compute, libraries=cluster.libraries, source="cluster.json")
 
 
 def _upload(project, backend, plan, artifacts, cluster, timeout_s, console) -> tuple[dict, RunSpec]:
@@ -135,20 +175,11 @@ def _upload(project, backend, plan, artifacts, cluster, timeout_s, console) -> t
         "libraries": [library.remote for library in libraries],
     }
     write_build_manifest(backend, plan.ci_folder, manifest)
-    spec = RunSpec(
-        run_name=plan.run_name,
-        tasks=tuple(
-            # build and branch as widgets: the example's training tags its MLflow run with them
-            NotebookTask(task_key=task.task_key, notebook_path=task.notebook_path, depends_on=task.depends_on,
-                         base_parameters={"build": build.build_id, "branch": build.branch})
-            for task in plan.tasks
-        ),
-        compute=cluster.compute,
-        libraries=cluster.libraries + tuple(library_spec(library.remote) for library in libraries),
-        timeout_seconds=int(timeout_s),
+    spec = build_run_spec(
+        _job(plan, cluster), ci_folder=plan.ci_folder, run_name=plan.run_name, build=build,
+        wheels=[library_spec(library.remote) for library in libraries], timeout_s=timeout_s,
         # one token per invocation: a retried submit finds the same run, a re-run starts a new one
         idempotency_token=hashlib.sha256(f"{plan.ci_folder}:{uuid.uuid4()}".encode()).hexdigest()[:64],
-        tags={"bricktasks-build": build.build_id, "bricktasks-branch": build.branch},
     )
     return manifest, spec
 
@@ -200,10 +231,6 @@ def _cancel_on_the_way_out(
     raise interrupted
 
 
-def _task_key(name: str) -> str:
-    return name.replace("/", "_")[:100]
-
-
 def _finish(project, backend, plan, run, elapsed, manifest, console, secrets, progress: CiProgress) -> None:
     """Fetch outputs, write the reports and record the result in the build manifest and the outcome."""
     reports = task_reports(backend, run, plan.tasks, elapsed)
@@ -234,3 +261,113 @@ def _finish(project, backend, plan, run, elapsed, manifest, console, secrets, pr
         write_build_manifest(backend, plan.ci_folder, manifest)
     except BackendError as exc:
         console.warn(f"could not record the result in the build manifest: {exc.one_line()}")
+
+
+# ---- repair -------------------------------------------------------------------------------------
+
+
+def build_to_repair(backend: Backend, project: Project, build: BuildInfo) -> BuildInfo:
+    """The build `ci --repair` repairs. In a CI system, or with BRICKTASKS_BUILD_ID, that build (a
+    re-run of the pipeline job keeps its build id). A developer's build id is made up anew on every
+    invocation (git plus a timestamp), so there it is this branch's newest build with a run."""
+    if not build.is_local:
+        return build
+    ours = [found for found in list_ci_builds(backend, project.layout) if found.branch == build.branch and found.run_id is not None]
+    if not ours:
+        raise UserInputError(
+            f"branch {build.branch} has no CI build with a run to repair", "run invoke ci first, or set BRICKTASKS_BUILD_ID"
+        )
+    newest = max(ours, key=lambda found: found.created)
+    manifest = read_build_manifest(backend, newest.path) or {}
+    if not manifest.get("build_id"):  # listed with a run id, so its manifest was read: only a race gets here
+        raise UserInputError(f"the manifest of {newest.path} names no build id", "set BRICKTASKS_BUILD_ID to the build to repair")
+    return replace(build, build_id=str(manifest["build_id"]))
+
+
+def _newest_run(backend: Backend, plan: CiPlan) -> tuple[dict, Run]:
+    """The build's manifest and the run it records; UserInputError when there is nothing to repair."""
+    build = plan.build
+    which = f"build {build.build_id} of {build.branch}"
+    manifest = read_build_manifest(backend, plan.ci_folder)
+    if not manifest or manifest.get("run_id") is None:
+        raise UserInputError(
+            f"{which} has no run to repair (no run recorded in {plan.ci_folder})",
+            "run invoke ci first, or set BRICKTASKS_BUILD_ID to the build to repair",
+        )
+    run_id = int(manifest["run_id"])
+    try:
+        run = backend.get_run(run_id)
+    except NotFound:
+        raise UserInputError(f"run {run_id} of {which} no longer exists", "run invoke ci to start a new build") from None
+    if not run.is_terminal:
+        raise UserInputError(f"run {run_id} of {which} is still {run.life_cycle_state}", "wait for it to end, then repair it")
+    if run.succeeded:
+        raise UserInputError(f"run {run_id} of {which} succeeded: nothing to repair", "run invoke ci to test new changes")
+    return manifest, run
+
+
+def _planned_from_run(run: Run, plan: CiPlan) -> tuple[PlannedTask, ...]:
+    """The run's tasks as they were submitted (the definition may have changed since): key,
+    notebook, path and dependencies, from the run itself."""
+    prefix = plan.ci_folder.rstrip("/") + "/"
+    known = {task.task_key: task for task in plan.tasks}
+    planned = []
+    for task in run.latest_tasks():
+        path = task.notebook_path or (known[task.task_key].notebook_path if task.task_key in known else "")
+        notebook = path[len(prefix):] if path.startswith(prefix) else (path.rsplit("/", 1)[-1] or task.task_key)
+        planned.append(PlannedTask(task.task_key, notebook, path, tuple(task.depends_on)))
+    return tuple(planned) or plan.tasks
+
+
+def repair_ci(
+    project: Project,
+    backend: Backend,
+    plan: CiPlan,
+    *,
+    timeout_s: float,
+    console: Console,
+    secrets: list[str],
+    progress: CiProgress | None = None,
+) -> CiOutcome:
+    """Rerun the failed and skipped tasks of the build's newest run, wait and report like run_ci.
+
+    Nothing is built or uploaded: the rerun tasks use what the build uploaded (its notebooks in
+    CI/<build>-<branch>, its wheel), so a repair cures a flaky step, not a code change."""
+    progress = progress or CiProgress(plan.build, plan.ci_folder)
+    manifest, run = _newest_run(backend, plan)
+    plan = replace(plan, tasks=_planned_from_run(run, plan))
+    progress.record(run_id=run.run_id)
+    console.info(
+        f"repairing run {run.run_id} ({run.result_state}): rerunning its failed and skipped tasks with the build's uploads"
+    )
+    try:
+        exit_code = _repair(project, backend, plan, run, manifest, timeout_s, console, secrets, progress)
+    except Interrupted as interrupted:
+        progress.record(exit_code=interrupted.exit_code)
+        raise
+    return progress.record(exit_code=exit_code)
+
+
+def _repair(project, backend, plan, run: Run, manifest, timeout_s, console, secrets, progress: CiProgress) -> int:
+    run_id = run.run_id
+    try:
+        repair_id = submit_answered(
+            lambda: backend.repair_run(run_id, rerun_all_failed_tasks=True, latest_repair_id=run.latest_repair_id)
+        )
+    except Interrupted as interrupted:
+        if interrupted.run_id is None:  # no repair started: the run is as it was
+            interrupted.detail = interrupted.detail or f"run {run_id} was not repaired"
+            raise
+        _cancel_on_the_way_out(project, backend, plan, interrupted, run_id, manifest, console, secrets, progress)
+    console.info(f"repair {repair_id} of run {run_id} started")
+    manifest["repair_ids"] = [*manifest.get("repair_ids", []), repair_id]
+    outcome = supervise_run(backend, run_id, timeout_s=timeout_s, on_state=console.run_status(run_id), on_cancel=console.warn)
+    try:
+        _finish(project, backend, plan, outcome.run, outcome.elapsed_s, manifest, console, secrets, progress)
+    except Interrupted:
+        if outcome.interrupted:
+            raise outcome.interrupted from None
+        raise
+    if outcome.interrupted:
+        raise outcome.interrupted
+    return outcome.exit_code

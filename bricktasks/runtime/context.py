@@ -1,10 +1,14 @@
-"""What one notebook run gets from its caller: folders, parameters, overrides, libraries, secrets.
+"""What one notebook run gets from its caller: folders, parameters, overrides, libraries, secrets,
+and for a task of a job run, which task it is and where the run's task values live.
 
 The local backend's supervisor writes it as JSON next to the run and starts
 `python -m bricktasks.runtime --context FILE --secrets-from-stdin`. The file never holds the
 run's secrets: they come down the runtime's stdin (`read_secrets`), so nothing under the run's
 folder keeps them once the run ends, however it ends. It is still written owner-only (0600):
 parameters may be sensitive too.
+
+A run without `task_key` (a notebook executed directly, in-process tests) is outside a job:
+`dbutils.jobs.taskValues` then behaves as the SDK's local dbutils (see taskvalues.py).
 """
 from __future__ import annotations
 
@@ -40,6 +44,11 @@ class RuntimeContext:
     libraries: tuple[str, ...] = ()
     secrets: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
     spark_master: str = "local[2]"
+    # the task of a job run this is (None: outside a job run); the supervisor fills these in
+    task_key: str | None = None
+    task_values_dir: Path | None = None
+    upstream_task_keys: tuple[str, ...] = ()  # transitive, as the supervisor computes them
+    run_task_keys: tuple[str, ...] = ()  # every task of the run
 
     def __post_init__(self) -> None:
         # accept str paths and lists from callers; normalise once so every user sees one form
@@ -48,6 +57,10 @@ class RuntimeContext:
         object.__setattr__(self, "libraries", tuple(str(library) for library in self.libraries))
         object.__setattr__(self, "parameters", {str(k): str(v) for k, v in self.parameters.items()})
         object.__setattr__(self, "overrides", {normal_workspace_path(k): v for k, v in self.overrides.items()})
+        if self.task_values_dir is not None:
+            object.__setattr__(self, "task_values_dir", Path(self.task_values_dir))
+        object.__setattr__(self, "upstream_task_keys", tuple(str(key) for key in self.upstream_task_keys))
+        object.__setattr__(self, "run_task_keys", tuple(str(key) for key in self.run_task_keys))
 
     # -- paths ------------------------------------------------------------------
     def to_local_path(self, path: str) -> Path:
@@ -78,11 +91,16 @@ class RuntimeContext:
             "overrides": dict(self.overrides),
             "libraries": list(self.libraries),
             "spark_master": self.spark_master,
+            "task_key": self.task_key,
+            "task_values_dir": None if self.task_values_dir is None else str(self.task_values_dir),
+            "upstream_task_keys": list(self.upstream_task_keys),
+            "run_task_keys": list(self.run_task_keys),
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RuntimeContext:
-        """Read a context; only the two folders are required. Secrets in it are ignored: they never belong there."""
+        """Read a context; only the two folders are required (a context without the task fields is
+        outside a job run). Secrets in it are ignored: they never belong there."""
         return cls(
             local_root=Path(data["local_root"]),
             run_dir=Path(data["run_dir"]),
@@ -90,6 +108,10 @@ class RuntimeContext:
             overrides=dict(data.get("overrides") or {}),
             libraries=tuple(data.get("libraries") or ()),
             spark_master=data.get("spark_master") or "local[2]",
+            task_key=data.get("task_key") or None,
+            task_values_dir=Path(data["task_values_dir"]) if data.get("task_values_dir") else None,
+            upstream_task_keys=tuple(data.get("upstream_task_keys") or ()),
+            run_task_keys=tuple(data.get("run_task_keys") or ()),
         )
 
     def to_json(self, path: Path) -> None:

@@ -1,10 +1,11 @@
-"""`dbutils` for a local run: widgets, notebook, fs, secrets, library.
+"""`dbutils` for a local run: widgets, notebook, fs, secrets, library, jobs (task values).
 
 Each piece behaves as on Databricks where a notebook can tell the difference: widget
 values come from the run's parameters, else the declared default, else
 InputWidgetNotDefined; `notebook.exit` ends the run with a value; `notebook.run` runs
 another notebook in a fresh namespace and returns its exit value; secrets come from the
-run's context (their values are redacted from every output by the executor).
+run's context (their values are redacted from every output by the executor);
+`jobs.taskValues` passes values from a task to the tasks downstream of it (taskvalues.py).
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Any
 
 from bricktasks.runtime.errors import InputWidgetNotDefined, SecretNotFound
 from bricktasks.runtime.fsutils import FsUtils
+from bricktasks.runtime.taskvalues import JobsUtils
 
 __all__ = ["NotebookExit", "Widgets", "NotebookUtils", "SecretsUtils", "LibraryUtils", "DBUtils", "SecretScope", "SecretMetadata"]
 
@@ -167,15 +169,18 @@ class LibraryUtils:
 class DBUtils:
     """The `dbutils` object of one notebook run."""
 
-    def __init__(self, widgets: Widgets, notebook: NotebookUtils, fs: FsUtils, secrets: SecretsUtils, library: LibraryUtils) -> None:
+    def __init__(
+        self, widgets: Widgets, notebook: NotebookUtils, fs: FsUtils, secrets: SecretsUtils, library: LibraryUtils, jobs: JobsUtils
+    ) -> None:
         self.widgets = widgets
         self.notebook = notebook
         self.fs = fs
         self.secrets = secrets
         self.library = library
+        self.jobs = jobs
 
     def __repr__(self) -> str:
-        return "<local dbutils: widgets, notebook, fs, secrets, library>"
+        return "<local dbutils: widgets, notebook, fs, secrets, library, jobs>"
 
 
 class _Value:

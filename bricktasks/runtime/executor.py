@@ -33,6 +33,7 @@ from bricktasks.runtime.paths import normal_workspace_path, resolve_notebook_pat
 from bricktasks.runtime.result import FAILED, SUCCESS, CellRecord, NotebookResult
 from bricktasks.runtime.session import Session
 from bricktasks.runtime.spark import LazySpark, LazySparkContext
+from bricktasks.runtime.taskvalues import JobsUtils
 
 __all__ = ["execute_notebook", "CellListener", "MAX_RUN_DEPTH"]
 
@@ -85,6 +86,7 @@ class _NotebookRun:
             fs=session.fs,
             secrets=SecretsUtils(session.ctx.secrets),
             library=LibraryUtils(lambda target: print(session.install(target, self.stack[-1]))),
+            jobs=JobsUtils(session.task_values),
         )
         self.namespace: dict[str, Any] = {
             "__name__": "__main__",

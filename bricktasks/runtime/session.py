@@ -25,6 +25,7 @@ from bricktasks.runtime.notebook import Notebook, parse_notebook
 from bricktasks.runtime.paths import normal_workspace_path, resolve_notebook_path
 from bricktasks.runtime.result import Redactor
 from bricktasks.runtime.spark import SparkHolder
+from bricktasks.runtime.taskvalues import TaskValues
 from bricktasks.runtime.tracking import tracking_environment
 
 __all__ = ["Session"]
@@ -43,6 +44,7 @@ class Session:
         self.figures = FigureCapture()
         self.redact = Redactor(ctx.secrets)
         self.fs = FsUtils(ctx.to_local_path)
+        self.task_values = TaskValues.for_context(ctx)  # notebook.run children are in the same task
         self.sink = OutputSink()
         self._filenames: set[str] = set()
         self._saved_env: dict[str, str | None] = {}

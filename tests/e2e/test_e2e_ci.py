@@ -1,12 +1,14 @@
-"""`invoke ci` end to end on the local backend: success, failure, timeout, SIGTERM, re-runs."""
+"""`invoke ci` end to end on the local backend: the example's DAG and its repair, success, failure, timeout,
+SIGTERM, re-runs (the other tests use the shorthand: a copy without jobs/ runs BRICKTASKS_CI_NOTEBOOKS)."""
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import xml.etree.ElementTree as ET
 
 import pytest
-from e2e_helpers import BROKEN, SLEEPER, SMOKE, processes_mentioning, terminate, wait_until
+from e2e_helpers import BROKEN, REPO, SLEEPER, SMOKE, processes_mentioning, terminate, wait_until
 
 CI_ENV = {"BRICKTASKS_BUILD_ID": "7", "BRICKTASKS_BRANCH": "BI-5613"}
 CI_FOLDER = "/Projects/forecasting/CI/7-BI-5613"
@@ -17,20 +19,46 @@ def junit_cases(project):
     return tree.getroot().iter("testcase")
 
 
+def with_the_ci_job(project):
+    """The project copy with the example's job definitions, as a fresh clone has them."""
+    shutil.copytree(REPO / "jobs", project.root / "jobs")
+    project.commit_all("the CI job")
+
+
+def task_runs(run):
+    return {task.task_key: (task.run_id, task.result_state) for task in run.latest_tasks()}
+
+
 @pytest.mark.spark
-def test_ci_trains_the_example_model_and_reports(project):
-    result = project.invoke("ci", env=CI_ENV)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "ModelTraining: SUCCESS" in result.stdout
-    summary = json.loads(result.stdout.split("exit value: ", 1)[1].splitlines()[0])
-    assert summary["environment"] == "ci" and summary["series_forecast"] == summary["series_in"] == 200
-    assert summary["mae_ratio"] < 0.7
+def test_ci_runs_the_example_dag_and_repair_reruns_only_the_failed_gate(project):
+    """jobs/ci.json end to end: PrepareData -> ModelTraining -> Evaluate passing task values, the
+    gate failing (a threshold set for this run), then `ci --repair` rerunning Evaluate alone."""
+    with_the_ci_job(project)
+    failed = project.invoke("ci", env={**CI_ENV, "FORECASTING_MAX_MAE_RATIO": "0.01"})
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "PrepareData: SUCCESS" in failed.stdout and "ModelTraining: SUCCESS" in failed.stdout
+    assert "Evaluate: FAILED" in failed.stdout and "forecast quality too low" in failed.stdout
+    backend = project.backend()
+    (run,) = backend.list_runs()
+    first = task_runs(backend.get_run(run.run_id))
+    assert [state for _, state in first.values()] == ["SUCCESS", "SUCCESS", "FAILED"]
+    assert [case.get("name") for case in junit_cases(project)] == ["PrepareData", "ModelTraining", "Evaluate"]
+
+    repaired = project.invoke("ci", "--repair", env=CI_ENV)  # the threshold back to the config's
+    assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+    assert f"repairing run {run.run_id} (FAILED)" in repaired.stdout
+    after = task_runs(backend.get_run(run.run_id))
+    assert after["PrepareData"] == first["PrepareData"] and after["ModelTraining"] == first["ModelTraining"]
+    assert after["Evaluate"][0] != first["Evaluate"][0] and after["Evaluate"][1] == "SUCCESS"
+    assert len(backend.list_runs()) == 1  # the same run, repaired
+    # Evaluate read ModelTraining's values (set before the repair) through taskValues
+    gate = json.loads(repaired.stdout.split("Evaluate: SUCCESS; exit value: ", 1)[1].splitlines()[0])
+    assert gate["series_in"] == gate["series_forecast"] == 200 and gate["mae_ratio"] < 0.7 and gate["mlflow_run_id"]
     cases = list(junit_cases(project))
-    assert [case.get("name") for case in cases] == ["ModelTraining"]
-    assert cases[0].find("failure") is None and cases[0].find("error") is None
+    assert [case.get("name") for case in cases] == ["PrepareData", "ModelTraining", "Evaluate"]
+    assert all(case.find("failure") is None and case.find("error") is None for case in cases)
     report = (project.root / "ci-results" / "report.html").read_text()
     assert "ModelTraining" in report and "data:image/png;base64," in report
-    backend = project.backend()
     manifest = json.loads(backend.export(f"{CI_FOLDER}/.bricktasks-build.json"))
     assert manifest["build_id"] == "7" and manifest["branch"] == "BI-5613" and manifest["result"] == "SUCCESS"
     assert manifest["commit"] == project.git("rev-parse", "HEAD")

@@ -7,6 +7,7 @@ request while the case runs, and its root does not change).
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
@@ -56,11 +57,30 @@ CASES = [
     ("egg-new-runtime", ["build-egg"], {}, None, "build-wheel"),
     ("egg-upload-new-runtime", ["upload-lib", "--egg", "--branch", "BI-1"], {}, None, "build-wheel"),
     ("cluster-spec-invalid", ["ci"], {"BRICKTASKS_CLUSTER_SPEC": "bad.json", "BRICKTASKS_BUILD_ID": "1"}, None, "not valid JSON"),
+    # the CI run's job definition (issue 13): checked before anything is built or uploaded
+    ("ci-job-cycle", ["ci"], {"BRICKTASKS_CI_JOB": "cycle.json", "BRICKTASKS_BUILD_ID": "1"}, None,
+     "cycle.json: tasks: the tasks' depends_on form a cycle: A -> B -> A"),
+    ("ci-job-unknown-field", ["ci"], {"BRICKTASKS_CI_JOB": "typo.json", "BRICKTASKS_BUILD_ID": "1"}, None,
+     "typo.json: tasks[0] (A).depend_on: unknown field 'depend_on'; did you mean 'depends_on'?"),
+    ("ci-job-beside-notebooks", ["ci", "--notebooks", "ModelTraining"], {"BRICKTASKS_CI_JOB": "jobs/ci.json", "BRICKTASKS_BUILD_ID": "1"},
+     None, "--notebooks applies only without a job definition, and jobs/ci.json defines the CI run's tasks"),
+    ("ci-repair-without-a-run", ["ci", "--repair"], {"BRICKTASKS_BUILD_ID": "1"}, None, "build 1 of main has no run to repair"),
 ]
+JOB_FILES = {
+    "cycle.json": {"tasks": [
+        {"task_key": "A", "notebook_task": {"notebook_path": "PrepareData"}, "depends_on": [{"task_key": "B"}]},
+        {"task_key": "B", "notebook_task": {"notebook_path": "ModelTraining"}, "depends_on": [{"task_key": "A"}]},
+    ]},
+    "typo.json": {"tasks": [{"task_key": "A", "notebook_task": {"notebook_path": "PrepareData"}, "depend_on": []}]},
+    "jobs/ci.json": json.loads((REPO / "jobs" / "ci.json").read_text()),
+}
 
 
 def _arrange(project: ProjectCopy, dotenv: str | None) -> None:
     (project.root / "bad.json").write_text("{not json")
+    for name, job in JOB_FILES.items():
+        (project.root / name).parent.mkdir(exist_ok=True)
+        (project.root / name).write_text(json.dumps(job))
     if dotenv is not None:
         (project.root / ".env").write_text(dotenv)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bricktasks.backends.base import ObjectType
+from bricktasks.backends.base import NewCluster, ObjectType
 from bricktasks.backends.local import LocalBackend
 from bricktasks.buildinfo import BuildInfo
 from bricktasks.ci.manifest import BUILD_MANIFEST, list_ci_builds, read_build_manifest, survey_ci, write_build_manifest
@@ -29,6 +29,9 @@ CI_ROOT = "/Projects/forecasting/CI"
 BUILD = BuildInfo("17", "feature/x", "0123456789abcdef0123456789abcdef01234567", "github-actions")
 LAYOUT = ProjectLayout("/Projects/forecasting", "/Projects/forecasting/libraries")
 EXITS = HEADER + "dbutils.notebook.exit('forty-two')\n"
+# a classic cluster: the build's wheel is attached to it (a serverless task gets no libraries; its
+# notebook installs them with %run ./install_libraries)
+CLASSIC = ClusterSpec(compute=NewCluster({"spark_version": "15.4.x-scala2.12", "num_workers": 0}))
 FAILS = HEADER + "x = 1\n\n# COMMAND ----------\n\nraise ValueError('the model diverged')\n"
 
 
@@ -118,7 +121,7 @@ def test_dry_run_prints_the_plan_and_changes_nothing(project, backend, recording
 def _run(project, backend, recording, build, notebooks, artifacts=(), progress=None):
     plan = plan_ci(project, build, notebooks)
     outcome = run_ci(
-        project, backend, plan, artifacts=list(artifacts), cluster=ClusterSpec(), timeout_s=120,
+        project, backend, plan, artifacts=list(artifacts), cluster=CLASSIC, timeout_s=120,
         console=recording.console, secrets=[], progress=progress,
     )
     return plan, outcome

@@ -46,7 +46,30 @@ def test_model_training_reads_its_settings_trains_per_series_and_exits_with_a_su
     assert _run_targets(SOURCE / "ModelTraining.py") == ["./install_libraries", "./set_environment"]
     assert ".applyInPandas(" in text and "groupBy(" in text
     assert "dbutils.notebook.exit(json.dumps(" in text
-    assert "raise " in text, "a quality gate must fail the run"
+    assert 'taskValues.get(taskKey="PrepareData"' in text and 'taskValues.set(key="mlflow_run_id"' in text
+
+
+def test_the_ci_job_is_prepare_train_evaluate_and_evaluate_is_the_gate() -> None:
+    """jobs/ci.json chains the three notebooks; the values each task reads are the ones its upstream sets."""
+    import json
+
+    job = json.loads((SOURCE.parent / "jobs" / "ci.json").read_text())
+    assert [(task["task_key"], [d["task_key"] for d in task.get("depends_on", [])]) for task in job["tasks"]] == [
+        ("PrepareData", []), ("ModelTraining", ["PrepareData"]), ("Evaluate", ["ModelTraining"]),
+    ]
+    sets = {
+        name: set(re.findall(r'taskValues\.set\(key="(\w+)"', (SOURCE / f"{name}.py").read_text()))
+        for name in ("PrepareData", "ModelTraining")
+    }
+    assert sets["PrepareData"] >= {"series", "input_path"}
+    read_by_training = set(re.findall(r'from_prepare_data\("(\w+)"\)', (SOURCE / "ModelTraining.py").read_text()))
+    assert read_by_training and read_by_training <= sets["PrepareData"]
+    evaluate = (SOURCE / "Evaluate.py").read_text()
+    training = (SOURCE / "ModelTraining.py").read_text()
+    assert 'for key in ("mae_ratio", "series_in", "series_forecast"):' in training
+    assert 'for key in ("mae_ratio", "series_in", "series_forecast", "mlflow_run_id")' in evaluate
+    assert 'taskValues.get(taskKey="ModelTraining"' in evaluate
+    assert "raise RuntimeError" in evaluate, "the quality gate must fail the run"
 
 
 def _experiment(path: Path) -> str | None:
@@ -75,7 +98,8 @@ def test_model_training_logs_params_metrics_and_the_model_to_the_configs_experim
         assert call in text
     # the local backend sets the tracking URI for its runs; a notebook that set one would miss the workspace
     assert "set_tracking_uri" not in text and "MLFLOW_TRACKING_URI =" not in text
-    assert text.index("mlflow.start_run(") < text.index("raise RuntimeError("), "a run below the gates is logged too"
+    # the gate is Evaluate's, downstream: a run below the gates is logged (and tagged there) too
+    assert "raise RuntimeError(" not in text and "quality_gate" in (SOURCE / "Evaluate.py").read_text()
 
 
 def test_the_logged_model_pins_regimecasts_own_dependencies() -> None:
