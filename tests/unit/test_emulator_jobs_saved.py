@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+import requests
 from databricks.sdk.errors import InvalidParameterValue, NotFound
 from databricks.sdk.service import compute, jobs
 
@@ -141,3 +142,15 @@ def test_jobs_outlive_the_emulator_process(tmp_path):
         w = workspace_client(second.url, TOKEN)
         assert w.jobs.get(job_id).settings.name == "Kept"
         assert w.jobs.create(name="Next", tasks=[_task("a")]).job_id > job_id  # the counter survived too
+
+
+def test_raw_answers_unknown_job_400_and_no_empty_page_token(emulator):
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    missing = requests.get(f"{emulator.url}/api/2.1/jobs/get", params={"job_id": 42}, headers=headers, timeout=10)
+    assert missing.status_code == 400
+    assert missing.json() == {"error_code": "INVALID_PARAMETER_VALUE", "message": "Job 42 does not exist."}
+    created = requests.post(f"{emulator.url}/api/2.0/jobs/create", json={"name": "raw"}, headers=headers, timeout=10)
+    listed = requests.get(f"{emulator.url}/api/2.2/jobs/list", params={"limit": 1}, headers=headers, timeout=10).json()
+    assert listed == {"has_more": False, "jobs": [listed["jobs"][0]]} and listed["jobs"][0]["job_id"] == created.json()["job_id"]
+    too_many = requests.get(f"{emulator.url}/api/2.2/jobs/list", params={"limit": 101}, headers=headers, timeout=10)
+    assert too_many.status_code == 400 and "between 1 and 100" in too_many.json()["message"]
