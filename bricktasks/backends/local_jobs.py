@@ -179,6 +179,7 @@ def _check_parameters(parameters: Any) -> None:
 def with_defaults(settings: Mapping[str, Any]) -> dict[str, Any]:
     """The settings as jobs/get echoes them: the server's defaults filled in (reference 11, item 5)."""
     filled = {**copy.deepcopy(JOB_DEFAULTS), **copy.deepcopy(dict(settings))}
+    filled["format"] = "MULTI_TASK"  # ignored on write, always MULTI_TASK since 2.1 (reference 1.3)
     for task in filled.get("tasks") or []:
         for name, value in TASK_DEFAULTS.items():
             task.setdefault(name, copy.deepcopy(value))

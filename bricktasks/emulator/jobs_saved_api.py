@@ -5,7 +5,8 @@ backend's (`backends/local_jobs`: the jobs live in the root, so they outlive the
 module is HTTP only. An unknown job answers 400 INVALID_PARAMETER_VALUE "Job <id> does not exist."
 on every endpoint (the SDK turns it into a NotFound on jobs/get; for the writes the real answer is
 unconfirmed, and the same one is the safe choice). Lists never send an empty next_page_token: the
-SDK would loop on it. Only the multi-task shape (`tasks[]`) is accepted, on 2.0 too.
+SDK would loop on it. Only the multi-task shape (`tasks[]`) is accepted, on 2.0 too; a job written
+through 2.0/2.1 without `queue` gets queueing off, as only 2.2 turns it on by default.
 """
 from __future__ import annotations
 
@@ -59,18 +60,22 @@ def job_json(job: Job, *, expand_tasks: bool = True, full: bool = True) -> dict[
     return body
 
 
-def _settings(value: Any, state: EmulatorState, *, what: str) -> dict[str, Any]:
+def _settings(value: Any, state: EmulatorState, *, what: str, version: str) -> dict[str, Any]:
+    """The settings to save: checked as this workspace would (serverless or not), with queueing off
+    for a job written through 2.0/2.1 that does not say (on by default only for 2.2, reference 1.2)."""
     if not isinstance(value, dict):
         raise _bad(f"{what} must be a JSON object (JobSettings)")
     if not state.serverless:  # a workspace without serverless jobs refuses a task naming no compute
         resolved_tasks(value, serverless=False)
+    if version != "2.2" and "queue" not in value:
+        value = {**value, "queue": {"enabled": False}}
     return value
 
 
 def create(request: Request, state: EmulatorState, match) -> Response:
     body = request.json()
     body.pop("access_control_list", None)  # permissions are not modelled: the creator may do everything
-    job_id = state.backend.create_job(_settings(body, state, what="the request body"))
+    job_id = state.backend.create_job(_settings(body, state, what="the request body", version=match.group("version")))
     request.target = str(job_id)
     return json_response({"job_id": job_id})
 
@@ -123,7 +128,7 @@ def reset(request: Request, state: EmulatorState, match) -> Response:
     if "new_settings" not in body:
         raise _bad("Missing required field: new_settings")
     _existing(state, job_id)
-    state.backend.reset_job(job_id, _settings(body["new_settings"], state, what="new_settings"))
+    state.backend.reset_job(job_id, _settings(body["new_settings"], state, what="new_settings", version=match.group("version")))
     return json_response({})
 
 

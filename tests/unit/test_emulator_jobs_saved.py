@@ -152,5 +152,7 @@ def test_raw_answers_unknown_job_400_and_no_empty_page_token(emulator):
     created = requests.post(f"{emulator.url}/api/2.0/jobs/create", json={"name": "raw"}, headers=headers, timeout=10)
     listed = requests.get(f"{emulator.url}/api/2.2/jobs/list", params={"limit": 1}, headers=headers, timeout=10).json()
     assert listed == {"has_more": False, "jobs": [listed["jobs"][0]]} and listed["jobs"][0]["job_id"] == created.json()["job_id"]
+    job = requests.get(f"{emulator.url}/api/2.2/jobs/get", params={"job_id": created.json()["job_id"]}, headers=headers, timeout=10)
+    assert job.json()["settings"]["queue"] == {"enabled": False}  # written through 2.0: queueing is on by default only in 2.2
     too_many = requests.get(f"{emulator.url}/api/2.2/jobs/list", params={"limit": 101}, headers=headers, timeout=10)
     assert too_many.status_code == 400 and "between 1 and 100" in too_many.json()["message"]
