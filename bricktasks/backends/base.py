@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bricktasks.errors import InvalidRequest
+
 __all__ = [
     "ObjectType",
     "ObjectInfo",
@@ -31,6 +33,7 @@ __all__ = [
     "Run",
     "RepairAttempt",
     "RunOutput",
+    "Job",
     "Backend",
     "TERMINAL_STATES",
     "NOTEBOOK_EXTENSIONS",
@@ -248,6 +251,7 @@ class Run:
     end_time: int = 0
     tasks: tuple[TaskRun, ...] = ()
     repair_history: tuple[RepairAttempt, ...] = ()
+    job_id: int | None = None  # the saved job a run-now started it from; None for a one-time run
 
     @property
     def is_terminal(self) -> bool:
@@ -282,6 +286,21 @@ class RunOutput:
     error_trace: str | None = None
     logs: str | None = None
     truncated: bool = False
+
+
+@dataclass(frozen=True)
+class Job:
+    """A saved job (jobs/get): its settings in the Jobs API's own JSON (JobSettings, as jobs/get
+    answers them, the server's defaults filled in), who created it and when (epoch ms)."""
+
+    job_id: int
+    settings: dict[str, Any]
+    creator_user_name: str = ""
+    created_time: int = 0
+
+    @property
+    def name(self) -> str:
+        return str(self.settings.get("name") or "")
 
 
 def file_kind(path: str) -> str:
@@ -387,8 +406,45 @@ class Backend(abc.ABC):
         """The run's notebook rendered as HTML (cells and outputs)."""
 
     @abc.abstractmethod
-    def list_runs(self, *, active_only: bool = False) -> builtins.list[Run]:
-        """One-time runs, newest first."""
+    def list_runs(self, *, active_only: bool = False, job_id: int | None = None) -> builtins.list[Run]:
+        """One-time runs, newest first; with `job_id`, that saved job's runs instead."""
+
+    # -- saved jobs (jobs/create ... jobs/run-now): settings are JobSettings JSON ---------------
+    # The defaults refuse: a backend without saved jobs says so rather than pretending.
+    def create_job(self, settings: dict[str, Any]) -> int:
+        """Save a job (jobs/create); InvalidRequest for settings the Jobs API refuses. Returns its id."""
+        raise self._no_jobs()
+
+    def get_job(self, job_id: int) -> Job:
+        """The job with its settings as jobs/get answers them; NotFound for an unknown id."""
+        raise self._no_jobs()
+
+    def list_jobs(self, *, name: str | None = None) -> builtins.list[Job]:
+        """Every saved job (all pages), tasks included; `name` keeps those of exactly that name, ignoring case."""
+        raise self._no_jobs()
+
+    def reset_job(self, job_id: int, settings: dict[str, Any]) -> None:
+        """Replace a job's settings wholesale (jobs/reset)."""
+        raise self._no_jobs()
+
+    def update_job(self, job_id: int, new_settings: dict[str, Any], fields_to_remove: Sequence[str] = ()) -> None:
+        """Change some settings (jobs/update): top-level fields replaced, `tasks`/`job_clusters` merged by
+        key; `fields_to_remove` names top-level fields, `tasks/<task_key>` or `job_clusters/<key>`."""
+        raise self._no_jobs()
+
+    def delete_job(self, job_id: int) -> None:
+        """Delete a saved job; its runs stay readable."""
+        raise self._no_jobs()
+
+    def run_now(
+        self, job_id: int, *, job_parameters: dict[str, str] | None = None, notebook_params: dict[str, str] | None = None,
+        idempotency_token: str | None = None,
+    ) -> int:
+        """Start a run of a saved job (jobs/run-now); the same idempotency token returns the same run id."""
+        raise self._no_jobs()
+
+    def _no_jobs(self) -> Exception:
+        return InvalidRequest(f"the {self.name} backend has no saved jobs", "use the local or the Databricks backend")
 
     # -- capabilities: what only some backends can tell; the defaults say "nothing" ----------
     def run_page_url(self, run: Run) -> str | None:

@@ -23,7 +23,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TypedDict
+from typing import Any, TypedDict
 from urllib.parse import urlsplit
 
 import requests.utils
@@ -33,6 +33,7 @@ from bricktasks.backends.base import (
     NOTEBOOK_EXTENSIONS,
     Backend,
     FileInfo,
+    Job,
     ObjectInfo,
     ObjectType,
     RepairAttempt,
@@ -350,11 +351,56 @@ class DatabricksBackend(Backend):
                 views = self.client.jobs.export_run(run.tasks[0].run_id, views_to_export=jobs.ViewsToExport.CODE).views or []
         return views[0].content or "" if views else ""
 
-    def list_runs(self, *, active_only: bool = False) -> builtins.list[Run]:
+    def list_runs(self, *, active_only: bool = False, job_id: int | None = None) -> builtins.list[Run]:
         _, jobs = jobs_types()
         with self._errors("runs"):
-            found = self.client.jobs.list_runs(active_only=active_only or None, expand_tasks=True, run_type=jobs.RunType.SUBMIT_RUN)
+            if job_id is None:
+                found = self.client.jobs.list_runs(active_only=active_only or None, expand_tasks=True, run_type=jobs.RunType.SUBMIT_RUN)
+            else:
+                found = self.client.jobs.list_runs(active_only=active_only or None, expand_tasks=True, job_id=job_id)
             return sorted((_run(run) for run in itertools.islice(found, MAX_LISTED_RUNS)), key=lambda r: r.run_id, reverse=True)
+
+    # -- saved jobs: settings travel as JobSettings JSON, through the SDK's own dataclasses ----------
+    def create_job(self, settings: dict[str, Any]) -> int:
+        _, jobs = jobs_types()
+        typed = jobs.JobSettings.from_dict(settings)
+        with self._errors(str(settings.get("name") or "job")):
+            return int(self.client.jobs.create(**{name: getattr(typed, name) for name in _given(typed, settings)}).job_id)
+
+    def get_job(self, job_id: int) -> Job:
+        with self._errors(f"job {job_id}"):
+            return _job(self.client.jobs.get(job_id))  # the SDK's mixin follows the arrays' pages
+
+    def list_jobs(self, *, name: str | None = None) -> builtins.list[Job]:
+        with self._errors("jobs"):
+            return [_job(job) for job in self.client.jobs.list(name=name, expand_tasks=True)]
+
+    def reset_job(self, job_id: int, settings: dict[str, Any]) -> None:
+        _, jobs = jobs_types()
+        with self._errors(f"job {job_id}"):
+            self.client.jobs.reset(job_id, jobs.JobSettings.from_dict(settings))
+
+    def update_job(self, job_id: int, new_settings: dict[str, Any], fields_to_remove: Sequence[str] = ()) -> None:
+        _, jobs = jobs_types()
+        with self._errors(f"job {job_id}"):
+            self.client.jobs.update(
+                job_id, new_settings=jobs.JobSettings.from_dict(new_settings), fields_to_remove=list(fields_to_remove) or None
+            )
+
+    def delete_job(self, job_id: int) -> None:
+        with self._errors(f"job {job_id}"):
+            self.client.jobs.delete(job_id)
+
+    def run_now(
+        self, job_id: int, *, job_parameters: dict[str, str] | None = None, notebook_params: dict[str, str] | None = None,
+        idempotency_token: str | None = None,
+    ) -> int:
+        with self._errors(f"job {job_id}"):
+            # never .result(): the caller's own wait loop owns waiting and cancelling
+            waiter = self.client.jobs.run_now(
+                job_id, job_parameters=job_parameters, notebook_params=notebook_params, idempotency_token=idempotency_token
+            )
+            return int(waiter.run_id)
 
     @contextlib.contextmanager
     def throttle_listener(self, listener: Callable[[], None]) -> Iterator[None]:
@@ -423,6 +469,18 @@ def _repair_attempt(item) -> RepairAttempt:
     )
 
 
+def _given(typed, settings: dict[str, Any]) -> list[str]:
+    """The JobSettings fields `settings` gives (jobs.create takes them as keywords, unknown ones dropped by from_dict)."""
+    return [name for name in settings if getattr(typed, name, None) is not None]
+
+
+def _job(job) -> Job:
+    return Job(
+        job_id=int(job.job_id), settings=job.settings.as_dict() if job.settings else {},
+        creator_user_name=job.creator_user_name or "", created_time=int(job.created_time or 0),
+    )
+
+
 def _run(run) -> Run:
     life, result, message = _state(run.state)
     tasks = tuple(_task_run(task) for task in run.tasks or [])
@@ -437,4 +495,5 @@ def _run(run) -> Run:
         end_time=run.end_time or 0,
         tasks=tasks,
         repair_history=tuple(_repair_attempt(item) for item in run.repair_history or []),
+        job_id=run.job_id if getattr(run, "run_type", None) is not None and run.run_type.value == "JOB_RUN" else None,
     )

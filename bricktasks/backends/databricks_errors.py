@@ -26,7 +26,8 @@ from bricktasks.errors import (
 
 __all__ = ["translate_error", "error_code"]
 
-_MISSING_RUN = re.compile(r"Run \d+ does not exist")
+# the Jobs API answers an unknown run or job with 400 INVALID_PARAMETER_VALUE and these words (reference 1.9)
+_MISSING_RUN = re.compile(r"(Run|Job) \d+ does not exist")
 _RATE_CODES = ("REQUEST_LIMIT_EXCEEDED", "RESOURCE_EXHAUSTED", "TOO_MANY_REQUESTS")
 _AUTH_HINT = "check DATABRICKS_TOKEN (or the profile in ~/.databrickscfg): it is missing, expired or for another workspace"
 

@@ -26,6 +26,7 @@ from bricktasks.backends.base import (
     NOTEBOOK_HEADERS,
     Backend,
     FileInfo,
+    Job,
     ObjectInfo,
     ObjectType,
     Run,
@@ -33,9 +34,10 @@ from bricktasks.backends.base import (
     RunSpec,
     notebook_language,
 )
+from bricktasks.backends.local_jobs import JobRunRequest, LocalJobStore, job_run_spec
 from bricktasks.backends.local_paths import LocalPaths
 from bricktasks.backends.local_repair import RepairRequest, check_spec
-from bricktasks.backends.local_runs import LocalRunStore
+from bricktasks.backends.local_runs import LocalRunStore, now_ms
 from bricktasks.errors import AlreadyExists, DirectoryNotEmpty, InvalidRequest, NotFound
 
 __all__ = ["LocalBackend"]
@@ -110,6 +112,7 @@ class LocalBackend(Backend):
         self.paths = LocalPaths(root)
         self.paths.ensure()
         self.runs = LocalRunStore(self.paths, secrets, cluster_start_s=cluster_start_s)
+        self.jobs = LocalJobStore(self.paths.jobs)
 
     @property
     def root(self) -> Path:
@@ -355,8 +358,45 @@ class LocalBackend(Backend):
     def export_run(self, run_id: int) -> str:
         return self.runs.export_html(run_id)
 
-    def list_runs(self, *, active_only: bool = False) -> builtins.list[Run]:
-        return self.runs.list(active_only=active_only)
+    def list_runs(self, *, active_only: bool = False, job_id: int | None = None) -> builtins.list[Run]:
+        return self.runs.list(active_only=active_only, job_id=job_id)
+
+    # -- saved jobs ---------------------------------------------------------------
+    def create_job(self, settings: dict[str, Any]) -> int:
+        return self.jobs.create(settings, created_time=now_ms())
+
+    def get_job(self, job_id: int) -> Job:
+        return self.jobs.get(job_id)
+
+    def list_jobs(self, *, name: str | None = None) -> builtins.list[Job]:
+        return self.jobs.list(name=name)
+
+    def reset_job(self, job_id: int, settings: dict[str, Any]) -> None:
+        self.jobs.reset(job_id, settings)
+
+    def update_job(self, job_id: int, new_settings: dict[str, Any], fields_to_remove: Sequence[str] = ()) -> None:
+        self.jobs.update(job_id, new_settings, fields_to_remove)
+
+    def delete_job(self, job_id: int) -> None:
+        self.jobs.delete(job_id)  # its runs stay: they are run records, not the job's
+
+    def run_now(
+        self, job_id: int, *, job_parameters: dict[str, str] | None = None, notebook_params: dict[str, str] | None = None,
+        idempotency_token: str | None = None,
+    ) -> int:
+        job = self.jobs.get(job_id)
+        spec, resolved = job_run_spec(
+            job, notebook_params=notebook_params, job_parameters=job_parameters, idempotency_token=idempotency_token
+        )
+        check_spec(spec)
+        for task in spec.tasks:
+            self.get_status(task.notebook_path)  # NotFound before anything starts, as for a one-time run
+        queue = job.settings.get("queue") or {}
+        request = JobRunRequest(
+            job_id=job.job_id, max_concurrent_runs=int(job.settings.get("max_concurrent_runs", 1)),
+            queue_enabled=bool(queue.get("enabled")), job_parameters=resolved, notebook_params=notebook_params,
+        )
+        return self.runs.submit(spec, job=request)
 
     def task_result(self, task_run_id: int) -> dict[str, Any] | None:
         """The runtime's detailed result of a task run (cells, outputs), for reports."""

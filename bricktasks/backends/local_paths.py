@@ -4,6 +4,7 @@
     <root>/dbfs/        dbfs:/x            (also /dbfs/x, as clusters see it)
     <root>/volumes/     /Volumes/c/s/v/x
     <root>/runs/        run records
+    <root>/jobs/        saved jobs (`<id>.json`)
 The notebook runtime uses the same mapping, so a run reads what the backend wrote.
 """
 from __future__ import annotations
@@ -25,9 +26,10 @@ class LocalPaths:
         self.dbfs = self.root / "dbfs"
         self.volumes = self.root / "volumes"
         self.runs = self.root / "runs"
+        self.jobs = self.root / "jobs"
 
     def ensure(self) -> None:
-        for folder in (self.workspace, self.dbfs, self.volumes, self.runs):
+        for folder in (self.workspace, self.dbfs, self.volumes, self.runs, self.jobs):
             folder.mkdir(parents=True, exist_ok=True)
 
     def workspace_path(self, path: str) -> Path:

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from bricktasks.backends.base import TERMINAL_STATES, RepairAttempt, Run, RunOutput, RunSpec, TaskRun
+from bricktasks.backends.local_jobs import JobRunRequest
 from bricktasks.backends.local_paths import LocalPaths
 from bricktasks.backends.local_repair import RepairRequest, check_spec, tasks_to_rerun
 from bricktasks.backends.submit_json import submit_body, task_fields
@@ -213,8 +214,12 @@ class LocalRunStore:
         return value
 
     # -- submit -------------------------------------------------------------------
-    def submit(self, spec: RunSpec) -> int:
+    def submit(self, spec: RunSpec, job: JobRunRequest | None = None) -> int:
+        """Start a one-time run, or with `job` a run of that saved job (run-now): beyond the job's
+        max_concurrent_runs it waits QUEUED when queueing is on, else it is SKIPPED at once."""
         check_spec(spec)  # InvalidRequest before anything is written
+        if job is not None:
+            self.list(job_id=job.job_id)  # ends the runs whose supervisor died, so they do not count as active
         with self._locked():
             token_file = None
             if spec.idempotency_token:
@@ -223,30 +228,65 @@ class LocalRunStore:
                 if token_file.exists():
                     return int(token_file.read_text())  # a retried submit: same run, nothing started
             run_id = self._next_id()
+            admission = self._admission(job) if job is not None else "start"
             task_ids = []
             for task in spec.tasks:
                 task_id = self._next_id()
                 task_ids.append(task_id)
                 self._write(_task_record(task_id, run_id, spec.run_name, task_fields(spec, task), attempt_number=0))
             started = now_ms()
-            self._write(
-                {
-                    "run_id": run_id,
-                    "run_name": spec.run_name,
-                    "spec": {**submit_body(spec), "tags": dict(spec.tags)},
-                    "tasks": task_ids,
-                    "cluster_start_s": self.cluster_start_s,
-                    "repair_history": [{"type": "ORIGINAL", "start_time": started, "end_time": 0, "task_run_ids": task_ids}],
-                    "state": {"life_cycle_state": "PENDING", "result_state": None, "state_message": "Waiting to start"},
-                    "start_time": started,
-                    "end_time": 0,
-                }
-            )
+            record: dict[str, Any] = {
+                "run_id": run_id,
+                "run_name": spec.run_name,
+                "spec": {**submit_body(spec), "tags": dict(spec.tags)},
+                "tasks": task_ids,
+                "cluster_start_s": self.cluster_start_s,
+                "repair_history": [{"type": "ORIGINAL", "start_time": started, "end_time": 0, "task_run_ids": task_ids}],
+                "state": {"life_cycle_state": "PENDING", "result_state": None, "state_message": "Waiting to start"},
+                "start_time": started,
+                "end_time": 0,
+            }
+            if job is not None:
+                record.update(_job_fields(job, admission, started))
+            if admission == "skip":
+                record["repair_history"][0]["end_time"] = started
+            self._write(record)
             if token_file is not None:
                 token_file.parent.mkdir(exist_ok=True)
                 token_file.write_text(str(run_id))
-        self._start_supervisor(run_id)
+        if admission == "skip":
+            for task_id in task_ids:
+                self.update(task_id, state=dict(record["state"]), end_time=started)
+        else:
+            self._start_supervisor(run_id)
         return run_id
+
+    def _admission(self, job: JobRunRequest) -> str:
+        """'start', 'queue' or 'skip' for a new run of `job`, from its runs still going (under the lock)."""
+        active = sum(1 for record in self._job_records(job.job_id) if record["state"]["life_cycle_state"] not in TERMINAL_STATES)
+        if active < job.max_concurrent_runs:
+            return "start"
+        return "queue" if job.queue_enabled and job.max_concurrent_runs > 0 else "skip"
+
+    def _job_records(self, job_id: int) -> Iterator[dict[str, Any]]:
+        """The raw records of a saved job's runs (task runs are not theirs: they carry no job_id)."""
+        for folder in self.paths.runs.iterdir() if self.paths.runs.is_dir() else []:
+            if folder.name.isdigit() and (folder / RUN_FILE).exists():
+                with contextlib.suppress(ValueError):
+                    record = json.loads((folder / RUN_FILE).read_text())
+                    if record.get("job_id") == job_id and "tasks" in record:
+                        yield record
+
+    def may_start(self, run_id: int) -> bool:
+        """Whether a queued run of a job may leave the queue: it is the oldest queued one and the
+        job's running runs are below its limit (a run that is not queued may always go on)."""
+        record = self.read(run_id)
+        if record["state"]["life_cycle_state"] != "QUEUED":
+            return True
+        others = [other for other in self._job_records(record["job_id"]) if other["run_id"] != run_id]
+        running = sum(1 for other in others if other["state"]["life_cycle_state"] not in TERMINAL_STATES | {"QUEUED"})
+        older_queued = any(other["state"]["life_cycle_state"] == "QUEUED" and other["run_id"] < run_id for other in others)
+        return not older_queued and running < int(record.get("max_concurrent_runs") or 1)
 
     def add_attempt(self, previous_id: int, state: dict[str, Any]) -> int:
         """A retry of a task run: a new task run of the same task, one attempt on, listed right after it."""
@@ -391,13 +431,15 @@ class LocalRunStore:
             dead = dict(parent["state"])
         return self.update(record["run_id"], state=dead, end_time=now_ms())
 
-    def list(self, *, active_only: bool = False) -> list[Run]:
+    def list(self, *, active_only: bool = False, job_id: int | None = None, every: bool = False) -> list[Run]:
+        """One-time runs, or with `job_id` that saved job's runs (a deleted job's too), or with `every`
+        all runs of both kinds (what runs/list answers without a job_id); newest first."""
         runs = []
         for folder in self.paths.runs.iterdir() if self.paths.runs.is_dir() else []:
             if not folder.name.isdigit() or not (folder / RUN_FILE).exists():
                 continue
             record = json.loads((folder / RUN_FILE).read_text())
-            if "tasks" not in record:
+            if "tasks" not in record or not every and record.get("job_id") != job_id:
                 continue
             run = self.get(record["run_id"])
             if not (active_only and run.is_terminal):
@@ -476,6 +518,29 @@ def _task_record(task_id: int, run_id: int, run_name: str, settings: dict[str, A
     }
 
 
+# a run beyond max_concurrent_runs without a queue (result and run_type: reference 1.6; messages unconfirmed)
+SKIPPED_STATE = {
+    "life_cycle_state": "SKIPPED", "result_state": "MAXIMUM_CONCURRENT_RUNS_REACHED",
+    "state_message": "Skipped: the job's max_concurrent_runs is reached and queueing is disabled",
+}
+QUEUED_STATE = {"life_cycle_state": "QUEUED", "result_state": None, "state_message": "Queued: the job's max_concurrent_runs is reached"}
+
+
+def _job_fields(job: JobRunRequest, admission: str, started: int) -> dict[str, Any]:
+    """What a run of a saved job records beyond a one-time run's: whose it is, how it started, its state."""
+    fields: dict[str, Any] = {
+        "job_id": job.job_id, "run_type": "JOB_RUN", "trigger": "ONE_TIME",
+        "max_concurrent_runs": job.max_concurrent_runs, "job_parameters": [dict(p) for p in job.job_parameters],
+    }
+    if job.notebook_params:
+        fields["overriding_parameters"] = {"notebook_params": dict(job.notebook_params)}
+    if admission == "skip":
+        fields.update(state=dict(SKIPPED_STATE), end_time=started)
+    elif admission == "queue":
+        fields["state"] = dict(QUEUED_STATE)
+    return fields
+
+
 def _replace_chains(task_ids: list[int], keys: dict[int, str], new_ids: dict[str, int]) -> list[int]:
     """The run's task list with every attempt of a rerun task replaced by its one new task run, in place."""
     replaced: list[int] = []
@@ -510,4 +575,5 @@ def _run_from_record(record: dict[str, Any], tasks: tuple[TaskRun, ...]) -> Run:
         end_time=record.get("end_time", 0),
         tasks=tasks,
         repair_history=tuple(_repair_attempt(entry) for entry in record.get("repair_history", [])),
+        job_id=int(record["job_id"]) if record.get("job_id") is not None else None,
     )

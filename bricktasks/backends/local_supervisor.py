@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import time
 from pathlib import Path
 
 from bricktasks.backends.base import TERMINAL_STATES
@@ -18,6 +19,8 @@ from bricktasks.backends.local_runs import LocalRunStore, now_ms, read_secrets
 from bricktasks.backends.local_scheduler import RunScheduler
 
 __all__ = ["supervise"]
+
+QUEUE_POLL_SECONDS = 0.1
 
 
 def supervise(root: Path, run_id: int, secrets: dict[str, dict[str, str]] | None) -> int:
@@ -32,6 +35,10 @@ def supervise(root: Path, run_id: int, secrets: dict[str, dict[str, str]] | None
         return 1
     # a SIGTERM (cancel sends one before its SIGKILL) unwinds the scheduler, which kills its tasks' groups
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    while not store.may_start(run_id):  # a queued run of a saved job waits for its turn (a cancel kills us here)
+        time.sleep(QUEUE_POLL_SECONDS)
+    if store.read(run_id)["state"]["life_cycle_state"] in TERMINAL_STATES:
+        return 0
     RunScheduler(store, run_id, secrets).run()
     return 0
 

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from bricktasks.backends.base import Backend, FileInfo, ObjectInfo, Run, RunOutput, RunSpec
+from bricktasks.backends.base import Backend, FileInfo, Job, ObjectInfo, Run, RunOutput, RunSpec
 from bricktasks.backends.retry import DEFAULT_POLICY, RetryPolicy
 
 __all__ = ["RetryingBackend", "with_policy", "without_retries"]
@@ -111,8 +111,39 @@ class RetryingBackend(Backend):
     def export_run(self, run_id: int) -> str:
         return self.policy.call(lambda: self.inner.export_run(run_id))
 
-    def list_runs(self, *, active_only: bool = False) -> builtins.list[Run]:
-        return self.policy.call(lambda: self.inner.list_runs(active_only=active_only))
+    def list_runs(self, *, active_only: bool = False, job_id: int | None = None) -> builtins.list[Run]:
+        return self.policy.call(lambda: self.inner.list_runs(active_only=active_only, job_id=job_id))
+
+    # -- saved jobs: reads retried; writes once unless repeating them changes nothing ----------
+    def create_job(self, settings: dict[str, Any]) -> int:
+        return self.inner.create_job(settings)  # once: a retry after a lost answer would make a second job
+
+    def get_job(self, job_id: int) -> Job:
+        return self.policy.call(lambda: self.inner.get_job(job_id))
+
+    def list_jobs(self, *, name: str | None = None) -> builtins.list[Job]:
+        return self.policy.call(lambda: self.inner.list_jobs(name=name))
+
+    def reset_job(self, job_id: int, settings: dict[str, Any]) -> None:
+        self.policy.call(lambda: self.inner.reset_job(job_id, settings))  # a full replace: the same twice is the same
+
+    def update_job(self, job_id: int, new_settings: dict[str, Any], fields_to_remove: Sequence[str] = ()) -> None:
+        # once: a repeated removal of tasks/<key> would fail on the second attempt, hiding the first's success
+        self.inner.update_job(job_id, new_settings, fields_to_remove)
+
+    def delete_job(self, job_id: int) -> None:
+        self.inner.delete_job(job_id)  # once: a retried delete would answer NotFound for a job it deleted
+
+    def run_now(
+        self, job_id: int, *, job_parameters: dict[str, str] | None = None, notebook_params: dict[str, str] | None = None,
+        idempotency_token: str | None = None,
+    ) -> int:
+        def call() -> int:
+            return self.inner.run_now(
+                job_id, job_parameters=job_parameters, notebook_params=notebook_params, idempotency_token=idempotency_token
+            )
+
+        return self.policy.call(call) if idempotency_token else call()  # once without a token: a retry could start two runs
 
     # -- capabilities and plumbing: forwarded as they are --------------------
     def run_page_url(self, run: Run) -> str | None:

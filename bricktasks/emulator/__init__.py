@@ -1,4 +1,4 @@
-"""A local root served as the Databricks REST API subset the tools use (workspace, DBFS, Files, runs).
+"""A local root served as the Databricks REST API subset the tools use (workspace, DBFS, Files, runs, saved jobs).
 
     BRICKTASKS_EMULATOR_TOKEN=t python -m bricktasks.emulator --root DIR   # a process; needs a token or --no-auth
     start_emulator(root, token="t")                                        # a thread, for tests

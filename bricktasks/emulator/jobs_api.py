@@ -20,6 +20,7 @@ from bricktasks.errors import InvalidRequest, NotFound
 
 __all__ = ["ROUTES", "spec_from_body"]
 
+RUN_TYPES = ("JOB_RUN", "WORKFLOW_RUN", "SUBMIT_RUN")
 OUTPUT_CAP = 5 * 1024 * 1024
 MAX_LIST_LIMIT = 25
 
@@ -142,7 +143,7 @@ def list_runs(request: Request, state: EmulatorState, match) -> Response:
         raise _bad(f"limit must be between 1 and {MAX_LIST_LIMIT}")
     if truthy(query.get("active_only")) and truthy(query.get("completed_only")):
         raise _bad("active_only and completed_only cannot both be true")
-    runs = state.backend.list_runs(active_only=truthy(query.get("active_only")))
+    runs = _runs_of(state, query.get("job_id"), query.get("run_type"), active_only=truthy(query.get("active_only")))
     if truthy(query.get("completed_only")):
         runs = [run for run in runs if run.is_terminal]
     page = runs[offset : offset + limit]
@@ -153,6 +154,26 @@ def list_runs(request: Request, state: EmulatorState, match) -> Response:
     if body["has_more"]:
         body["next_page_token"] = str(offset + limit)
     return json_response(body)
+
+
+def _runs_of(state: EmulatorState, job_id: Any, run_type: Any, *, active_only: bool) -> list[Run]:
+    """runs/list's selection: one job's runs, or without job_id every run (reference 1.1), of `run_type` if given."""
+    if run_type not in (None, "", *RUN_TYPES):
+        raise _bad(f"run_type must be one of {', '.join(RUN_TYPES)}; got {run_type!r}")
+    if job_id not in (None, ""):
+        try:
+            runs = state.backend.runs.list(active_only=active_only, job_id=int(job_id))
+        except ValueError:
+            raise _bad(f"job_id must be an integer; got {job_id!r}") from None
+    else:
+        runs = state.backend.runs.list(active_only=active_only, every=True)
+    if run_type == "SUBMIT_RUN":
+        return [run for run in runs if run.job_id is None]
+    if run_type == "JOB_RUN":
+        return [run for run in runs if run.job_id is not None]
+    if run_type == "WORKFLOW_RUN":  # dbutils.notebook.run's runs: the local runtime starts none
+        return []
+    return runs
 
 
 _BASE = r"/api/(?P<version>2\.[012])/jobs/runs"

@@ -61,8 +61,8 @@ def status_json(life_cycle_state: str, result_state: str | None, message: str) -
     return {"state": "TERMINATED", "termination_details": {"code": code, "type": kind, "message": message}}
 
 
-def _page_url(request: Request, run_id: int) -> str:
-    return f"{request.base_url}/#job/0/run/{run_id}"
+def _page_url(request: Request, run_id: int, job_id: int | None = None) -> str:
+    return f"{request.base_url}/#job/{job_id or 0}/run/{run_id}"
 
 
 def _durations(task: TaskRun, setup_ms: int) -> dict[str, int]:
@@ -197,6 +197,15 @@ def run_json(request: Request, state: EmulatorState, run: Run, *, include_histor
         # the docs: 0 for multi-task runs (the tasks carry their own); run_duration is the whole run's
         "setup_duration": 0, "execution_duration": 0, "cleanup_duration": 0, "run_duration": run_duration,
     }
+    if run.job_id is not None:  # a run of a saved job (run-now)
+        body.update(
+            job_id=run.job_id, run_type="JOB_RUN", trigger=str(record.get("trigger") or "ONE_TIME"),
+            run_page_url=_page_url(request, run.run_id, run.job_id),
+        )
+        if record.get("job_parameters"):
+            body["job_parameters"] = copy.deepcopy(record["job_parameters"])
+        if record.get("overriding_parameters"):
+            body["overriding_parameters"] = copy.deepcopy(record["overriding_parameters"])
     if settings.get("timeout_seconds"):
         body["timeout_seconds"] = settings["timeout_seconds"]
     if settings.get("environments"):
