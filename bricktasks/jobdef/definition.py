@@ -26,7 +26,8 @@ from bricktasks.jobdef import fields as api
 from bricktasks.jobdef.jsonfile import read_json_file
 from bricktasks.jobdef.libraries import library_problem
 
-__all__ = ["TaskDefinition", "JobDefinition", "load_job_definition", "PERFORMANCE_TARGETS", "COMPUTE_CHOICES"]
+__all__ = ["TaskDefinition", "JobDefinition", "load_job_definition", "check_tasks", "PERFORMANCE_TARGETS",
+           "COMPUTE_CHOICES"]
 
 PERFORMANCE_TARGETS = ("PERFORMANCE_OPTIMIZED", "STANDARD")  # the SDK 0.162 enum (jobs.PerformanceTarget)
 COMPUTE_CHOICES = ("job_cluster_key", "existing_cluster_id", "new_cluster", "environment_key")
@@ -100,8 +101,9 @@ def _closest(name: str, valid: Collection[str]) -> str | None:
     return found[0] if found else None
 
 
-def _check_fields(where: _Where, value: Mapping[str, Any], level: api.Level) -> None:
-    """Refuse unknown fields (naming the closest valid one) and API fields a CI run does not carry."""
+def _check_fields(where: _Where, value: Mapping[str, Any], level: api.Level, *, user: str = "ci") -> None:
+    """Refuse unknown fields (naming the closest valid one) and API fields the `user` ("ci", "deploy")
+    does not carry."""
     for name in value:
         if name in level.carried:
             continue
@@ -111,7 +113,8 @@ def _check_fields(where: _Where, value: Mapping[str, Any], level: api.Level) -> 
             continue
         shown = name if len(name) <= 60 else name[:60] + "..."
         if name in level.api:
-            reason = "ci runs notebook tasks only" if name.endswith("_task") else "ci does not carry it to the run"
+            carrier = "run" if user == "ci" else "job"
+            reason = f"{user} runs notebook tasks only" if name.endswith("_task") else f"{user} does not carry it to the {carrier}"
             raise where.at(shown).error(f"{shown!r} is a Jobs API field, but {reason}", f"remove it; {HINT}")
         closest = _closest(name, level.accepted)
         suggestion = f"did you mean {closest!r}?" if closest else f"valid fields: {', '.join(sorted(level.accepted))}"
@@ -367,6 +370,25 @@ def load_job_definition(path: Path, *, shown: str, notebooks: Collection[str], s
     if not isinstance(data, dict):
         raise top.error("must be a JSON object", hint)
     _check_fields(top, data, api.JOB)
+    tasks, environments = check_tasks(top, data, notebooks=notebooks, source_dir=source_dir, hint=hint)
+    return JobDefinition(
+        source=shown,
+        tasks=tasks,
+        environments=environments,
+        timeout_seconds=_integer(top.at("timeout_seconds"), data.get("timeout_seconds", 0), 0),
+        performance_target=(
+            _choice(top.at("performance_target"), data["performance_target"], PERFORMANCE_TARGETS)
+            if "performance_target" in data else None
+        ),
+        run_name=_text(top.at("run_name"), data["run_name"]) if "run_name" in data else None,
+        tags=_string_map(top.at("tags"), data["tags"]) if "tags" in data else {},
+    )
+
+
+def check_tasks(top: _Where, data: Mapping[str, Any], *, notebooks: Collection[str], source_dir: str,
+                hint: str) -> tuple[tuple[TaskDefinition, ...], tuple[dict[str, Any], ...]]:
+    """The part every definition shares (ci's run, a production job): its tasks, job_clusters and
+    environments checked against each other and the source folder's notebooks; the graph acyclic."""
     if "tasks" not in data:
         raise top.error("has no tasks", hint)
     items = _list(top.at("tasks"), data["tasks"])
@@ -382,15 +404,4 @@ def load_job_definition(path: Path, *, shown: str, notebooks: Collection[str], s
         for number, item in enumerate(items)
     ]
     _check_graph(top.at("tasks"), tasks)
-    return JobDefinition(
-        source=shown,
-        tasks=tuple(tasks),
-        environments=environments,
-        timeout_seconds=_integer(top.at("timeout_seconds"), data.get("timeout_seconds", 0), 0),
-        performance_target=(
-            _choice(top.at("performance_target"), data["performance_target"], PERFORMANCE_TARGETS)
-            if "performance_target" in data else None
-        ),
-        run_name=_text(top.at("run_name"), data["run_name"]) if "run_name" in data else None,
-        tags=_string_map(top.at("tags"), data["tags"]) if "tags" in data else {},
-    )
+    return tuple(tasks), environments
