@@ -109,7 +109,8 @@ def _check_fields(where: _Where, value: Mapping[str, Any], level: api.Level, *, 
             continue
         if name in level.no_effect:
             if name in api.EMPTY_ONLY and value[name] not in ({}, None):
-                raise where.at(name).error("ci sends no notifications", f'remove it or leave it {{}}; {HINT}')
+                sends = "ci sends no notifications" if user == "ci" else f"{user} sets notifications on the job, not the task"
+                raise where.at(name).error(sends, f'remove it or leave it {{}}; {HINT}')
             continue
         shown = name if len(name) <= 60 else name[:60] + "..."
         if name in level.api:
@@ -288,7 +289,7 @@ def _compute(where: _Where, task: Mapping[str, Any], clusters: Mapping[str, dict
 
 
 def _task(where: _Where, item: Any, clusters: Mapping[str, dict[str, Any]], environments: Collection[str],
-          notebooks: Collection[str], source_dir: str) -> TaskDefinition:
+          notebooks: Collection[str], source_dir: str, user: str = "ci") -> TaskDefinition:
     task = _object(where, item)
     if "task_key" not in task:
         raise where.error("has no task_key", "give every task a task_key, e.g. \"ModelTraining\"")
@@ -297,7 +298,7 @@ def _task(where: _Where, item: Any, clusters: Mapping[str, dict[str, Any]], envi
     except GraphError as exc:
         raise where.at("task_key").error(str(exc)) from None
     where = _Where(where.source, where.path + f" ({key})")
-    _check_fields(where, task, api.TASK)
+    _check_fields(where, task, api.TASK, user=user)
     if "notebook_task" not in task:
         raise where.error("has no notebook_task", 'add "notebook_task": {"notebook_path": "<notebook in the source folder>"}')
     notebook, parameters = _notebook(where.at("notebook_task"), task["notebook_task"], notebooks, source_dir)
@@ -386,7 +387,7 @@ def load_job_definition(path: Path, *, shown: str, notebooks: Collection[str], s
 
 
 def check_tasks(top: _Where, data: Mapping[str, Any], *, notebooks: Collection[str], source_dir: str,
-                hint: str) -> tuple[tuple[TaskDefinition, ...], tuple[dict[str, Any], ...]]:
+                hint: str, user: str = "ci") -> tuple[tuple[TaskDefinition, ...], tuple[dict[str, Any], ...]]:
     """The part every definition shares (ci's run, a production job): its tasks, job_clusters and
     environments checked against each other and the source folder's notebooks; the graph acyclic."""
     if "tasks" not in data:
@@ -400,7 +401,7 @@ def check_tasks(top: _Where, data: Mapping[str, Any], *, notebooks: Collection[s
     environments = _environments(top.at("environments"), data["environments"]) if "environments" in data else ()
     environment_keys = [environment["environment_key"] for environment in environments]
     tasks = [
-        _task(top.at("tasks").at(number), item, clusters, environment_keys, notebooks, source_dir)
+        _task(top.at("tasks").at(number), item, clusters, environment_keys, notebooks, source_dir, user)
         for number, item in enumerate(items)
     ]
     _check_graph(top.at("tasks"), tasks)

@@ -94,7 +94,7 @@ def load_production_job(path: Path, *, shown: str, notebooks: Collection[str], s
     name = _text(top.at("name"), data.get("name"))
     if len(name.encode()) > MAX_NAME_BYTES:
         raise top.at("name").error(f"is {len(name.encode())} bytes; the Jobs API takes at most {MAX_NAME_BYTES}", "shorten it")
-    tasks, _ = check_tasks(top, data, notebooks=notebooks, source_dir=source_dir, hint=hint)
+    tasks, _ = check_tasks(top, data, notebooks=notebooks, source_dir=source_dir, hint=hint, user="deploy")
     _check_job_level(top, data)
     settings = _without_comments(data)
     for task, checked in zip(settings["tasks"], tasks, strict=True):
