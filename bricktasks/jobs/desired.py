@@ -16,7 +16,7 @@ from bricktasks.jobdef.production import ProductionJob
 from bricktasks.layout import join
 
 __all__ = ["TAG_ROOT", "TAG_JOB", "TAG_TARGET", "TAG_BRANCH", "TAG_HASH", "OWNERSHIP_TAGS", "ownership_tags",
-           "desired_settings", "copy_name", "CLASSIC_COMPUTE"]
+           "desired_settings", "desired_jobs", "copy_name", "CLASSIC_COMPUTE"]
 
 TAG_ROOT = "bricktasks-root"
 TAG_JOB = "bricktasks-job"
@@ -58,3 +58,13 @@ def desired_settings(job: ProductionJob, *, target_folder: str, libraries: Seque
         if "schedule" in settings:
             settings["schedule"]["pause_status"] = "PAUSED"
     return settings
+
+
+def desired_jobs(jobs: Sequence[ProductionJob], *, workspace_root: str, target_folder: str,
+                 libraries: Sequence[Mapping[str, Any]], branch: str | None = None) -> list[tuple[str, dict[str, Any]]]:
+    """plan_jobs' `desired`: every job's (file, settings) for master/ (branch None) or `branch`'s copies."""
+    return [
+        (job.file, desired_settings(job, target_folder=target_folder, libraries=libraries,
+                                    tags=ownership_tags(workspace_root=workspace_root, file=job.file, branch=branch)))
+        for job in jobs
+    ]

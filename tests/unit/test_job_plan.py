@@ -6,8 +6,19 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
+from databricks.sdk.service import jobs as sdk_jobs
+
 from bricktasks.jobdef.production import ProductionJob, load_production_jobs
-from bricktasks.jobs.desired import TAG_BRANCH, TAG_HASH, TAG_JOB, TAG_ROOT, TAG_TARGET, desired_settings, ownership_tags
+from bricktasks.jobs.desired import (
+    TAG_BRANCH,
+    TAG_HASH,
+    TAG_JOB,
+    TAG_ROOT,
+    TAG_TARGET,
+    desired_jobs,
+    desired_settings,
+    ownership_tags,
+)
 from bricktasks.jobs.plan import MISSING, Change, format_plan, plan_jobs
 
 REPO = Path(__file__).resolve().parents[2]
@@ -79,6 +90,14 @@ def test_a_branch_copy_is_renamed_paused_tagged_and_points_at_the_branch_folder(
     assert settings["tags"][TAG_TARGET] == "branch" and settings["tags"][TAG_BRANCH] == "BI-5613"
     assert settings["tasks"][0]["notebook_task"]["notebook_path"] == f"{ROOT}/BI-5613/PrepareData"
     assert job.settings["schedule"]["pause_status"] == "UNPAUSED"
+
+
+def test_the_settings_to_send_are_the_sdks_job_settings_field_for_field():
+    [(file, settings)] = desired_jobs([example()], workspace_root=ROOT, target_folder=f"{ROOT}/master", libraries=[WHEEL])
+    [entry] = plan_jobs([(file, settings)], [], project_root_tag=ROOT).entries
+    assert file == "training.json" and settings == master_settings()
+    assert entry.settings is not None
+    assert sdk_jobs.JobSettings.from_dict(entry.settings).as_dict() == entry.settings  # nothing the SDK drops or renames
 
 
 # ---- the plan ----------------------------------------------------------------------------------------
