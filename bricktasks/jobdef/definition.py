@@ -26,7 +26,8 @@ from bricktasks.jobdef import fields as api
 from bricktasks.jobdef.jsonfile import read_json_file
 from bricktasks.jobdef.libraries import library_problem
 
-__all__ = ["TaskDefinition", "JobDefinition", "load_job_definition", "PERFORMANCE_TARGETS", "COMPUTE_CHOICES"]
+__all__ = ["TaskDefinition", "JobDefinition", "load_job_definition", "check_tasks", "PERFORMANCE_TARGETS",
+           "COMPUTE_CHOICES"]
 
 PERFORMANCE_TARGETS = ("PERFORMANCE_OPTIMIZED", "STANDARD")  # the SDK 0.162 enum (jobs.PerformanceTarget)
 COMPUTE_CHOICES = ("job_cluster_key", "existing_cluster_id", "new_cluster", "environment_key")
@@ -100,18 +101,21 @@ def _closest(name: str, valid: Collection[str]) -> str | None:
     return found[0] if found else None
 
 
-def _check_fields(where: _Where, value: Mapping[str, Any], level: api.Level) -> None:
-    """Refuse unknown fields (naming the closest valid one) and API fields a CI run does not carry."""
+def _check_fields(where: _Where, value: Mapping[str, Any], level: api.Level, *, user: str = "ci") -> None:
+    """Refuse unknown fields (naming the closest valid one) and API fields the `user` ("ci", "deploy")
+    does not carry."""
     for name in value:
         if name in level.carried:
             continue
         if name in level.no_effect:
             if name in api.EMPTY_ONLY and value[name] not in ({}, None):
-                raise where.at(name).error("ci sends no notifications", f'remove it or leave it {{}}; {HINT}')
+                sends = "ci sends no notifications" if user == "ci" else f"{user} sets notifications on the job, not the task"
+                raise where.at(name).error(sends, f'remove it or leave it {{}}; {HINT}')
             continue
         shown = name if len(name) <= 60 else name[:60] + "..."
         if name in level.api:
-            reason = "ci runs notebook tasks only" if name.endswith("_task") else "ci does not carry it to the run"
+            carrier = "run" if user == "ci" else "job"
+            reason = f"{user} runs notebook tasks only" if name.endswith("_task") else f"{user} does not carry it to the {carrier}"
             raise where.at(shown).error(f"{shown!r} is a Jobs API field, but {reason}", f"remove it; {HINT}")
         closest = _closest(name, level.accepted)
         suggestion = f"did you mean {closest!r}?" if closest else f"valid fields: {', '.join(sorted(level.accepted))}"
@@ -285,7 +289,7 @@ def _compute(where: _Where, task: Mapping[str, Any], clusters: Mapping[str, dict
 
 
 def _task(where: _Where, item: Any, clusters: Mapping[str, dict[str, Any]], environments: Collection[str],
-          notebooks: Collection[str], source_dir: str) -> TaskDefinition:
+          notebooks: Collection[str], source_dir: str, user: str = "ci") -> TaskDefinition:
     task = _object(where, item)
     if "task_key" not in task:
         raise where.error("has no task_key", "give every task a task_key, e.g. \"ModelTraining\"")
@@ -294,7 +298,7 @@ def _task(where: _Where, item: Any, clusters: Mapping[str, dict[str, Any]], envi
     except GraphError as exc:
         raise where.at("task_key").error(str(exc)) from None
     where = _Where(where.source, where.path + f" ({key})")
-    _check_fields(where, task, api.TASK)
+    _check_fields(where, task, api.TASK, user=user)
     if "notebook_task" not in task:
         raise where.error("has no notebook_task", 'add "notebook_task": {"notebook_path": "<notebook in the source folder>"}')
     notebook, parameters = _notebook(where.at("notebook_task"), task["notebook_task"], notebooks, source_dir)
@@ -367,6 +371,25 @@ def load_job_definition(path: Path, *, shown: str, notebooks: Collection[str], s
     if not isinstance(data, dict):
         raise top.error("must be a JSON object", hint)
     _check_fields(top, data, api.JOB)
+    tasks, environments = check_tasks(top, data, notebooks=notebooks, source_dir=source_dir, hint=hint)
+    return JobDefinition(
+        source=shown,
+        tasks=tasks,
+        environments=environments,
+        timeout_seconds=_integer(top.at("timeout_seconds"), data.get("timeout_seconds", 0), 0),
+        performance_target=(
+            _choice(top.at("performance_target"), data["performance_target"], PERFORMANCE_TARGETS)
+            if "performance_target" in data else None
+        ),
+        run_name=_text(top.at("run_name"), data["run_name"]) if "run_name" in data else None,
+        tags=_string_map(top.at("tags"), data["tags"]) if "tags" in data else {},
+    )
+
+
+def check_tasks(top: _Where, data: Mapping[str, Any], *, notebooks: Collection[str], source_dir: str,
+                hint: str, user: str = "ci") -> tuple[tuple[TaskDefinition, ...], tuple[dict[str, Any], ...]]:
+    """The part every definition shares (ci's run, a production job): its tasks, job_clusters and
+    environments checked against each other and the source folder's notebooks; the graph acyclic."""
     if "tasks" not in data:
         raise top.error("has no tasks", hint)
     items = _list(top.at("tasks"), data["tasks"])
@@ -378,19 +401,8 @@ def load_job_definition(path: Path, *, shown: str, notebooks: Collection[str], s
     environments = _environments(top.at("environments"), data["environments"]) if "environments" in data else ()
     environment_keys = [environment["environment_key"] for environment in environments]
     tasks = [
-        _task(top.at("tasks").at(number), item, clusters, environment_keys, notebooks, source_dir)
+        _task(top.at("tasks").at(number), item, clusters, environment_keys, notebooks, source_dir, user)
         for number, item in enumerate(items)
     ]
     _check_graph(top.at("tasks"), tasks)
-    return JobDefinition(
-        source=shown,
-        tasks=tuple(tasks),
-        environments=environments,
-        timeout_seconds=_integer(top.at("timeout_seconds"), data.get("timeout_seconds", 0), 0),
-        performance_target=(
-            _choice(top.at("performance_target"), data["performance_target"], PERFORMANCE_TARGETS)
-            if "performance_target" in data else None
-        ),
-        run_name=_text(top.at("run_name"), data["run_name"]) if "run_name" in data else None,
-        tags=_string_map(top.at("tags"), data["tags"]) if "tags" in data else {},
-    )
+    return tuple(tasks), environments

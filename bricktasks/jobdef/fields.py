@@ -2,7 +2,9 @@
 
 Copied from databricks-sdk 0.162's dataclasses (jobs.JobSettings, jobs.Task, jobs.JobCluster,
 jobs.JobEnvironment, jobs.NotebookTask, jobs.TaskDependency, compute.ClusterSpec, compute.AutoScale,
-compute.Environment); tests/unit/test_jobdef.py checks each list against the installed SDK, so a
+compute.Environment; for the production jobs jobs.CronSchedule, jobs.JobEmailNotifications,
+jobs.WebhookNotifications, jobs.Webhook, jobs.JobNotificationSettings, jobs.JobParameterDefinition,
+jobs.QueueSettings, jobs.JobsHealthRules, jobs.JobsHealthRule); tests/unit/test_jobdef.py checks each list against the installed SDK, so a
 new SDK's fields show up as a failing test rather than as a user's "unknown field". Plus the
 runs/submit-only fields `run_name` and `idempotency_token` (jobs.JobsAPI.submit) and `$comment`.
 
@@ -16,7 +18,8 @@ A name in none of them is unknown: refused with the closest valid name.
 from __future__ import annotations
 
 __all__ = ["Level", "JOB", "TASK", "NOTEBOOK_TASK", "DEPENDENCY", "JOB_CLUSTER", "ENVIRONMENT", "ENVIRONMENT_SPEC",
-           "CLUSTER_SPEC", "AUTOSCALE", "EMPTY_ONLY"]
+           "CLUSTER_SPEC", "AUTOSCALE", "EMPTY_ONLY", "PRODUCTION_JOB", "CRON_SCHEDULE", "JOB_EMAIL_NOTIFICATIONS",
+           "WEBHOOK_NOTIFICATIONS", "WEBHOOK", "JOB_NOTIFICATION_SETTINGS", "JOB_PARAMETER", "QUEUE", "HEALTH", "HEALTH_RULE"]
 
 from dataclasses import dataclass
 
@@ -88,3 +91,35 @@ ENVIRONMENT = Level(api=("environment_key", "spec", COMMENT), carried=("environm
 ENVIRONMENT_SPEC = Level(api=ENVIRONMENT_SPEC_FIELDS, carried=ENVIRONMENT_SPEC_FIELDS)
 CLUSTER_SPEC = Level(api=CLUSTER_SPEC_FIELDS, carried=CLUSTER_SPEC_FIELDS)
 AUTOSCALE = Level(api=("max_workers", "min_workers"), carried=("max_workers", "min_workers"))
+
+# ---- a production job (jobs/production/*.json): a saved job's settings, not a one-time run's ------------
+
+CRON_SCHEDULE_FIELDS = ("pause_status", "quartz_cron_expression", "sql_condition", "timezone_id")
+NOTIFICATION_EVENTS = ("on_duration_warning_threshold_exceeded", "on_failure", "on_maintenance_complete",
+                       "on_maintenance_start", "on_start", "on_streaming_backlog_exceeded", "on_success")
+JOB_EMAIL_NOTIFICATIONS_FIELDS = ("no_alert_for_skipped_runs", *NOTIFICATION_EVENTS)
+WEBHOOK_NOTIFICATIONS_FIELDS = NOTIFICATION_EVENTS
+JOB_NOTIFICATION_SETTINGS_FIELDS = ("no_alert_for_canceled_runs", "no_alert_for_skipped_runs")
+JOB_PARAMETER_FIELDS = ("default", "name")
+QUEUE_FIELDS = ("enabled",)
+HEALTH_FIELDS = ("rules",)
+HEALTH_RULE_FIELDS = ("metric", "op", "value")
+
+PRODUCTION_JOB = Level(
+    api=(*JOB_SETTINGS_FIELDS, COMMENT),
+    # what deploy manages; the rest (trigger, continuous, run_as, git_source, ...) is refused with the
+    # reason rather than sent half-understood: the notebooks come from the workspace folder deploy fills
+    carried=("name", "description", "tasks", "job_clusters", "environments", "timeout_seconds", "performance_target",
+             "schedule", "email_notifications", "webhook_notifications", "notification_settings", "max_concurrent_runs",
+             "parameters", "tags", "queue", "health", "edit_mode", COMMENT),
+    no_effect=("format",),  # ignored on write, always MULTI_TASK in 2.1+ (reference 1.3)
+)
+CRON_SCHEDULE = Level(api=CRON_SCHEDULE_FIELDS, carried=("quartz_cron_expression", "timezone_id", "pause_status"))
+JOB_EMAIL_NOTIFICATIONS = Level(api=JOB_EMAIL_NOTIFICATIONS_FIELDS, carried=JOB_EMAIL_NOTIFICATIONS_FIELDS)
+WEBHOOK_NOTIFICATIONS = Level(api=WEBHOOK_NOTIFICATIONS_FIELDS, carried=WEBHOOK_NOTIFICATIONS_FIELDS)
+WEBHOOK = Level(api=("id",), carried=("id",))
+JOB_NOTIFICATION_SETTINGS = Level(api=JOB_NOTIFICATION_SETTINGS_FIELDS, carried=JOB_NOTIFICATION_SETTINGS_FIELDS)
+JOB_PARAMETER = Level(api=JOB_PARAMETER_FIELDS, carried=JOB_PARAMETER_FIELDS)
+QUEUE = Level(api=QUEUE_FIELDS, carried=QUEUE_FIELDS)
+HEALTH = Level(api=HEALTH_FIELDS, carried=HEALTH_FIELDS)
+HEALTH_RULE = Level(api=HEALTH_RULE_FIELDS, carried=HEALTH_RULE_FIELDS)
