@@ -26,8 +26,10 @@ from bricktasks.clusterspec import load_cluster_spec
 from bricktasks.console.console import Console
 from bricktasks.durations import parse_duration, parse_timeout
 from bricktasks.errors import UserInputError
+from bricktasks.jobs.deploy import deploy_jobs, entry_record, load_master_jobs
 from bricktasks.layout import branch_folder
 from bricktasks.libraries import targets
+from bricktasks.libraries.upload import library_spec
 from bricktasks.project import Project, load_project, local_secrets, open_backend
 from bricktasks.runs.local import run_notebook_locally
 from bricktasks.settings import unvalidated_secrets
@@ -267,23 +269,31 @@ def clean_ci(c, out, older_than, dry_run=False):
     help={
         "force": "deploy from a branch other than main/master",
         "prune": "delete objects in master/ that are not in the working copy (default: on)",
-        "dry_run": "print the plan; change nothing",
+        "remove_jobs": "delete our jobs whose definition was removed from git",
+        "dry_run": "print the plan (files and jobs); change nothing",
     }
 )
-def deploy(c, out, force=False, prune=True, dry_run=False):
-    """Refresh master/ and the master libraries from a clean main/master working copy."""
+def deploy(c, out, force=False, prune=True, remove_jobs=False, dry_run=False):
+    """Refresh master/ and the master libraries from a clean main/master working copy, then bring the
+    production jobs (jobs/production/*.json) to git: a plan first, then create / reset / delete."""
     project, console = _load(c, out)
     publish.check_deployable(project.root, force=force)
     _check_source(project)
+    jobs = load_master_jobs(project)  # every definition checked before master/ changes
     backend = open_backend(project, os.environ)
     deployed = publish.deploy_master(project, backend, prune=prune, dry_run=dry_run, console=console)
     result = deployed.sync
+    verb = "would upload" if dry_run else "uploaded"
+    console.result(f"{verb} {len(result.uploaded)}, unchanged {len(result.unchanged)}, pruned {len(result.pruned)}")
+    plan = deploy_jobs(
+        project, backend, jobs, libraries=[library_spec(remote) for remote in deployed.libraries],
+        remove=remove_jobs, dry_run=dry_run, console=console,
+    )
     out.record(
         folder=deployed.folder, dry_run=dry_run, libraries=deployed.libraries,
         uploaded=len(result.uploaded), unchanged=len(result.unchanged), pruned=len(result.pruned),
+        jobs=[entry_record(entry) for entry in plan.entries],
     )
-    verb = "would upload" if dry_run else "uploaded"
-    console.result(f"{verb} {len(result.uploaded)}, unchanged {len(result.unchanged)}, pruned {len(result.pruned)}")
 
 
 namespace = Collection(run, build_wheel, build_egg, upload_lib, checkout_branch, switch_env, run_ci, builds, clean_ci, deploy)

@@ -201,7 +201,7 @@ def format_plan(plan: JobPlan) -> list[str]:
         elif entry.action == UNCHANGED:
             lines.append(f"unchanged  {job}")
         elif entry.action == NOT_IN_GIT:
-            lines.append(f"not in git {job}: its definition is gone; kept (deploy --remove deletes it)")
+            lines.append(f"not in git {job}: its definition is gone; kept (deploy --remove-jobs deletes it)")
         elif entry.action == REMOVE:
             lines.append(f"remove     {job}: its definition is gone")
         elif entry.action == NOT_OURS:

@@ -145,7 +145,7 @@ def test_a_job_whose_file_is_gone_is_not_in_git_and_removed_only_when_asked():
     [kept] = plan_jobs([], existing, project_root_tag=ROOT).entries
     assert (kept.action, kept.job_id, kept.file) == ("not-in-git", 11, "training.json")
     assert format_plan(plan_jobs([], existing, project_root_tag=ROOT)) == [
-        "not in git Forecast training (training.json, job 11): its definition is gone; kept (deploy --remove deletes it)"]
+        "not in git Forecast training (training.json, job 11): its definition is gone; kept (deploy --remove-jobs deletes it)"]
     [removed] = plan_jobs([], existing, project_root_tag=ROOT, remove=True).entries
     assert (removed.action, removed.job_id) == ("remove", 11)
 

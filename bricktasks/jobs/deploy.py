@@ -1,0 +1,84 @@
+"""`invoke deploy`'s jobs step: bring master's production jobs (jobs/production/*.json) to git, plan first.
+
+Loading (load_master_jobs) is separate from deploying (deploy_jobs) so the task checks every definition
+before deploy_master changes anything. Only the plan's create/update/remove entries cost a write request;
+unchanged, not-in-git and not-ours jobs are never written.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from bricktasks.backends.base import Backend
+from bricktasks.console.console import Console
+from bricktasks.jobdef.production import ProductionJob, load_production_jobs
+from bricktasks.jobs.desired import TAG_ROOT, desired_jobs
+from bricktasks.jobs.plan import CREATE, MISSING, REMOVE, UPDATE, JobPlan, PlanEntry, format_plan, plan_jobs
+from bricktasks.project import Project
+
+__all__ = ["PRODUCTION_FOLDER", "load_master_jobs", "deploy_jobs", "entry_record"]
+
+PRODUCTION_FOLDER = "jobs/production"
+
+
+def load_master_jobs(project: Project) -> list[ProductionJob] | None:
+    """Every production definition, checked (ConfigError on the first mistake); None without the folder."""
+    folder = project.root / PRODUCTION_FOLDER
+    if not folder.is_dir():
+        return None
+    return load_production_jobs(folder, shown=PRODUCTION_FOLDER, notebooks=project.notebooks(),
+                                source_dir=project.settings.source_dir)
+
+
+def deploy_jobs(project: Project, backend: Backend, jobs: Sequence[ProductionJob] | None, *,
+                libraries: Sequence[Mapping[str, Any]], remove: bool, dry_run: bool, console: Console) -> JobPlan:
+    """Plan master's jobs against the workspace's, print the plan, and (unless dry_run) apply it.
+    `jobs` is load_master_jobs' answer; `libraries` the job settings' library specs (master's wheel)."""
+    if jobs is None:
+        console.info(f"no {PRODUCTION_FOLDER}/ folder: no production jobs to deploy")
+        return JobPlan()
+    root = project.layout.workspace_root
+    desired = desired_jobs(jobs, workspace_root=root, target_folder=project.layout.master, libraries=libraries)
+    plan = plan_jobs(desired, _existing(backend, root, desired), project_root_tag=root, remove=remove)
+    for line in format_plan(plan) or ["no production jobs"]:
+        console.result(line)
+    if dry_run:
+        console.info(f"dry run: {plan.writes} job write(s) planned, none made")
+        return plan
+    for entry in plan.entries:
+        _apply(backend, entry, console)
+    return plan
+
+
+def _existing(backend: Backend, root: str, desired: Sequence[tuple[str, Mapping[str, Any]]]) -> list[tuple[int, dict[str, Any]]]:
+    """The candidates plan_jobs needs: jobs tagged with our root, and any job named like a desired one
+    (to report it as "not ours"). jobs/list with expand_tasks carries the full settings (the SDK fetches
+    jobs/get itself for a job with more than 100 tasks), so no per-job read is needed."""
+    names = {str(settings.get("name")).casefold() for _, settings in desired}
+    return [(job.job_id, job.settings) for job in backend.list_jobs()
+            if dict(job.settings.get("tags") or {}).get(TAG_ROOT) == root
+            or str(job.settings.get("name")).casefold() in names]
+
+
+def _apply(backend: Backend, entry: PlanEntry, console: Console) -> None:
+    if entry.action == CREATE and entry.settings is not None:
+        job_id = backend.create_job(entry.settings)
+        console.info(f"created job {job_id}: {entry.file}")
+    elif entry.action == UPDATE and entry.settings is not None and entry.job_id is not None:
+        backend.reset_job(entry.job_id, entry.settings)  # reset, not update: the job becomes exactly the file
+        console.info(f"updated job {entry.job_id}: {entry.file}")
+    elif entry.action == REMOVE and entry.job_id is not None:
+        backend.delete_job(entry.job_id)
+        console.info(f"deleted job {entry.job_id}: {entry.file}")
+
+
+def entry_record(entry: PlanEntry) -> dict[str, Any]:
+    """A plan entry for the task's --json record."""
+    return {"name": entry.name, "file": entry.file, "action": entry.action, "job_id": entry.job_id,
+            "changes": [{"field": change.path, "old": _plain(change.old), "new": _plain(change.new)}
+                        for change in entry.changes],
+            "drift": entry.drift}
+
+
+def _plain(value: Any) -> Any:
+    return None if value is MISSING else value
