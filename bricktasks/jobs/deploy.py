@@ -34,11 +34,13 @@ def deploy_jobs(project: Project, backend: Backend, jobs: Sequence[ProductionJob
                 libraries: Sequence[Mapping[str, Any]], remove: bool, dry_run: bool, console: Console) -> JobPlan:
     """Plan master's jobs against the workspace's, print the plan, and (unless dry_run) apply it.
     `jobs` is load_master_jobs' answer; `libraries` the job settings' library specs (master's wheel)."""
-    if jobs is None:
+    if jobs is None and not remove:
+        # no request at all: a project without production jobs deploys as before (git drops an empty
+        # folder, so after the last definition's removal `--remove-jobs` still finds our jobs)
         console.info(f"no {PRODUCTION_FOLDER}/ folder: no production jobs to deploy")
         return JobPlan()
     root = project.layout.workspace_root
-    desired = desired_jobs(jobs, workspace_root=root, target_folder=project.layout.master, libraries=libraries)
+    desired = desired_jobs(jobs or [], workspace_root=root, target_folder=project.layout.master, libraries=libraries)
     plan = plan_jobs(desired, _existing(backend, root, desired), project_root_tag=root, remove=remove)
     for line in format_plan(plan) or ["no production jobs"]:
         console.result(line)
