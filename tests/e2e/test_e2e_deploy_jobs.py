@@ -132,3 +132,14 @@ def test_a_removed_definition_is_kept_until_remove_jobs_and_a_bad_one_changes_no
         assert f"remove     Forecast training (training.json, job {job.job_id})" in removed
         assert _job_writes(emulator) == ["create", "delete"]
         assert _ours(client) == []
+
+
+def test_deploy_creates_the_job_on_the_local_backend_and_a_second_deploy_leaves_it(project, end_checks):
+    end_checks.master_allowed = True
+    with_the_ci_job(project)
+    assert "create     Forecast training (training.json)" in _ok(project.invoke("deploy"))
+    [job] = project.backend().list_jobs(name=NAME)
+    assert job.settings["tags"]["bricktasks-root"] == WORKSPACE_ROOT
+    assert job.settings["tasks"][0]["notebook_task"]["notebook_path"] == f"{WORKSPACE_ROOT}/master/PrepareData"
+    assert f"unchanged  Forecast training (training.json, job {job.job_id})" in _ok(project.invoke("deploy"))
+    assert [other.job_id for other in project.backend().list_jobs(name=NAME)] == [job.job_id]
