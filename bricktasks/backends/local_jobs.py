@@ -16,15 +16,15 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import fcntl
 import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from bricktasks.backends.base import Job, NotebookTask, RunSpec
+from bricktasks.backends.local_paths import store_lock
 from bricktasks.backends.task_rules import environments_from_json, tasks_from_json
 from bricktasks.errors import InvalidRequest, NotFound
 
@@ -270,15 +270,8 @@ class LocalJobStore:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with open(self.folder / ".lock", "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+    def _locked(self) -> contextlib.AbstractContextManager[None]:
+        return store_lock(self.folder)
 
     def _path(self, job_id: int) -> Path:
         return self.folder / f"{int(job_id)}.json"

@@ -9,12 +9,28 @@ The notebook runtime uses the same mapping, so a run reads what the backend wrot
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import posixpath
+from collections.abc import Iterator
 from pathlib import Path
 
 from bricktasks.errors import InvalidRequest
 
-__all__ = ["LocalPaths"]
+__all__ = ["LocalPaths", "store_lock"]
+
+
+@contextlib.contextmanager
+def store_lock(folder: Path) -> Iterator[None]:
+    """Hold the exclusive lock of a record store (runs/, jobs/): flock on `<folder>/.lock`, across
+    threads and processes, so every read-modify-write of a record is whole."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 class LocalPaths:

@@ -24,7 +24,6 @@ submitter's credentials, in its environment, which any process of the user can r
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -39,7 +38,7 @@ from typing import IO, Any
 
 from bricktasks.backends.base import TERMINAL_STATES, RepairAttempt, Run, RunOutput, RunSpec, TaskRun
 from bricktasks.backends.local_jobs import JobRunRequest
-from bricktasks.backends.local_paths import LocalPaths
+from bricktasks.backends.local_paths import LocalPaths, store_lock
 from bricktasks.backends.local_repair import RepairRequest, check_spec, tasks_to_rerun
 from bricktasks.backends.submit_json import submit_body, task_fields
 from bricktasks.errors import InvalidRequest, NotFound
@@ -169,15 +168,8 @@ class LocalRunStore:
         self.cluster_start_s = cluster_start_s  # each run records it at submit: its supervisor reads it there
 
     # -- records ----------------------------------------------------------------
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        self.paths.runs.mkdir(parents=True, exist_ok=True)
-        with open(self.paths.runs / ".lock", "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+    def _locked(self) -> contextlib.AbstractContextManager[None]:
+        return store_lock(self.paths.runs)
 
     def run_dir(self, run_id: int) -> Path:
         return self.paths.runs / str(int(run_id))
