@@ -36,6 +36,7 @@ from bricktasks.settings import unvalidated_secrets
 from bricktasks.source.secrets_scan import refuse_tracked_dotenv, scan_for_credentials
 from bricktasks.workspace import checkout as workspace
 from bricktasks.workspace import publish
+from bricktasks.workspace.overwritten import Keeper
 
 __all__ = ["namespace"]
 
@@ -145,9 +146,10 @@ def upload_lib(c, out, branch=None, build_id=None, master=False, egg=False, dry_
         "env": "config set_environment selects, conf/<env>_config (default: BRICKTASKS_ENV)",
         "prune": "also delete workspace objects that no longer exist in the working copy",
         "dry_run": "print the plan; change nothing",
+        "force": "overwrite edits made in the workspace since the last checkout without keeping a copy in .bricktasks/",
     },
 )
-def checkout_branch(c, out, branch, env=None, prune=False, dry_run=False):
+def checkout_branch(c, out, branch, env=None, prune=False, dry_run=False, force=False):
     """Push the working copy's notebooks into the branch's workspace folder: invoke checkout BI-5613."""
     # The branch is a required positional argument, as in the article (`invoke checkout BI-5613`):
     # invoke's parser has no optional positionals, and a flag would break that muscle memory.
@@ -158,7 +160,8 @@ def checkout_branch(c, out, branch, env=None, prune=False, dry_run=False):
     _check_source(project)
     backend = open_backend(project, os.environ)
     result = workspace.checkout(
-        backend, project.layout, project.source_dir, chosen, env=chosen_env, prune=prune, dry_run=dry_run, console=console
+        backend, project.layout, project.source_dir, chosen, env=chosen_env, prune=prune, dry_run=dry_run, console=console,
+        keeper=None if force else Keeper.for_folder(project.root, project.layout.workspace_root, project.layout.branch(chosen)),
     )
     out.record(
         branch=chosen, folder=result.target, env=chosen_env, dry_run=dry_run, uploaded=len(result.uploaded),

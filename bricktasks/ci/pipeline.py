@@ -42,6 +42,7 @@ from bricktasks.runs.supervise import (
     supervise_run,
 )
 from bricktasks.workspace.checkout import push_source
+from bricktasks.workspace.overwritten import Keeper
 
 __all__ = ["CiPlan", "plan_ci", "plan_ci_job", "run_ci", "build_to_repair", "repair_ci"]
 
@@ -119,6 +120,7 @@ def _upload(project, backend, plan, artifacts, cluster, timeout_s, console) -> t
     synced = push_source(
         backend, project.source_dir, plan.ci_folder, env="ci", prune=False, dry_run=False, console=console,
         libraries=[library.remote for library in libraries],
+        keeper=Keeper.for_folder(project.root, project.layout.workspace_root, plan.ci_folder),
     )
     console.info(f"uploaded {len(synced.uploaded)} files to {plan.ci_folder}")
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -16,6 +16,7 @@ from bricktasks.libraries.upload import LibraryFile, library_spec, upload_librar
 from bricktasks.project import Project, open_local_backend
 from bricktasks.runs.supervise import supervise_run
 from bricktasks.workspace.checkout import push_source
+from bricktasks.workspace.overwritten import Keeper
 
 __all__ = ["LOCAL_RUNS", "run_notebook_locally"]
 
@@ -36,6 +37,7 @@ def run_notebook_locally(
     push_source(
         backend, project.source_dir, folder, env=env, prune=True, dry_run=False, console=Console(quiet=True),
         libraries=[library.remote for library in uploaded],
+        keeper=Keeper.for_folder(project.root, project.layout.workspace_root, folder),
     )
     spec = RunSpec(
         run_name=f"local {notebook} ({env})",

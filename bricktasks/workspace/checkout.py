@@ -10,12 +10,13 @@ from pathlib import Path
 
 from bricktasks.backends.base import Backend, ObjectType
 from bricktasks.buildinfo import refuse_protected
-from bricktasks.console.console import Console
+from bricktasks.console.console import Console, printable
 from bricktasks.errors import NotFound, UserInputError
 from bricktasks.layout import SET_ENVIRONMENT, ProjectLayout, join
 from bricktasks.libraries.upload import newest_libraries
 from bricktasks.source.items import collect_source
 from bricktasks.workspace.helpers import SET_ENVIRONMENT_FILE, desired_items, set_environment_source
+from bricktasks.workspace.overwritten import Keeper
 from bricktasks.workspace.sync import Destination, SyncResult, apply_sync, check_uploadable, plan_sync, survey
 
 __all__ = ["check_source", "push_source", "folder_exists", "checkout", "switch_env"]
@@ -35,15 +36,21 @@ def push_source(
     prune: bool,
     dry_run: bool,
     console: Console,
+    keeper: Keeper | None,
     libraries: list[str] | None = None,
     destination: Destination | None = None,
 ) -> SyncResult:
     """Sync the working copy into `target`; with `env`, set_environment selects conf/<env>_config;
     with `libraries`, install_libraries installs those uploads (else the committed one goes up).
-    `destination` is the target's survey, when the caller read it already."""
+    `destination` is the target's survey, when the caller read it already. `keeper` keeps the
+    workspace's version of what the sync writes over or prunes although it was edited there since
+    the last sync; None (--force) keeps no copy, and the warning says so."""
     items = desired_items(source_dir, env=env, libraries=libraries)
     plan = plan_sync(backend, items, target, destination)
     if dry_run:
+        for rel in sorted({*plan.edited, *(plan.edited_extra if prune else [])}):
+            console.warn(f"would overwrite {target}/{printable(rel)}: edited in the workspace since the last sync "
+                         + (f"(a copy would be kept in {keeper.shown})" if keeper else "(--force: no copy would be kept)"))
         for rel in plan.replaced:
             console.info(f"would replace {rel} ({plan.remote[rel].object_type.value.lower()} in the way)")
         for item in plan.uploads:
@@ -56,7 +63,9 @@ def push_source(
         files=len(plan.uploads), total_bytes=sum(len(item.content) for item in plan.uploads), label=f"uploading to {target}"
     )
     with uploading:
-        result = apply_sync(backend, plan, prune=prune, on_upload=lambda item: uploading.advance(len(item.content)))
+        result = apply_sync(backend, plan, prune=prune, on_upload=lambda item: uploading.advance(len(item.content)),
+                            keep=keeper.keep if keeper else None)
+    _report_overwritten(result, console)
     for rel in result.replaced:
         console.info(f"replaced {rel}: the {plan.remote[rel].object_type.value.lower()} there was in the way")
     if result.unverified:
@@ -71,6 +80,18 @@ def push_source(
     return result
 
 
+def _report_overwritten(result: SyncResult, console: Console) -> None:
+    """One line per workspace edit the sync wrote over: where its copy is, and how to get it back."""
+    for rel in result.overwritten_edits:
+        shown = f"{result.target}/{printable(rel)}"
+        if rel in result.kept:
+            console.warn(f"overwrote {shown}, edited in the workspace since the last sync; its version is kept in "
+                         f"{printable(result.kept[rel])} (copy it into the working copy to keep those edits; "
+                         "invoke status / invoke pull before a checkout brings them in first)")
+        else:
+            console.warn(f"overwrote {shown}, edited in the workspace since the last sync (--force: no copy kept)")
+
+
 def checkout(
     backend: Backend,
     layout: ProjectLayout,
@@ -81,8 +102,10 @@ def checkout(
     prune: bool,
     dry_run: bool,
     console: Console,
+    keeper: Keeper | None,
 ) -> SyncResult:
-    """Put the working copy into the branch's folder, set_environment pointing at the developer's config."""
+    """Put the working copy into the branch's folder, set_environment pointing at the developer's config;
+    `keeper`: see push_source."""
     refuse_protected(branch, action="check out")
     target = layout.branch(branch)
     console.info(f"checking out {branch} into {target} (env {env})")
@@ -95,7 +118,7 @@ def checkout(
         console.info(f"no library uploaded for {branch} yet: run invoke upload-lib to have its notebooks install one")
     result = push_source(
         backend, source_dir, target, env=env, prune=prune, dry_run=dry_run, console=console, libraries=libraries,
-        destination=destination,
+        destination=destination, keeper=keeper,
     )
     verb = "would upload" if dry_run else "uploaded"
     console.result(

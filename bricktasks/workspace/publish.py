@@ -19,6 +19,7 @@ from bricktasks.libraries.upload import UploadedLibrary, upload_libraries
 from bricktasks.project import Project
 from bricktasks.workspace.checkout import folder_exists, push_source
 from bricktasks.workspace.helpers import write_install_libraries
+from bricktasks.workspace.overwritten import Keeper
 from bricktasks.workspace.sync import SyncResult
 
 __all__ = ["Deployed", "check_deployable", "deploy_master", "publish_libraries"]
@@ -50,7 +51,8 @@ def deploy_master(project: Project, backend: Backend, *, prune: bool, dry_run: b
     libraries = [library.remote for library in uploaded]
     console.info(f"deploying {project.settings.source_dir}/ to {project.layout.master}")
     result = push_source(
-        backend, project.source_dir, project.layout.master, env=None, prune=prune, dry_run=dry_run, console=console, libraries=libraries
+        backend, project.source_dir, project.layout.master, env=None, prune=prune, dry_run=dry_run, console=console, libraries=libraries,
+        keeper=Keeper.for_folder(project.root, project.layout.workspace_root, project.layout.master),
     )
     return Deployed(project.layout.master, libraries, result)
 

@@ -20,7 +20,7 @@ import posixpath
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
@@ -32,6 +32,7 @@ from bricktasks.source.items import SourceItem
 
 __all__ = [
     "Destination", "SyncPlan", "SyncResult", "apply_sync", "check_uploadable", "plan_sync", "survey", "MANIFEST_NAME", "CLAIM_PREFIX",
+    "is_sync_object", "vouched_for",
 ]
 
 MANIFEST_NAME = ".bricktasks-sync.json"
@@ -55,6 +56,11 @@ class SyncPlan:
     target_exists: bool = True
     replaced: list[str] = field(default_factory=list)  # objects in the way of another type, deleted before the writes
     manifest_nonce: str | None = None  # which write of the manifest the plan read
+    # objects (never folders) the plan writes over or deletes although the manifest does not vouch for
+    # them: edited in the workspace since the last sync, or never synced. `edited_extra`: the same
+    # among what only a prune deletes. apply_sync's `keep` gets their content first.
+    edited: list[str] = field(default_factory=list)
+    edited_extra: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -66,6 +72,8 @@ class SyncResult:
     extra: list[str] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)  # deleted first: an object of another type was in the way
     unverified: list[str] = field(default_factory=list)  # uploaded while another sync wrote here: sent again next time
+    overwritten_edits: list[str] = field(default_factory=list)  # plan.edited (+ edited_extra when pruned) that were written over
+    kept: dict[str, str] = field(default_factory=dict)  # of those, the ones `keep` saved: relative path -> where
 
 
 def _walk(backend: Backend, root: str, workers: int) -> tuple[bool, dict[str, ObjectInfo]]:
@@ -197,7 +205,7 @@ def _shown(text: str) -> str:
 
 # -- plan ---------------------------------------------------------------------------------------------
 
-def _is_ours(rel: str) -> bool:
+def is_sync_object(rel: str) -> bool:
     """The manifest and the claims of running syncs: never extra, never pruned by another sync."""
     return rel == MANIFEST_NAME or (rel.startswith(CLAIM_PREFIX) and "/" not in rel)
 
@@ -241,7 +249,7 @@ def _in_the_way(items: list[SourceItem], wanted_folders: set[str], remote: dict[
         info = remote.get(folder)
         if info is not None and info.object_type is not ObjectType.DIRECTORY:
             found.add(folder)
-    return sorted(rel for rel in found if not _is_ours(rel))
+    return sorted(rel for rel in found if not is_sync_object(rel))
 
 
 def plan_sync(
@@ -273,17 +281,33 @@ def plan_sync(
     for rel in sorted(remote):  # sorted: a folder comes before what it holds
         info = remote[rel]
         kept = rel in wanted_folders if info.object_type is ObjectType.DIRECTORY else rel in wanted
-        if _is_ours(rel) or kept or rel in replaced or any(rel.startswith(parent + "/") for parent in [*extra, *replaced]):
+        if is_sync_object(rel) or kept or rel in replaced or any(rel.startswith(parent + "/") for parent in [*extra, *replaced]):
             continue
         extra.append(rel)
+    edited = _edited(remote, manifest, overwritten=[item.remote_rel for item in uploads], deleted=replaced)
+    edited_extra = _edited(remote, manifest, overwritten=[], deleted=extra)
     missing_folders = sorted(
         (folder for folder in wanted_folders if folder not in remote or remote[folder].object_type is not ObjectType.DIRECTORY),
         key=lambda folder: folder.count("/"),
     )
     return SyncPlan(
         target, uploads, unchanged, extra, missing_folders, manifest, remote=remote, target_exists=destination.exists,
-        replaced=replaced, manifest_nonce=destination.manifest_nonce,
+        replaced=replaced, manifest_nonce=destination.manifest_nonce, edited=edited, edited_extra=edited_extra,
     )
+
+
+def _edited(remote: dict[str, ObjectInfo], manifest: dict[str, dict], *, overwritten: list[str], deleted: list[str]) -> list[str]:
+    """Of the objects `overwritten` and `deleted` (with everything below a deleted folder), those the
+    manifest does not vouch for: what the workspace holds there may exist nowhere else."""
+    found = set()
+    for rel in overwritten:
+        if rel in remote and remote[rel].object_type is not ObjectType.DIRECTORY and not vouched_for(remote[rel], manifest.get(rel)):
+            found.add(rel)
+    for rel in deleted:
+        below = [other for other in remote if other == rel or other.startswith(rel + "/")]
+        found.update(other for other in below if remote[other].object_type is not ObjectType.DIRECTORY
+                     and not is_sync_object(other) and not vouched_for(remote[other], manifest.get(other)))
+    return sorted(found)
 
 
 # -- apply --------------------------------------------------------------------------------------------
@@ -295,13 +319,21 @@ def apply_sync(
     prune: bool = False,
     workers: int = DEFAULT_WORKERS,
     on_upload: Callable[[SourceItem], None] | None = None,
+    keep: Callable[[str, ObjectInfo, bytes], str] | None = None,
 ) -> SyncResult:
     """Claim the destination, delete what is in the way, create missing folders once, upload in
     parallel (adaptive on rate limits), prune, then write the manifest and drop the claim.
 
+    Before the first write, every object the plan writes over or deletes that the manifest does not
+    vouch for (plan.edited, and plan.edited_extra when pruning) is exported and handed to `keep`
+    (relative path, listing, content -> where it was kept), unless it already holds what we send.
+    An export that fails stops the sync before anything is written: no edit is lost unseen.
+    `keep` None (--force) keeps nothing; result.overwritten_edits still names them.
+
     The claim (a small file of our own in the destination) tells a sync racing this one that its
     listing may show our writes: it then records none of its uploads as verified (see `_finish`)."""
     result = SyncResult(plan.target, unchanged=[item.remote_rel for item in plan.unchanged], extra=list(plan.extra))
+    _keep_edits(backend, plan, result, prune=prune, workers=workers, keep=keep)
     if not plan.target_exists:
         backend.mkdirs(plan.target)
     writes = bool(plan.uploads or plan.replaced or plan.folders or (prune and plan.extra))
@@ -320,6 +352,30 @@ def apply_sync(
     _finish(backend, plan, result, claim, workers)
     result.uploaded.sort()
     return result
+
+
+def _keep_edits(backend: Backend, plan: SyncPlan, result: SyncResult, *, prune: bool, workers: int,
+                keep: Callable[[str, ObjectInfo, bytes], str] | None) -> None:
+    at_risk = sorted({*plan.edited, *(plan.edited_extra if prune else [])})
+    if not at_risk:
+        return
+    sending = {item.remote_rel: item.content for item in plan.uploads}
+
+    def save(rel: str) -> tuple[str, str | None]:
+        try:
+            content = backend.export(f"{plan.target}/{rel}")
+        except NotFound:  # gone since the survey: nothing to lose
+            return rel, None
+        if content == sending.get(rel):
+            return rel, None  # it holds what we send (a sync that raced another, a first sync of a copied folder)
+        return rel, keep(rel, plan.remote[rel], content) if keep else ""
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for rel, where in pool.map(save, at_risk):
+            if where is not None:
+                result.overwritten_edits.append(rel)
+                if where:
+                    result.kept[rel] = where
 
 
 def _write_objects(
@@ -447,6 +503,17 @@ def write_manifest(
             objects[item.remote_rel] = _entry(item, info)
     body = json.dumps({"version": MANIFEST_VERSION, "nonce": uuid.uuid4().hex, "objects": objects}, indent=0, sort_keys=True)
     backend.import_object(f"{plan.target}/{MANIFEST_NAME}", body.encode(), format="AUTO", overwrite=True)
+
+
+def vouched_for(info: ObjectInfo | None, recorded: Mapping[str, object] | None) -> bool:
+    """Whether the workspace object is exactly what the sync that wrote `recorded` verified: nobody
+    (the UI, another working copy) wrote it since."""
+    return (
+        info is not None
+        and recorded is not None
+        and recorded.get("modified_at") == info.modified_at
+        and recorded.get("object_id") == info.object_id
+    )
 
 
 def _entry(item: SourceItem, info: ObjectInfo) -> dict:

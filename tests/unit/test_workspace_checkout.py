@@ -31,7 +31,7 @@ SEPARATOR = "\n# COMMAND ----------\n\n"
 
 
 def push(backend, project, console, **options):
-    arguments = {"env": "dev", "prune": False, "dry_run": False, "libraries": None, **options}
+    arguments = {"env": "dev", "prune": False, "dry_run": False, "libraries": None, "keeper": None, **options}
     return push_source(backend, project.source_dir, TARGET, console=console, **arguments)
 
 
@@ -128,7 +128,7 @@ def test_a_file_of_another_type_in_the_way_is_replaced(project, backend, recordi
 @pytest.mark.parametrize("branch", ["master", "main", "Master", "MAIN"])
 def test_checkout_refuses_the_protected_branches(project, backend, console, branch):
     with pytest.raises(UserInputError) as refused:
-        checkout(backend, project.layout, project.source_dir, branch, env="dev", prune=False, dry_run=False, console=console)
+        checkout(backend, project.layout, project.source_dir, branch, env="dev", prune=False, dry_run=False, console=console, keeper=None)
     assert str(refused.value) == f"refusing to check out {branch}: master/ is written only by deploy"
     assert refused.value.hint == "use invoke deploy"
     with pytest.raises(NotFound):
@@ -144,6 +144,7 @@ def test_checkout_fills_the_branch_folder_and_installs_its_newest_library(projec
 
     result = checkout(
         backend, project.layout, project.source_dir, "feature/x", env="dev", prune=False, dry_run=False, console=recording.console,
+        keeper=None,
     )
     target = "/Projects/forecasting/feature__x"
     assert result.target == target and result.uploaded == ALL
@@ -157,11 +158,13 @@ def test_checkout_without_a_library_says_so_and_counts_the_leftovers(project, ba
     target = project.layout.branch("BI-7")
     backend.mkdirs(target)
     backend.import_object(f"{target}/Mine.py", (HEADER + "1\n").encode())
-    checkout(backend, project.layout, project.source_dir, "BI-7", env="ci", prune=False, dry_run=True, console=recording.console)
+    checkout(backend, project.layout, project.source_dir, "BI-7", env="ci", prune=False, dry_run=True, console=recording.console,
+        keeper=None)
     assert "no library uploaded for BI-7 yet: run invoke upload-lib to have its notebooks install one" in recording.lines
     assert recording.lines[-1] == f"would upload {len(ALL)}, unchanged 0, pruned 0, not in the working copy 1"
     assert remote_names(backend, target) == ["Mine"]  # the dry run wrote nothing
-    checkout(backend, project.layout, project.source_dir, "BI-7", env="ci", prune=False, dry_run=False, console=recording.console)
+    checkout(backend, project.layout, project.source_dir, "BI-7", env="ci", prune=False, dry_run=False, console=recording.console,
+        keeper=None)
     assert backend.export(f"{target}/install_libraries") == install_libraries_source([])
 
 
