@@ -9,6 +9,7 @@ changed); 124 --timeout reached (run cancelled); 130/143 SIGINT/SIGTERM (run can
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -23,13 +24,13 @@ from bricktasks.ci.summary import CiProgress
 from bricktasks.cli.guard import bricktask
 from bricktasks.cli.invocation import TaskOutput
 from bricktasks.clusterspec import load_cluster_spec
-from bricktasks.console.console import Console
+from bricktasks.console.console import Console, printable
 from bricktasks.durations import parse_duration, parse_timeout
 from bricktasks.errors import UserInputError
 from bricktasks.jobs.deploy import deploy_jobs, entry_record, load_master_jobs
 from bricktasks.layout import branch_folder
 from bricktasks.libraries import targets
-from bricktasks.libraries.upload import library_spec
+from bricktasks.libraries.upload import library_spec, newest_libraries
 from bricktasks.project import Project, load_project, local_secrets, open_backend
 from bricktasks.runs.local import run_notebook_locally
 from bricktasks.settings import unvalidated_secrets
@@ -37,6 +38,9 @@ from bricktasks.source.secrets_scan import refuse_tracked_dotenv, scan_for_crede
 from bricktasks.workspace import checkout as workspace
 from bricktasks.workspace import publish
 from bricktasks.workspace.overwritten import Keeper
+from bricktasks.workspace.pull import apply_pull, describe_pull, plan_pull
+from bricktasks.workspace.status import LEGEND, compared_folder, folder_status, format_status, status_record
+from bricktasks.workspace.sync import survey
 
 __all__ = ["namespace"]
 
@@ -193,6 +197,86 @@ def switch_env(c, out, env, branch=None, force=False, dry_run=False):
 
 
 @bricktask(
+    help={
+        "branch": "the branch whose folder to compare (default: the current git branch; on main/master: master/)",
+        "master": "compare master/ (read-only)",
+        "build": "compare a CI build's folder, named as invoke builds lists it (read-only)",
+        "env": "the config set_environment should select, conf/<env>_config (default: BRICKTASKS_ENV)",
+    }
+)
+def status(c, out, branch=None, master=False, build=None, env=None):
+    """What differs between the working copy and its workspace folder, both ways; writes nothing.
+    Exit 0 when they match, 1 when they differ."""
+    project, console = _load(c, out, env=env, branch=branch)
+    folder = compared_folder(project, branch=branch, master=master, build=build)
+    workspace.check_source(project.source_dir)
+    backend = open_backend(project, os.environ)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        libraries = pool.submit(newest_libraries, backend, folder.library_folder)
+        destination = survey(backend, folder.target)
+    compared = folder_status(backend, project.source_dir, folder.target, env=folder.env, libraries=libraries.result(),
+                             destination=destination, made_by=folder.made_by)
+    out.record(**status_record(compared))
+    console.info(f"{project.settings.source_dir}/ vs {folder.target}; {LEGEND}")
+    for line in format_status(compared, prefix=f"{project.settings.source_dir}/"):
+        console.result(line)
+    if compared.clean:
+        console.result(f"{project.settings.source_dir}/ and {folder.target} match")
+        return 0
+    if not compared.synced:
+        console.info(f"{folder.target} has no sync record: invoke checkout writes one")
+    return 1
+
+
+@bricktask(
+    help={
+        "branch": "the branch whose folder to pull from (default: the current git branch)",
+        "theirs": "for files changed on both sides, take the workspace's version (yours is kept in .bricktasks/)",
+        "ours": "for files changed on both sides, keep the working copy's (the next checkout sends it)",
+        "env": "the config set_environment selects, conf/<env>_config (default: BRICKTASKS_ENV)",
+        "dry_run": "print what would be pulled; change nothing",
+    }
+)
+def pull(c, out, branch=None, theirs=False, ours=False, env=None, dry_run=False):
+    """Bring edits made in the branch's workspace folder into the working copy (never the helper
+    notebooks, never a file changed here too unless --theirs / --ours)."""
+    project, console = _load(c, out, env=env, branch=branch)
+    if theirs and ours:
+        raise UserInputError("--theirs and --ours contradict each other", "pass one of them")
+    folder = compared_folder(project, branch=branch, master=False, build=None)
+    if folder.read_only:
+        raise UserInputError(f"pull brings a branch folder's edits; {folder.target} is written only by {folder.made_by}",
+                             "check out a branch (git switch -c BI-1) and pull from its folder")
+    workspace.check_source(project.source_dir)
+    backend = open_backend(project, os.environ)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        libraries = pool.submit(newest_libraries, backend, folder.library_folder)
+        destination = survey(backend, folder.target)
+    resolve = "theirs" if theirs else ("ours" if ours else None)
+    plan = plan_pull(backend, project.source_dir, folder.target, env=folder.env, libraries=libraries.result(),
+                     resolve=resolve, destination=destination)
+    for difference, why in plan.skipped:
+        console.warn(f"not pulled {printable(difference.rel)}: {why}")
+    source = project.settings.source_dir
+    if dry_run or plan.refused:
+        for line in describe_pull(plan, prefix=f"{source}/"):
+            console.result(line)
+    out.record(folder=folder.target, dry_run=dry_run, conflicts=[entry.rel for entry in plan.conflicts])
+    if dry_run:
+        if plan.refused:
+            raise UserInputError(f"{len(plan.conflicts)} file(s) changed on both sides", "pass --theirs or --ours")
+        return 0
+    result = apply_pull(backend, project.source_dir, plan, keeper=Keeper(project.root, f"working-copy/{folder.label}"), console=console,
+                        prefix=f"{source}/")
+    for rel, kept in result.kept.items():
+        console.info(f"the working copy's {source}/{printable(rel)} was kept in {printable(kept)}")
+    out.record(written=result.written, deleted=result.deleted, kept=result.kept, recorded=result.recorded)
+    console.result(f"pulled {len(result.written)}, deleted {len(result.deleted)} from {folder.target}"
+                   + ("" if result.written or result.deleted else ": nothing to pull"))
+    return 0
+
+
+@bricktask(
     aliases=["ci"],
     help={
         "timeout": "cancel the run after this long (default: BRICKTASKS_TIMEOUT, 25m)",
@@ -299,4 +383,4 @@ def deploy(c, out, force=False, prune=True, remove_jobs=False, dry_run=False):
     )
 
 
-namespace = Collection(run, build_wheel, build_egg, upload_lib, checkout_branch, switch_env, run_ci, builds, clean_ci, deploy)
+namespace = Collection(run, build_wheel, build_egg, upload_lib, checkout_branch, switch_env, status, pull, run_ci, builds, clean_ci, deploy)

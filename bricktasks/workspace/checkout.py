@@ -6,13 +6,14 @@ Every name is validated before the first request, so a refusal changes nothing.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 from bricktasks.backends.base import Backend, ObjectType
 from bricktasks.buildinfo import refuse_protected
 from bricktasks.console.console import Console, printable
 from bricktasks.errors import NotFound, UserInputError
-from bricktasks.layout import SET_ENVIRONMENT, ProjectLayout, join
+from bricktasks.layout import HELPER_NOTEBOOKS, SET_ENVIRONMENT, ProjectLayout, join
 from bricktasks.libraries.upload import newest_libraries
 from bricktasks.source.items import collect_source
 from bricktasks.workspace.helpers import SET_ENVIRONMENT_FILE, desired_items, set_environment_source
@@ -47,6 +48,10 @@ def push_source(
     the last sync; None (--force) keeps no copy, and the warning says so."""
     items = desired_items(source_dir, env=env, libraries=libraries)
     plan = plan_sync(backend, items, target, destination)
+    # the helper notebooks are the tool's own, rewritten on every sync (switch-env edits set_environment
+    # in place): an edit of theirs is never a loss to keep
+    plan = replace(plan, edited=[rel for rel in plan.edited if rel not in HELPER_NOTEBOOKS],
+                   edited_extra=[rel for rel in plan.edited_extra if rel not in HELPER_NOTEBOOKS])
     if dry_run:
         for rel in sorted({*plan.edited, *(plan.edited_extra if prune else [])}):
             console.warn(f"would overwrite {target}/{printable(rel)}: edited in the workspace since the last sync "
@@ -82,14 +87,16 @@ def push_source(
 
 def _report_overwritten(result: SyncResult, console: Console) -> None:
     """One line per workspace edit the sync wrote over: where its copy is, and how to get it back."""
+    deleted = [*result.pruned, *result.replaced]
     for rel in result.overwritten_edits:
         shown = f"{result.target}/{printable(rel)}"
+        verb = "deleted" if any(rel == gone or rel.startswith(gone + "/") for gone in deleted) else "overwrote"
         if rel in result.kept:
-            console.warn(f"overwrote {shown}, edited in the workspace since the last sync; its version is kept in "
-                         f"{printable(result.kept[rel])} (copy it into the working copy to keep those edits; "
-                         "invoke status / invoke pull before a checkout brings them in first)")
+            console.warn(f"{verb} {shown}, edited in the workspace since the last sync; its version is kept in "
+                         f"{printable(result.kept[rel])}: copy it into the working copy to keep those edits "
+                         "(next time, invoke status shows them and invoke pull brings them in before a checkout)")
         else:
-            console.warn(f"overwrote {shown}, edited in the workspace since the last sync (--force: no copy kept)")
+            console.warn(f"{verb} {shown}, edited in the workspace since the last sync (--force: no copy kept)")
 
 
 def checkout(

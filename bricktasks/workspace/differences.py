@@ -34,7 +34,7 @@ class Difference:
     local_rel: str | None  # below the source folder; None for an object only the workspace has
     local: str  # SAME | ADDED | MODIFIED | DELETED | UNKNOWN: the working copy since the last sync
     workspace: str  # the same, for the folder since the last sync
-    object_type: ObjectType | None = None  # the workspace object's type, when it exists
+    remote: ObjectInfo | None = None  # the workspace object as listed, when it exists
 
     @property
     def code(self) -> str:
@@ -62,7 +62,7 @@ def differences(desired: Iterable[SourceItem], remote: Mapping[str, ObjectInfo],
             if info is None:
                 found.append(Difference(item.remote_rel, item.local_rel, ADDED, SAME))
             else:  # on both sides, no ancestor: only their contents can tell
-                found.append(Difference(item.remote_rel, item.local_rel, UNKNOWN, UNKNOWN, info.object_type))
+                found.append(Difference(item.remote_rel, item.local_rel, UNKNOWN, UNKNOWN, info))
             continue
         local = SAME if recorded.get("sha256") == item.digest else MODIFIED
         if info is None:
@@ -72,14 +72,14 @@ def differences(desired: Iterable[SourceItem], remote: Mapping[str, ObjectInfo],
         else:
             workspace = SAME
         if local != SAME or workspace != SAME:
-            found.append(Difference(item.remote_rel, item.local_rel, local, workspace, info.object_type if info else None))
+            found.append(Difference(item.remote_rel, item.local_rel, local, workspace, info))
     for rel, info in remote.items():
         if rel in wanted or info.object_type is ObjectType.DIRECTORY or is_sync_object(rel):
             continue
         recorded = manifest.get(rel)
         if recorded is None:  # made in the workspace (or by a sync of another working copy)
-            found.append(Difference(rel, None, SAME, ADDED, info.object_type))
+            found.append(Difference(rel, None, SAME, ADDED, info))
         else:  # we synced it; the working copy no longer has it
             workspace = SAME if vouched_for(info, recorded) else MODIFIED
-            found.append(Difference(rel, None, DELETED, workspace, info.object_type))
+            found.append(Difference(rel, None, DELETED, workspace, info))
     return sorted(found, key=lambda difference: difference.rel)
