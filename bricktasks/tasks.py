@@ -26,6 +26,7 @@ from bricktasks.clusterspec import load_cluster_spec
 from bricktasks.console.console import Console
 from bricktasks.durations import parse_duration, parse_timeout
 from bricktasks.errors import UserInputError
+from bricktasks.jobs.clean_branch import branch_targets
 from bricktasks.jobs.clean_branch import clean_branch as clean_branch_jobs
 from bricktasks.jobs.deploy import deploy_branch_jobs, deploy_jobs, entry_record, load_master_jobs
 from bricktasks.layout import branch_folder
@@ -281,6 +282,7 @@ def clean_ci(c, out, older_than, dry_run=False):
 def clean_branch(c, out, branch, force=False, dry_run=False):
     """After a merge: remove a branch's workspace folder, its libraries and its job copies (by our tags only)."""
     project, console = _load(c, out)
+    branch_targets(project.layout, branch)  # a refused name costs no request, not even the backend's first
     backend = open_backend(project, os.environ)
     outcome = clean_branch_jobs(backend, project.layout, branch, force=force, dry_run=dry_run, console=console)
     out.record(dry_run=dry_run, **outcome.record())
