@@ -1,7 +1,9 @@
 """Branch copies of the production jobs: `invoke checkout BI-5613 --jobs` deploys `[BI-5613] Forecast training`
 paused, tagged and on the branch's notebooks (seen with the real databricks-sdk over the emulator), a second
 checkout writes no job, and `invoke clean-branch BI-5613` removes the branch's folder, libraries and copy —
-never a job without our tags for that branch, never anything on a refused name. No notebook runs Spark here:
+never a job without our tags for that branch, never anything on a refused name. On the local backend:
+--dry-run plans only, a bad definition changes no folder, a definition gone from git removes its copy.
+No notebook runs Spark here:
 the only run is a tiny sleeping notebook, to show an active copy is refused, then cancelled with --force."""
 from __future__ import annotations
 
@@ -160,3 +162,30 @@ def test_an_active_copy_is_refused_then_cancelled_with_force_on_the_local_backen
     assert backend.list_jobs(name=COPY) == [] and backend.list_jobs(name=f"[{BRANCH}] Sleep") == []
     assert backend.get_run(run_id).is_terminal
     assert f"removed folder {WORKSPACE_ROOT}/{BRANCH}" in cleaned
+
+
+def test_checkout_jobs_dry_run_a_bad_definition_and_a_removed_one_on_the_local_backend(project, end_checks):
+    with_the_ci_job(project)
+    _ok(project.invoke("checkout", BRANCH, "--jobs"))
+    backend = project.backend()
+    [copy] = backend.list_jobs(name=COPY)
+    definition = project.root / "jobs" / "production" / "training.json"
+    original = definition.read_text()
+
+    definition.write_text(original.replace('"0 0 3 * * ?"', '"0 30 4 * * ?"'))
+    planned = _ok(project.invoke("checkout", BRANCH, "--jobs", "--dry-run"))
+    assert f"update     {COPY} (training.json, job {copy.job_id}): 1 field(s)" in planned
+    assert backend.get_job(copy.job_id).settings == copy.settings, "--dry-run changes no job"
+
+    notebook = f"{WORKSPACE_ROOT}/{BRANCH}/Evaluate"
+    before = backend.export(notebook)
+    (project.root / "forecasting" / "Evaluate.py").write_text(HEADER + "print('changed')\n")
+    definition.write_text(original.replace('"0 0 3 * * ?"', '"0 0 25 * * ?"'))
+    refused = project.invoke("checkout", BRANCH, "--jobs")
+    assert refused.returncode == 2 and "jobs/production/training.json" in refused.stderr, refused.stdout + refused.stderr
+    assert backend.export(notebook) == before, "a bad definition is refused before the folder changes"
+
+    definition.unlink()
+    removed = _ok(project.invoke("checkout", BRANCH, "--jobs"))
+    assert f"remove     {COPY} (training.json, job {copy.job_id}): its definition is gone" in removed
+    assert backend.list_jobs(name=COPY) == []
