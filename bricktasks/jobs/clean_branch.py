@@ -73,10 +73,10 @@ def clean_branch(backend: Backend, layout: ProjectLayout, branch: str, *, force:
                              "wait for the run, or pass --force to cancel it first")
     outcome = CleanBranch(branch, folder, libraries)
     verb = "would remove" if dry_run else "removed"
+    for job in copies:  # the jobs first: a failure half-way never leaves a copy pointing at deleted notebooks
+        _job(backend, job, running.get(job.job_id, []), outcome, verb, dry_run, console)
     _folder(backend, folder, "folder", outcome, verb, dry_run, console, workspace=True)
     _folder(backend, libraries, "libraries", outcome, verb, dry_run, console, workspace=False)
-    for job in copies:
-        _job(backend, job, running.get(job.job_id, []), outcome, verb, dry_run, console)
     return outcome
 
 

@@ -58,7 +58,7 @@ def _workspace(backend: LocalBackend) -> dict[str, int]:
 def test_a_dry_run_lists_and_writes_nothing_then_the_clean_removes_only_the_copy(backend, recording):
     jobs = _workspace(backend)
     planned = clean_branch(backend, LAYOUT, "BI-1", force=False, dry_run=True, console=recording.console)
-    assert planned.removed == [f"folder {ROOT}/BI-1", f"job {jobs['copy']} [BI-1] Forecast training"]
+    assert planned.removed == [f"job {jobs['copy']} [BI-1] Forecast training", f"folder {ROOT}/BI-1"]
     assert planned.absent == [f"{ROOT}/libraries/BI-1"]
     assert {job.job_id for job in backend.list_jobs()} == set(jobs.values())
     assert backend.get_status(f"{ROOT}/BI-1")
@@ -84,5 +84,5 @@ def test_a_copy_deleted_between_the_listing_and_the_delete_is_fine(tmp_path, rec
     backend = _Raced(tmp_path / "raced")
     _workspace(backend)
     done = clean_branch(backend, LAYOUT, "BI-1", force=False, dry_run=False, console=recording.console)
-    assert [line.split(" ", 1)[0] for line in done.removed] == ["folder", "job"]
+    assert [line.split(" ", 1)[0] for line in done.removed] == ["job", "folder"]
     assert LocalBackend(tmp_path / "raced").list_jobs() == []
