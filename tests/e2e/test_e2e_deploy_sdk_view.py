@@ -1,7 +1,8 @@
 """What the real databricks-sdk sees of a deploy over the emulator, and master's wheel on a classic-compute
 production job: jobs/get returns exactly the settings deploy computed (desired_settings + the hash tag),
 jobs/list finds it by name, run_now starts a JOB_RUN of it; two deploys of the same commit name the same
-wheel (0 job writes), and a commit that changes the library is one update naming the library change."""
+wheel, and so does a later commit that leaves libs/ alone (0 job writes); a commit that changes the library
+is one update naming the library change."""
 from __future__ import annotations
 
 import json
@@ -79,6 +80,13 @@ def test_the_sdk_sees_the_deployed_classic_job_with_masters_wheel_and_runs_it(pr
         assert second["libraries"] == first["libraries"], "the same commit builds the same wheel name"
         assert [entry["action"] for entry in second["jobs"]] == ["unchanged", "unchanged"]
         assert _job_writes(emulator) == writes, "an unchanged commit is an unchanged job: 0 writes"
+
+        (project.root / "forecasting" / "Hello.py").write_text(HELLO + "# a notebook-only change\n")
+        project.commit_all("a commit that leaves the library alone")
+        notebook_only = _deploy(project, env)
+        assert notebook_only["libraries"] == first["libraries"], "the wheel names the library's last commit, not HEAD"
+        assert [entry["action"] for entry in notebook_only["jobs"]] == ["unchanged", "unchanged"]
+        assert _job_writes(emulator) == writes
 
         version = project.root / "libs" / "regimecast" / "regimecast" / "_version.py"
         version.write_text(re.sub(r'"(\d+)\.(\d+)\.(\d+)"', lambda m: f'"{m[1]}.{int(m[2]) + 1}.0"', version.read_text()))
