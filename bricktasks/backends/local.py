@@ -382,8 +382,9 @@ class LocalBackend(Backend):
 
     def run_now(
         self, job_id: int, *, job_parameters: dict[str, str] | None = None, notebook_params: dict[str, str] | None = None,
-        idempotency_token: str | None = None,
+        idempotency_token: str | None = None, trigger: str = "ONE_TIME",
     ) -> int:
+        """As the base's; `trigger` PERIODIC for a schedule's firing (the emulator's --run-schedules)."""
         job = self.jobs.get(job_id)
         spec, resolved = job_run_spec(
             job, notebook_params=notebook_params, job_parameters=job_parameters, idempotency_token=idempotency_token
@@ -395,6 +396,7 @@ class LocalBackend(Backend):
         request = JobRunRequest(
             job_id=job.job_id, max_concurrent_runs=int(job.settings.get("max_concurrent_runs", 1)),
             queue_enabled=bool(queue.get("enabled")), job_parameters=resolved, notebook_params=notebook_params,
+            trigger=trigger,
         )
         return self.runs.submit(spec, job=request)
 
