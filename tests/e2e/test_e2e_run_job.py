@@ -71,6 +71,12 @@ def _run_nows(emulator: EmulatorProcess) -> int:
     return sum(request["path"].endswith("/jobs/run-now") for request in emulator.requests())
 
 
+def _waiting(requests: list[dict]) -> bool:
+    paths = [request["path"] for request in requests]
+    started = [number for number, path in enumerate(paths) if path.endswith("/jobs/run-now")]
+    return bool(started) and sum(path.endswith("/jobs/runs/get") for path in paths[started[0]:]) >= 2
+
+
 def test_jobs_and_run_job_over_the_emulator(project, tmp_path, end_checks):
     end_checks.master_allowed = True
     _with_tiny_jobs(project)
@@ -135,10 +141,10 @@ def test_jobs_and_run_job_over_the_emulator(project, tmp_path, end_checks):
         wait_until(lambda: client.jobs.get_run(first["run_id"]).state.life_cycle_state.value == "TERMINATED", timeout=30)
 
         # SIGTERM while run-job waits: the run is cancelled, exit 143
+        seen = len(emulator.requests())
         process = project.start("run-job", "sleeper", "--json", env=env)
-        try:
-            wait_until(lambda: any(r["path"].endswith("/jobs/runs/get") for r in emulator.requests()[-3:]), timeout=60,
-                       interval=0.05)
+        try:  # the wait has begun: run-now answered, then the run polled
+            wait_until(lambda: _waiting(emulator.requests()[seen:]), timeout=60, interval=0.05)
             process.send_signal(signal.SIGTERM)
             stdout, stderr = process.communicate(timeout=60)
         finally:
@@ -167,9 +173,15 @@ def test_a_branch_copy_is_listed_and_run_with_branch(project, tmp_path, end_chec
         refused = project.invoke("run-job", "Smoke test", env=env)  # master has none: nothing is started
         assert refused.returncode == 2 and "invoke deploy" in refused.stderr, refused.stderr
         copy = next(job for job in listed if job["file"] == "smoke.json")
-        started = _record(project.invoke("run-job", "Smoke test", "--branch", "BI-1", "--no-wait", "--json", env=env))
-        assert started["job_id"] == copy["job_id"] and started["target"] == "branch BI-1"
-        assert LocalBackend(emulator.root).get_run(started["run_id"]).job_id == copy["job_id"]
+        _ok(project.invoke("checkout", "BI-1", env=env))  # the copy's notebooks
+        ran = project.invoke("run-job", "Smoke test", "--branch", "BI-1", "--json", env=env)
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+        record = _record(ran)
+        assert record["job_id"] == copy["job_id"] and record["target"] == "branch BI-1"
+        assert LocalBackend(emulator.root).get_run(record["run_id"]).job_id == copy["job_id"]
+        summary = json.loads((project.root / "ci-results" / "summary.json").read_text())
+        assert (summary["build_id"], summary["branch"], summary["ci_folder"]) == (
+            "[BI-1] Smoke test", "branch BI-1", f"{WORKSPACE_ROOT}/BI-1")
         assert project.invoke("run-job", "Smoke test", "--branch", "BI-\x1b[2J", env=env).returncode == 2
 
 
