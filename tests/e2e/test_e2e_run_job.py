@@ -10,12 +10,11 @@ import signal
 import subprocess
 import xml.etree.ElementTree as ET
 
-import pytest
 from e2e_helpers import HEADER, SENTINEL_TOKEN, SLEEPER, WORKSPACE_ROOT, terminate, wait_until, with_the_ci_job
 
 from bricktasks.backends.local import LocalBackend
-from bricktasks.jobs.desired import desired_jobs
 from bricktasks.jobs.deploy import load_master_jobs
+from bricktasks.jobs.desired import desired_jobs
 from bricktasks.project import load_project
 from bricktasks.testing.emulator import EmulatorProcess, workspace_client
 
@@ -90,8 +89,11 @@ def test_jobs_and_run_job_over_the_emulator(project, tmp_path, end_checks):
         requests = emulator.requests()[before:]
         lists = [r for r in requests if r["path"].endswith("/jobs/list")]
         runs_lists = [r for r in requests if r["path"].endswith("/jobs/runs/list")]
+        # the report's figure (-s); the rest is the SDK's /.well-known/databricks-config probe
         print(f"invoke jobs, 3 jobs: {len(requests)} requests ({len(lists)} jobs/list, {len(runs_lists)} runs/list)")
         assert len(lists) == 1 and len(runs_lists) == 3, [r["path"] for r in requests]
+        assert lists[0]["query"].get("expand_tasks") == "true"
+        assert all(r["query"].get("limit") == "1" for r in runs_lists), "the newest run only: one short page"
         by_name = {job["name"]: job for job in listed["jobs"]}
         assert set(by_name) == {"Smoke test", "Failing job", "Sleeper"}
         smoke = by_name["Smoke test"]
