@@ -318,8 +318,9 @@ def saved_jobs(c, out, branch=None, master=False):
     out.record(root=project.layout.workspace_root, jobs=[status.as_dict() for status in statuses])
     if not statuses:
         which = f" of branch {branch}" if branch else " of master" if master else ""
-        console.result(f"no saved jobs{which} of {project.layout.workspace_root}; invoke deploy makes master's from "
-                       f"jobs/production/*.json")
+        how = (f"invoke checkout {branch} --jobs makes its copies" if branch
+               else "invoke deploy makes master's from jobs/production/*.json")
+        console.result(f"no saved jobs{which} in {project.layout.workspace_root}; {how}")
         return
     for line in format_jobs(statuses):
         console.result(line)

@@ -155,6 +155,14 @@ def test_jobs_and_run_job_over_the_emulator(project, tmp_path, end_checks):
         interrupted = json.loads(stdout.strip().splitlines()[-1])
         wait_until(lambda: client.jobs.get_run(interrupted["run_id"]).state.life_cycle_state.value == "TERMINATED", timeout=30)
         assert client.jobs.get_run(interrupted["run_id"]).state.result_state.value == "CANCELED"
+        assert _junit_cases(project) == {"Sleep": True}  # reported like ci: the cancelled task is a failure
+
+        # --timeout: the run is cancelled, exit 124
+        timed_out = project.invoke("run-job", "sleeper", "--timeout", "2s", "--json", env=env)
+        assert timed_out.returncode == 124, timed_out.stdout + timed_out.stderr
+        late = _record(timed_out)["run_id"]
+        wait_until(lambda: client.jobs.get_run(late).state.life_cycle_state.value == "TERMINATED", timeout=30)
+        assert client.jobs.get_run(late).state.result_state.value == "CANCELED"
 
 
 def test_a_branch_copy_is_listed_and_run_with_branch(project, tmp_path, end_checks):
