@@ -30,6 +30,8 @@ from bricktasks.errors import UserInputError
 from bricktasks.jobs.clean_branch import branch_targets
 from bricktasks.jobs.clean_branch import clean_branch as clean_branch_jobs
 from bricktasks.jobs.deploy import deploy_branch_jobs, deploy_jobs, entry_record, load_master_jobs
+from bricktasks.jobs.listing import format_jobs, job_statuses, project_jobs
+from bricktasks.jobs.runjob import JobRunProgress, check_params, find_job, parse_params, run_job
 from bricktasks.layout import branch_folder
 from bricktasks.libraries import targets
 from bricktasks.libraries.upload import library_spec, newest_libraries
@@ -408,6 +410,67 @@ def deploy(c, out, force=False, prune=True, remove_jobs=False, dry_run=False):
     )
 
 
+@bricktask(
+    aliases=["jobs"],
+    help={
+        "branch": "list only this branch's copies (default: master's and every branch's)",
+        "master": "list only master's jobs",
+    },
+)
+def saved_jobs(c, out, branch=None, master=False):
+    """List the project's saved jobs: target, definition file, schedule, last run's result and age, URL."""
+    project, console = _load(c, out)
+    if branch is not None and master:
+        raise UserInputError("--branch and --master do not go together", "pass one of them, or neither for every job")
+    if branch is not None:
+        branch_folder(branch)  # validate before asking the workspace
+    backend = open_backend(project, os.environ)
+    ours = project_jobs(backend, project.layout.workspace_root, branch=branch, master_only=master)
+    statuses = job_statuses(backend, ours, now=datetime.now(timezone.utc))
+    out.record(root=project.layout.workspace_root, jobs=[status.as_dict() for status in statuses])
+    if not statuses:
+        which = f" of branch {branch}" if branch else " of master" if master else ""
+        how = (f"invoke checkout {branch} --jobs makes its copies" if branch
+               else "invoke deploy makes master's from jobs/production/*.json")
+        console.result(f"no saved jobs{which} in {project.layout.workspace_root}; {how}")
+        return
+    for line in format_jobs(statuses):
+        console.result(line)
+
+
+@bricktask(
+    aliases=["run-job"],
+    positional=["name"],
+    iterable=["param"],
+    help={
+        "name": "the job's definition name (\"Forecast training\") or file (training / training.json)",
+        "branch": "run this branch's copy instead of master's job",
+        "param": "a job parameter, KEY=VALUE (repeatable); only the job's declared parameters",
+        "no_wait": "print the run's URL and exit right after starting it",
+        "timeout": "cancel the run after this long (default: BRICKTASKS_TIMEOUT, 25m)",
+    },
+)
+def run_saved_job(c, out, name, branch=None, param=None, no_wait=False, timeout=None):
+    """Run one of the project's saved jobs now (run-now), wait, report like ci; fail unless it succeeded."""
+    project, console = _load(c, out, timeout=timeout)
+    limit = parse_timeout(project.settings.timeout)
+    params = parse_params(param or [])
+    folder = project.layout.master if branch is None else project.layout.branch(branch)  # validates the branch
+    backend = open_backend(project, os.environ)
+    job = find_job(backend, project.layout.workspace_root, name, branch=branch)
+    job_parameters = check_params(job, params)
+    out.record(job_id=job.job_id, job=job.name, target="master" if branch is None else f"branch {branch}",
+               parameters=job_parameters)
+    progress = JobRunProgress(job, folder)
+    try:
+        return run_job(project, backend, job, folder=folder, job_parameters=job_parameters, timeout_s=limit,
+                       wait=not no_wait, console=console, secrets=console.secrets, progress=progress)
+    finally:  # also when an error or a signal ended it: the record names the run that was cancelled
+        outcome = progress.outcome  # --no-wait writes no reports, yet its record names the run's page
+        out.record(**{**outcome.json_fields(), "run_page_url": outcome.run_page_url})
+
+
 namespace = Collection(
     run, build_wheel, build_egg, upload_lib, checkout_branch, switch_env, status, pull, run_ci, builds, clean_ci, clean_branch, deploy,
+    saved_jobs, run_saved_job,
 )

@@ -358,8 +358,9 @@ class LocalBackend(Backend):
     def export_run(self, run_id: int) -> str:
         return self.runs.export_html(run_id)
 
-    def list_runs(self, *, active_only: bool = False, job_id: int | None = None) -> builtins.list[Run]:
-        return self.runs.list(active_only=active_only, job_id=job_id)
+    def list_runs(self, *, active_only: bool = False, job_id: int | None = None, limit: int | None = None) -> builtins.list[Run]:
+        runs = self.runs.list(active_only=active_only, job_id=job_id)
+        return runs if limit is None else runs[:limit]
 
     # -- saved jobs ---------------------------------------------------------------
     def create_job(self, settings: dict[str, Any]) -> int:
