@@ -115,9 +115,6 @@ def test_status_after_a_checkout_and_every_kind_of_difference(project, emulator)
     assert by_path["Evaluate.py"]["conflict"] is True and by_path["Explore.sql"]["workspace_path"] == "Explore"
     assert by_path["set_environment.py"]["helper"] is True and by_path["set_environment.py"]["conflict"] is False
 
-    # the helper against what checkout writes: with --env kyle, set_environment is what it should be
-    assert "set_environment" not in run(project, "status", "--env", "kyle", env=env, code=1)
-
 
 BAD = [("status", "--branch", "../x"), ("pull", "--branch", "BI-1\x1b[2J"), ("status", "--build", "../CI"),
        ("status", "--master", "--build", "1-x")]
