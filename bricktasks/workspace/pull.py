@@ -16,7 +16,8 @@ the same object or would hurt the working copy: not a notebook or file; a name t
 whitespace), longer than a local name may be (255 bytes), hidden, a cache, or ignored by git; a
 local file or folder in the way (a file checkout does not send, a file where a folder goes); two
 workspace objects that become one local file (notebook `a` and file `a.py`); more than the 10 MB
-checkout could send back. `:` and other printable characters Linux holds are pulled as they are.
+checkout could send back; a workspace file holding a notebook's source (checkout would make it a
+notebook). `:` and other printable characters Linux holds are pulled as they are.
 
 Each export is written as it arrives, through a temporary in `.bricktasks/pulling/` (gitignored by
 its own .gitignore, hidden from checkout) renamed over the file, so a killed pull leaves every file
@@ -32,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import posixpath
 import subprocess
 import tempfile
 import time
@@ -43,7 +45,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bricktasks.backends.base import MAX_IMPORT_BYTES, Backend, ObjectInfo, ObjectType
+from bricktasks.backends.base import MAX_IMPORT_BYTES, Backend, ObjectInfo, ObjectType, notebook_language
 from bricktasks.console.console import Console, printable
 from bricktasks.errors import NotFound, UserInputError
 from bricktasks.layout import HELPER_NOTEBOOKS
@@ -274,6 +276,11 @@ def apply_pull(backend: Backend, source_dir: Path, plan: PullPlan, *, keeper: Ke
                 continue
             if len(content) > MAX_IMPORT_BYTES:  # a notebook: the listing gives no size
                 console.warn(f"not pulled {printable(prefix + rel)}: {_too_large(len(content))}")
+                result.left.append(rel)
+                continue
+            if _kind(difference.remote) == "file" and notebook_language(posixpath.basename(rel), content[:64]):
+                console.warn(f"not pulled {printable(prefix + rel)}: a workspace file holding a notebook's source; "
+                             "checkout would send it back as a notebook (import it as a notebook in the workspace)")
                 result.left.append(rel)
                 continue
             assert scratch is not None

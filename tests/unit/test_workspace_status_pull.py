@@ -223,3 +223,19 @@ def test_pulled_files_get_the_usual_mode_and_no_temporary_is_left(synced, backen
     os.umask(umask)
     assert (synced.source_dir / "Scratch.py").stat().st_mode & 0o777 == 0o666 & ~umask
     assert list((synced.root / ".bricktasks" / "pulling").iterdir()) == []
+
+
+def test_a_workspace_file_holding_a_notebooks_source_is_not_pulled(synced, backend, console):
+    """A real workspace holds a FILE lib.py reading as a notebook (a RAW import); the local backend
+    would list it as notebook `lib`, so the listing and export of that one object are a real workspace's."""
+    source = (HEADER + "X = 1\n").encode()
+
+    class Workspace(type(backend)):
+        def export(self, path, **kwargs):
+            return source if path == f"{TARGET}/lib.py" else super().export(path, **kwargs)
+
+    workspace = Workspace(backend.paths.root)
+    destination = with_objects(backend, ObjectInfo(f"{TARGET}/lib.py", ObjectType.FILE, size=len(source), object_id=9))
+    plan = plan_pull(workspace, synced.source_dir, TARGET, env="dev", libraries=None, resolve=None, destination=destination)
+    result = apply_pull(workspace, synced.source_dir, plan, keeper=Keeper(synced.root, "working-copy/BI-7"), console=console)
+    assert result.left == ["lib.py"] and not (synced.source_dir / "lib.py").exists()
