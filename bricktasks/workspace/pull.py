@@ -10,14 +10,7 @@ What moves is decided by differences.py (the sync manifest as the common ancesto
 - changed only here: left alone. The helper notebooks are never pulled (checkout writes them).
 A conflict whose two sides hold the same text is none: it is only recorded.
 
-A workspace object is not pulled (a warning says why) when its local file could not be sent back as
-the same object or would hurt the working copy: not a notebook or file; a name that is unsafe
-(`..`, NUL, `\\`), invisible (control, bidi or zero-width characters, a part starting or ending with
-whitespace), longer than a local name may be (255 bytes), hidden, a cache, or ignored by git; a
-local file or folder in the way (a file checkout does not send, a file where a folder goes); two
-workspace objects that become one local file (notebook `a` and file `a.py`); more than the 10 MB
-checkout could send back; a workspace file holding a notebook's source (checkout would make it a
-notebook). `:` and other printable characters Linux holds are pulled as they are.
+What cannot be pulled, and why, is pullable.py's to decide; how a file is written, localwrite.py's.
 
 Each export is written as it arrives, through a temporary in `.bricktasks/pulling/` (gitignored by
 its own .gitignore, hidden from checkout) renamed over the file, so a killed pull leaves every file
@@ -32,44 +25,28 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import posixpath
-import subprocess
-import tempfile
-import time
-import unicodedata
 import uuid
-from collections import defaultdict
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bricktasks.backends.base import MAX_IMPORT_BYTES, Backend, ObjectInfo, ObjectType, notebook_language
+from bricktasks.backends.base import MAX_IMPORT_BYTES, Backend, ObjectInfo, notebook_language
 from bricktasks.console.console import Console, printable
 from bricktasks.errors import NotFound, UserInputError
 from bricktasks.layout import HELPER_NOTEBOOKS
-from bricktasks.source.items import SourceItem, is_sent
-from bricktasks.workspace.differences import ADDED, DELETED, MODIFIED, SAME, Difference, differences, holds_the_same, in_local_conventions
+from bricktasks.source.items import SourceItem
+from bricktasks.workspace.differences import ADDED, DELETED, MODIFIED, SAME, Difference, differences, holds_the_same
 from bricktasks.workspace.helpers import desired_items
-from bricktasks.workspace.overwritten import Keeper, state_folder
-from bricktasks.workspace.status import local_name
-from bricktasks.workspace.sync import (
-    LIST_WORKERS,
-    MANIFEST_NAME,
-    MANIFEST_VERSION,
-    MAX_NAME_BYTES,
-    Destination,
-    read_manifest_record,
-    survey,
-)
+from bricktasks.workspace.localwrite import delete_local, digest, scratch_folder, write_local
+from bricktasks.workspace.overwritten import Keeper
+from bricktasks.workspace.pullable import kind_of, local_path, too_large, unpullable
+from bricktasks.workspace.sync import LIST_WORKERS, MANIFEST_NAME, MANIFEST_VERSION, Destination, read_manifest_record, survey
 
-__all__ = ["PullPlan", "PullResult", "plan_pull", "apply_pull", "describe_pull", "THEIRS", "OURS", "TEMPORARIES"]
+__all__ = ["PullPlan", "PullResult", "plan_pull", "apply_pull", "describe_pull", "THEIRS", "OURS"]
 
 THEIRS, OURS = "theirs", "ours"
-TEMPORARIES = "pulling"  # below .bricktasks/: where each file is written before it is renamed into place
-STALE_TEMPORARY_S = 3600  # a temporary this old is a killed pull's (a running one renames its own within seconds)
-GIT_TIMEOUT_S = 60
 
 
 @dataclass(frozen=True)
@@ -120,7 +97,7 @@ def plan_pull(backend: Backend, source_dir: Path, target: str, *, env: str | Non
               if difference.rel not in HELPER_NOTEBOOKS and difference.workspace != SAME]  # changed here only: checkout sends it
     same = _same_content(backend, target, [(d, by_rel[d.rel]) for d in moving
                                            if d.conflict and d.local_rel is not None and d.remote is not None])
-    skipped = _unpullable(source_dir, [d for d in moving if d.rel not in same])
+    skipped = unpullable(source_dir, [d for d in moving if d.rel not in same])
     writes: list[Difference] = []
     deletes: list[Difference] = []
     conflicts: list[Difference] = []
@@ -138,7 +115,7 @@ def plan_pull(backend: Backend, source_dir: Path, target: str, *, env: str | Non
             writes.append(difference)
         elif difference.workspace == DELETED:
             deletes.append(difference)
-    digests = {_local(d): _digest(source_dir / _local(d)) for d in [*writes, *deletes]}
+    digests = {local_path(d): digest(source_dir / local_path(d)) for d in [*writes, *deletes]}
     return PullPlan(target, tuple(writes), tuple(deletes), tuple(conflicts), tuple(ours), resolve,
                     tuple((d, skipped[d.rel]) for d in moving if d.rel in skipped), destination,
                     same=tuple(d for d in moving if d.rel in same), local_digests=digests)
@@ -156,94 +133,13 @@ def _same_content(backend: Backend, target: str, pairs: list[tuple[Difference, S
 
 def describe_pull(plan: PullPlan, *, prefix: str = "") -> list[str]:
     """The plan, one line per file: what a pull would write, delete, or refuses."""
-    lines = [f"would pull   {printable(prefix + _local(d))}" for d in plan.writes if d not in plan.conflicts]
-    lines += [f"would delete {printable(prefix + _local(d))} (deleted in the workspace)" for d in plan.deletes if d not in plan.conflicts]
+    lines = [f"would pull   {printable(prefix + local_path(d))}" for d in plan.writes if d not in plan.conflicts]
+    lines += [f"would delete {printable(prefix + local_path(d))} (deleted in the workspace)"
+              for d in plan.deletes if d not in plan.conflicts]
     for difference in plan.conflicts:
         taken = {THEIRS: "the workspace's version wins", OURS: "the working copy's version wins"}.get(plan.resolve or "", "refused")
-        lines.append(f"conflict {printable(prefix + _local(difference))} ({difference.code}: {taken})")
+        lines.append(f"conflict {printable(prefix + local_path(difference))} ({difference.code}: {taken})")
     return lines
-
-
-# ---- what cannot be pulled ---------------------------------------------------------------------
-
-
-def _unpullable(source_dir: Path, moving: list[Difference]) -> dict[str, str]:
-    """Why each of these workspace changes cannot be pulled, by workspace path (those that can are absent)."""
-    why: dict[str, str] = {}
-    by_name: defaultdict[str, list[Difference]] = defaultdict(list)
-    for difference in moving:
-        by_name[_local(difference)].append(difference)
-    for name, sharing in by_name.items():
-        if len(sharing) > 1:  # notebook `a` and file `a.py`: one would overwrite the other
-            both = " and ".join(f"{_kind(d.remote)} {printable(d.rel)}" for d in sharing)
-            for difference in sharing:
-                why[difference.rel] = f"the workspace's {both} would both be the local file {printable(name)}"
-    new = [d for d in moving if d.rel not in why and d.local_rel is None and d.remote is not None]
-    for difference in new:
-        assert difference.remote is not None
-        problem = _name_problem(source_dir, local_name(difference.rel, difference.remote), difference.remote)
-        if problem:
-            why[difference.rel] = problem
-    ignored = _ignored_by_git(source_dir, [_local(d) for d in new if d.rel not in why])
-    for difference in new:
-        if difference.rel not in why and _local(difference) in ignored:
-            why[difference.rel] = "git ignores its name, so checkout would not send it back"
-    for difference in moving:
-        info = difference.remote
-        if difference.rel not in why and info is not None and info.object_type is ObjectType.FILE and (info.size or 0) > MAX_IMPORT_BYTES:
-            why[difference.rel] = _too_large(info.size or 0)
-    return why
-
-
-def _name_problem(source_dir: Path, name: str, info: ObjectInfo) -> str | None:
-    """Why a workspace-only object cannot become the local file `name`, or None."""
-    if info.object_type not in (ObjectType.NOTEBOOK, ObjectType.FILE):
-        return "not a notebook or file"
-    parts = name.split("/")
-    if any(part in ("", ".", "..") or "\0" in part or "\\" in part for part in parts):
-        return "its name is not a safe local path"
-    if any(unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") for char in name):
-        return "its name holds control or invisible characters; rename it in the workspace"
-    if any(part != part.strip() for part in parts):
-        return "a part of its name starts or ends with whitespace; rename it in the workspace"
-    try:
-        if any(len(part.encode("utf-8")) > MAX_NAME_BYTES for part in parts):
-            return f"a part of its local name is longer than {MAX_NAME_BYTES} bytes; rename it in the workspace"
-    except UnicodeEncodeError:
-        return "its name is not valid Unicode"
-    if not is_sent(name):
-        return "checkout would not send it back (a hidden name or a cache)"
-    for depth in range(1, len(parts)):
-        folder = source_dir.joinpath(*parts[:depth])
-        if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
-            return f"{printable('/'.join(parts[:depth]))} is a local file (or link), where its folder would go"
-    path = source_dir / name
-    if path.exists() or path.is_symlink():
-        return "a local file or folder of that name is in the way (one checkout does not send)"
-    return None
-
-
-def _ignored_by_git(source_dir: Path, names: list[str]) -> set[str]:
-    """Which of these paths (below `source_dir`) git ignores; none outside a git work tree."""
-    if not names:
-        return set()
-    try:
-        result = subprocess.run(["git", "check-ignore", "-z", "--stdin"], cwd=source_dir, input=b"".join(
-            os.fsencode(name) + b"\0" for name in names), capture_output=True, check=False, timeout=GIT_TIMEOUT_S)
-    except (OSError, subprocess.SubprocessError):
-        return set()
-    if result.returncode not in (0, 1):
-        return set()  # not a work tree: the walk of the selection honours .gitignore files, and git is not here to ask
-    return {os.fsdecode(raw) for raw in result.stdout.split(b"\0") if raw}
-
-
-def _kind(info: ObjectInfo | None) -> str:
-    return "notebook" if info is not None and info.object_type is ObjectType.NOTEBOOK else "file"
-
-
-def _too_large(size: int) -> str:
-    return (f"it is {size / 2**20:.1f} MB: checkout sends at most {MAX_IMPORT_BYTES // 2**20} MB per file; "
-            "keep large data in a Volume or DBFS")
 
 
 # ---- apply ----------------------------------------------------------------------------------------
@@ -256,17 +152,17 @@ def apply_pull(backend: Backend, source_dir: Path, plan: PullPlan, *, keeper: Ke
     as soon as it arrives (the writes themselves one at a time, in this thread)."""
     if plan.refused:
         raise UserInputError(
-            f"changed on both sides: {', '.join(printable(prefix + _local(d)) for d in plan.conflicts)}; nothing was pulled",
+            f"changed on both sides: {', '.join(printable(prefix + local_path(d)) for d in plan.conflicts)}; nothing was pulled",
             "pass --theirs to take the workspace's version, or --ours to keep the working copy's",
         )
     result = PullResult()
     entries: dict[str, dict | None] = {}
-    scratch = _scratch(keeper.project_root) if plan.writes else None
+    scratch = scratch_folder(keeper.project_root) if plan.writes else None
     with ThreadPoolExecutor(max_workers=workers) as pool:
         exports = {pool.submit(_export, backend, plan.target, d): d for d in [*plan.writes, *plan.ours]}
         for future in as_completed(exports):
             difference, content = exports[future], future.result()
-            rel = _local(difference)
+            rel = local_path(difference)
             if difference in plan.ours:  # the workspace's content as it is: recorded as such, the checkout then sends ours
                 if content is not None:
                     entries[difference.rel] = _entry(content, difference.remote)
@@ -275,16 +171,18 @@ def apply_pull(backend: Backend, source_dir: Path, plan: PullPlan, *, keeper: Ke
                 console.warn(f"{printable(prefix + rel)}: gone from the workspace since the listing; not pulled")
                 continue
             if len(content) > MAX_IMPORT_BYTES:  # a notebook: the listing gives no size
-                console.warn(f"not pulled {printable(prefix + rel)}: {_too_large(len(content))}")
+                console.warn(f"not pulled {printable(prefix + rel)}: {too_large(len(content))}")
                 result.left.append(rel)
                 continue
-            if _kind(difference.remote) == "file" and notebook_language(posixpath.basename(rel), content[:64]):
+            if kind_of(difference.remote) == "file" and notebook_language(posixpath.basename(rel), content[:64]):
                 console.warn(f"not pulled {printable(prefix + rel)}: a workspace file holding a notebook's source; "
                              "checkout would send it back as a notebook (import it as a notebook in the workspace)")
                 result.left.append(rel)
                 continue
             assert scratch is not None
-            written = _write_local(source_dir, rel, content, plan.local_digests.get(rel), scratch=scratch, keeper=keeper, result=result)
+            written, kept = write_local(source_dir, rel, content, plan.local_digests.get(rel), scratch=scratch, keeper=keeper)
+            if kept:
+                result.kept[rel] = kept
             if written is None:
                 console.warn(f"not pulled {printable(prefix + rel)}: it changed here since the pull began")
                 result.left.append(rel)
@@ -293,8 +191,11 @@ def apply_pull(backend: Backend, source_dir: Path, plan: PullPlan, *, keeper: Ke
             entries[difference.rel] = _entry(written, difference.remote)
             console.info(f"pulled {printable(prefix + rel)}")
     for difference in plan.deletes:
-        rel = _local(difference)
-        if not _delete_local(source_dir, rel, plan.local_digests.get(rel), keeper=keeper, result=result):
+        rel = local_path(difference)
+        deleted, kept = delete_local(source_dir, rel, plan.local_digests.get(rel), keeper=keeper)
+        if kept:
+            result.kept[rel] = kept
+        if not deleted:
             console.warn(f"not deleted {printable(prefix + rel)}: it changed here since the pull began")
             result.left.append(rel)
             continue
@@ -311,10 +212,6 @@ def apply_pull(backend: Backend, source_dir: Path, plan: PullPlan, *, keeper: Ke
     return result
 
 
-def _local(difference: Difference) -> str:
-    return difference.local_rel if difference.local_rel is not None else local_name(difference.rel, difference.remote)
-
-
 def _export(backend: Backend, target: str, difference: Difference) -> bytes | None:
     return _export_path(backend, f"{target}/{difference.rel}")
 
@@ -329,85 +226,6 @@ def _export_path(backend: Backend, path: str) -> bytes | None:
 def _entry(content: bytes, info: ObjectInfo | None) -> dict:
     assert info is not None  # a write, an --ours conflict or a same-text one has a workspace object
     return {"sha256": hashlib.sha256(content).hexdigest(), "modified_at": info.modified_at, "object_id": info.object_id}
-
-
-# ---- the working copy -------------------------------------------------------------------------------
-
-
-def _digest(path: Path) -> str | None:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() and not path.is_symlink() else None
-    except OSError:
-        return None
-
-
-def _safe_path(source_dir: Path, rel: str) -> Path:
-    """`source_dir/rel`, refusing a symbolic link on the way (a link could lead outside the folder)."""
-    current = source_dir
-    for part in rel.split("/"):
-        if part in ("", ".", ".."):
-            raise UserInputError(f"{printable(rel)} is not a safe local path; nothing was pulled", "rename it in the workspace")
-        current = current / part
-        if current.is_symlink():
-            raise UserInputError(f"{printable(os.fspath(current.relative_to(source_dir)))} is a symbolic link; pull never "
-                                 "writes through one", "replace the link by a file or folder")
-    return current
-
-
-def _scratch(project_root: Path) -> Path:
-    """The folder of this pull's temporaries, with a killed pull's old ones removed."""
-    folder = state_folder(project_root, TEMPORARIES)
-    for stale in folder.iterdir():
-        try:
-            if time.time() - stale.lstat().st_mtime > STALE_TEMPORARY_S:
-                stale.unlink()
-        except OSError:
-            pass  # another pull's, just renamed
-    return folder
-
-
-def _default_mode() -> int:
-    mask = os.umask(0o022)  # the only way to read it; set back at once
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-def _write_local(source_dir: Path, rel: str, exported: bytes, expected: str | None, *, scratch: Path, keeper: Keeper,
-                 result: PullResult) -> bytes | None:
-    """Write `exported` as the local file `rel` in the local file's conventions; returns what was
-    written, or None when the file is no longer what the plan saw (`expected`: its SHA-256, None absent)."""
-    path = _safe_path(source_dir, rel)
-    content = exported
-    old = path.read_bytes() if path.is_file() else None
-    if (hashlib.sha256(old).hexdigest() if old is not None else None) != expected:
-        return None
-    if old is not None:
-        content = in_local_conventions(exported, old)
-        if content == old:
-            return content
-        result.kept[rel] = keeper.keep(rel, ObjectInfo(rel, ObjectType.FILE), old)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=scratch, prefix=".pulling-")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(content)
-        os.chmod(temporary, path.stat().st_mode & 0o7777 if old is not None else _default_mode())
-        os.replace(temporary, path)  # atomic (one file system: the project's): a kill leaves the old file or the new one
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return content
-
-
-def _delete_local(source_dir: Path, rel: str, expected: str | None, *, keeper: Keeper, result: PullResult) -> bool:
-    """Delete the local file `rel` (kept first); False when it is no longer what the plan saw."""
-    path = _safe_path(source_dir, rel)
-    if _digest(path) != expected:
-        return False
-    if path.is_file():
-        result.kept[rel] = keeper.keep(rel, ObjectInfo(rel, ObjectType.FILE), path.read_bytes())
-        path.unlink()
-    return True
 
 
 # ---- the folder's manifest -----------------------------------------------------------------------

@@ -274,8 +274,8 @@ def test_temporaries_are_hidden_from_git_and_checkout_by_their_own_gitignore(pro
     whatever the project's own .gitignore says."""
     (project.root / ".gitignore").write_text((project.root / ".gitignore").read_text().replace(".bricktasks/\n", ""))
     project.commit_all("no .bricktasks/ in .gitignore")
+    from bricktasks.workspace.localwrite import TEMPORARIES
     from bricktasks.workspace.overwritten import state_folder
-    from bricktasks.workspace.pull import TEMPORARIES
 
     (state_folder(project.root, TEMPORARIES) / ".pulling-x1y2z3").write_text("half")
     assert project.git("status", "--porcelain", "--untracked-files=all") == ""
