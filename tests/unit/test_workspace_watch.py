@@ -244,9 +244,9 @@ def test_a_credential_is_never_uploaded_and_the_watch_goes_on(folder):
 
 
 class FlakyBackend(LocalBackend):
-    """A local backend whose first imports fail as an unreachable workspace does (after retries)."""
+    """A local backend whose next imports fail as an unreachable workspace does (after retries)."""
 
-    failures = 2
+    failures = 0
 
     def import_object(self, path: str, content: bytes, **options) -> None:
         if MANIFEST_NAME not in path and self.failures > 0:
@@ -262,7 +262,7 @@ def test_a_transient_failure_is_tried_again_and_the_watch_goes_on(tmp_path):
     backend = FlakyBackend(tmp_path / "workspace")
     backend.failures = 0
     apply_sync(backend, plan_sync(backend, collect_source(source), TARGET))
-    backend.failures = 2  # the claim, then the upload of the next sync
+    backend.failures = 1  # the next sync's first write (its claim) fails
 
     def edit():
         (source / "Train.py").write_text(HEADER + "print('v2')\n")
