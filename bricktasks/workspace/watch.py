@@ -64,7 +64,9 @@ from bricktasks.workspace.watch_changes import (
     Bookkeeping,
     admit,
     changed_paths,
+    lies_under,
     objects_to_check,
+    reselect_all,
     sync_line,
     to_reconsider,
 )
@@ -88,6 +90,7 @@ class FolderWatch:
     ) -> None:
         self.backend, self.source_dir, self.target = backend, source_dir, target
         self.prune, self.console, self.keeper_for, self.clock = prune, console, keeper_for, clock
+        self.selection: set[str] = set()  # git's selection as last read
         self.local: dict[str, SourceItem] = {}  # the working copy's files as last read and admitted
         self.refused: dict[str, str] = {}  # local files refused (a credential, a bad name): local -> workspace path
         self.exists = True
@@ -109,7 +112,7 @@ class FolderWatch:
         from what the manifest records (edited while the first sync ran): the first sync's paths."""
         self._survey()
         selected = self._selected()
-        fresh = [item for item in (self._read(rel) for rel in selected) if item is not None]
+        fresh = [item for item in (self._read(rel) for rel in sorted(selected)) if item is not None]
         self._take(set(selected), fresh, admit([], fresh, label=self.source_dir.name))
         self.reported_extra = set(self._plan().extra)
         return {rel for rel, item in self.local.items() if self.entries.get(item.remote_rel, {}).get("sha256") != item.digest}
@@ -126,8 +129,15 @@ class FolderWatch:
             self.entries, self.nonce = dict(destination.manifest), destination.manifest_nonce
         self.stale = False
 
-    def _selected(self) -> list[str]:
-        return select_files(self.source_dir, keep=lambda rel: is_sent(rel) and rel not in HELPER_FILES)
+    def _selected(self, changed: set[str] | None = None) -> set[str]:
+        """git's selection (helpers left out): of the whole folder, or updated for the paths changed."""
+        keep: Callable[[str], bool] = lambda rel: is_sent(rel) and rel not in HELPER_FILES  # noqa: E731
+        if changed is None or self.stale or reselect_all(changed):
+            self.selection = set(select_files(self.source_dir, keep=keep))
+        else:
+            self.selection = {rel for rel in self.selection if not lies_under(rel, changed)} | set(
+                select_files(self.source_dir, keep=keep, only=changed))
+        return self.selection
 
     def _read(self, rel: str) -> SourceItem | None:
         try:
@@ -164,14 +174,14 @@ class FolderWatch:
     def sync(self, changed: set[str]) -> None:
         """Send what the burst that touched `changed` (relative paths) changed; one line if it wrote."""
         started = self.clock()
+        selected = self._selected(changed)
         if self.stale:
             self._survey()
-        selected = self._selected()
         again = to_reconsider(changed, {*self.local, *self.refused}, selected)
-        fresh = [item for item in (self._read(rel) for rel in sorted(again & set(selected))) if item is not None]
+        fresh = [item for item in (self._read(rel) for rel in sorted(again & selected)) if item is not None]
         base = [item for rel, item in self.local.items() if rel not in again]
         names = {item.remote_rel: item.local_rel for item in self.local.values()}
-        self._take(again, fresh, admit(base, fresh, label=self.source_dir.name))
+        self._take(again, fresh, admit(base, fresh, label=self.source_dir.name, admitted_before=names_of(self.local)))
         names.update({item.remote_rel: item.local_rel for item in self.local.values()})
         likely = any(self.entries.get(item.remote_rel, {}).get("sha256") != item.digest for item in fresh) or (
             self.prune and any(rel not in self.local for rel in again))
@@ -218,6 +228,7 @@ class FolderWatch:
             found = dict(zip(sorted(paths), pool.map(status, sorted(paths)), strict=True))
             if taking is not None:
                 self.claim = taking.result()
+                self.bookkeeping.wrote(self.clock())  # dropped after a quiet second even if nothing follows
         for rel, info in found.items():
             if info is None:
                 self._forget(rel)
@@ -295,6 +306,11 @@ class FolderWatch:
         self.claim = None
         self.unrecorded.clear()
         self.bookkeeping.done()
+
+
+def names_of(local: dict[str, SourceItem]) -> dict[str, str]:
+    """local path -> workspace path of each admitted file."""
+    return {rel: item.remote_rel for rel, item in local.items()}
 
 
 # -- the loop -----------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ clocks, no I/O (bricktasks.workspace.watch does the requests).
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from bricktasks.backends.base import NOTEBOOK_EXTENSIONS
@@ -31,7 +31,8 @@ from bricktasks.source.secrets_scan import HINT, scan_bytes
 from bricktasks.workspace.sync import check_uploadable
 
 __all__ = [
-    "QUIET_MS", "BURST_MS", "EVERYTHING", "changed_paths", "to_reconsider", "admit", "objects_to_check", "sync_line",
+    "QUIET_MS", "BURST_MS", "EVERYTHING", "GITIGNORE", "changed_paths", "lies_under", "to_reconsider", "admit", "objects_to_check",
+    "sync_line", "reselect_all",
     "Bookkeeping", "Backoff",
 ]
 
@@ -61,13 +62,19 @@ def changed_paths(events: Iterable[tuple[object, str]], root: str) -> set[str]:
     return found
 
 
-def _under(rel: str, changed: set[str]) -> bool:
-    """`rel` is a changed path or lies below one."""
+def lies_under(rel: str, changed: Collection[str]) -> bool:
+    """`rel` is one of the changed paths or lies below one."""
     while rel:
         if rel in changed:
             return True
         rel = posixpath.dirname(rel)
     return False
+
+
+def reselect_all(changed: Collection[str], *, most: int = 200) -> bool:
+    """Whether git's selection must be asked for the whole folder (the source folder itself or a
+    .gitignore changed, or more paths than one command line should carry), not for `changed` alone."""
+    return len(changed) > most or any(rel == EVERYTHING or posixpath.basename(rel) == GITIGNORE for rel in changed)
 
 
 def to_reconsider(changed: set[str], before: Collection[str], selected: Collection[str]) -> set[str]:
@@ -78,15 +85,20 @@ def to_reconsider(changed: set[str], before: Collection[str], selected: Collecti
     found = before_set ^ selected_set
     if EVERYTHING in changed:
         return found | before_set | selected_set
-    return found | {rel for rel in before_set | selected_set if _under(rel, changed)}
+    return found | {rel for rel in before_set | selected_set if lies_under(rel, changed)}
 
 
-def admit(base: list[SourceItem], fresh: list[SourceItem], *, label: str) -> tuple[list[SourceItem], list[str]]:
+def admit(
+    base: list[SourceItem], fresh: list[SourceItem], *, label: str, admitted_before: Mapping[str, str] | None = None,
+) -> tuple[list[SourceItem], list[str]]:
     """(the items of `fresh` the workspace may get next to `base`, one line per item refused).
 
     Refused: a file that fails the credential scan (it is never uploaded), and one whose name, size
     or path the workspace cannot hold (check_uploadable). `base` (the files not read again) passed
-    these checks before. `label` names the source folder in the lines."""
+    these checks before, with `admitted_before` (local -> workspace path): when every fresh item is
+    one of those under the same workspace path, no new collision is possible and only the fresh
+    items are checked (an edit of one file in 5,000 does not check 5,000). `label` names the
+    source folder in the lines."""
     clean, refused = [], []
     for item in fresh:
         hit = scan_bytes(item.content, f"{label}/{item.local_rel}")
@@ -94,8 +106,9 @@ def admit(base: list[SourceItem], fresh: list[SourceItem], *, label: str) -> tup
             refused.append(f"not uploaded {printable(hit.where)}: line {hit.line} looks like a {hit.kind}; {HINT}")
         else:
             clean.append(item)
+    same_paths = admitted_before is not None and all(admitted_before.get(item.local_rel) == item.remote_rel for item in clean)
     try:
-        check_uploadable([*base, *clean], prefix=f"{label}/")
+        check_uploadable(clean if same_paths else [*base, *clean], prefix=f"{label}/")
         return clean, refused
     except UserInputError:
         pass  # find which of them: one at a time (only on this rare path: each check reads every item)

@@ -76,6 +76,7 @@ def test_watch_over_the_emulator_syncs_each_change_keeps_edits_refuses_a_credent
 
     (source / "PrepareData.py").write_text((source / "PrepareData.py").read_text() + "\nprint('edit 1')\n")
     wait_for_workspace(workspace, "PrepareData", "edit 1")
+    watch.out.wait_for("synced 1", timeout=DEADLINE_S)  # its line comes after the get-status that follows the upload
     first_sync = emulator.requests()[started:]
 
     (source / "Helpers.py").write_text(HEADER + "print('a new notebook')\n")
