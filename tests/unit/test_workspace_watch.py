@@ -14,7 +14,7 @@ import pytest
 from bricktasks.backends.local import LocalBackend
 from bricktasks.console.console import Console
 from bricktasks.errors import NotFound, TransientError
-from bricktasks.source.items import collect_source, source_item
+from bricktasks.source.items import collect_source, is_sent, source_item
 from bricktasks.workspace.overwritten import KEEP_FOLDER, Keeper
 from bricktasks.workspace.sync import CLAIM_PREFIX, MANIFEST_NAME, apply_sync, plan_sync, read_manifest
 from bricktasks.workspace.watch import watch_folder
@@ -294,3 +294,42 @@ def test_nothing_changed_prints_nothing_and_writes_nothing(folder):
     assert read_manifest(backend, TARGET) == before
     with pytest.raises(NotFound):
         backend.get_status(f"{TARGET}/__pycache__")
+
+
+def test_the_selection_for_some_paths_is_the_whole_selection_restricted_to_them(tmp_path):
+    import subprocess
+
+    from bricktasks.source.files import select_files
+
+    source = tmp_path / "src"
+    (source / "a*b").mkdir(parents=True)
+    (source / "a*b" / "x.py").write_text("x")
+    (source / "ab").mkdir()
+    (source / "ab" / "y.py").write_text("y")  # `a*b` as a pattern would match it
+    (source / "build.log").write_text("log")
+    (source / ".gitignore").write_text("*.log\n")
+    (source / "kept.py").write_text("k")
+    for tree in ("walk", "git"):
+        if tree == "git":
+            subprocess.run(["git", "init", "-q"], cwd=source, check=True)
+        assert select_files(source, keep=is_sent) == ["a*b/x.py", "ab/y.py", "kept.py"], tree
+        assert select_files(source, keep=is_sent, only=["a*b", "build.log", "gone.py"]) == ["a*b/x.py"], tree
+        assert select_files(source, keep=is_sent, only=[]) == [], tree
+
+
+def test_a_folder_renamed_in_a_git_work_tree_moves_in_the_workspace(folder):
+    import subprocess
+
+    _, source, backend = folder
+    subprocess.run(["git", "init", "-q"], cwd=source, check=True)
+
+    def rename():
+        (source / "conf").rename(source / "settings")
+        return [Path("conf"), Path("settings")]
+
+    code, out, _ = run_watch(backend, source, [rename], prune=True)
+    assert code == 0
+    held = workspace_files(backend)
+    assert "settings/dev_config" in held and not [name for name in held if name.startswith("conf")]
+    assert "uploaded settings/dev_config.py; deleted conf" in out
+    assert nothing_to_send(backend, source)
