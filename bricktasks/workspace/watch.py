@@ -1,6 +1,6 @@
 """`invoke checkout BRANCH --watch`: after the first sync (the checkout), keep the branch folder in
-step with the working copy, one sync per burst of file-system events (watchfiles; polling where the
-system gives no events, or with WATCHFILES_FORCE_POLLING=1).
+step with the working copy, one sync per burst of file-system events (watchfiles; our poller,
+watch_poll, where the system gives no events, on WSL, or with WATCHFILES_FORCE_POLLING=1).
 
 What a sync sends follows checkout's rules exactly: git's selection (.gitignore, hidden files and
 caches left out, symbolic links refused), the same credential scan (a file that fails it is not
@@ -25,9 +25,11 @@ did); either way after the sync in flight has finished and the manifest is writt
 """
 from __future__ import annotations
 
+import os
+import platform
 import threading
 import time
-from collections.abc import Callable, Generator, Set
+from collections.abc import Callable, Generator, Mapping, Set
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -70,12 +72,12 @@ from bricktasks.workspace.watch_changes import (
     sync_line,
     to_reconsider,
 )
+from bricktasks.workspace.watch_poll import POLL_MS, poll_bursts
 
-__all__ = ["FolderWatch", "watch_folder", "TICK_MS", "POLL_MS"]
+__all__ = ["FolderWatch", "watch_folder", "polling_asked", "TICK_MS"]
 
 Bursts = Generator[Set[tuple[object, str]], None, None]  # watchfiles' (kind, absolute path) events, burst by burst
 TICK_MS = 200  # with no event, the loop wakes this often (the manifest's quiet second, a retry's time)
-POLL_MS = 250  # where polling replaces events: how often the folder is walked
 HELPER_FILES = frozenset({SET_ENVIRONMENT_FILE, INSTALL_LIBRARIES_FILE})
 CHECK_ROUNDS = 3  # plans redone after asking get-status of what the previous plan would write unseen
 
@@ -183,8 +185,9 @@ class FolderWatch:
         names = {item.remote_rel: item.local_rel for item in self.local.values()}
         self._take(again, fresh, admit(base, fresh, label=self.source_dir.name, admitted_before=names_of(self.local)))
         names.update({item.remote_rel: item.local_rel for item in self.local.values()})
-        likely = any(self.entries.get(item.remote_rel, {}).get("sha256") != item.digest for item in fresh) or (
-            self.prune and any(rel not in self.local for rel in again))
+        admitted = [self.local[rel] for rel in again if rel in self.local]
+        likely = any(self.entries.get(item.remote_rel, {}).get("sha256") != item.digest for item in admitted) or (
+            self.prune and any(rel not in self.local and rel not in self.refused for rel in again))
         plan = self._checked_plan(objects_to_check(again) - self.held, claim=likely)
         if plan.uploads or plan.replaced or plan.folders or (self.prune and plan.extra) or not plan.target_exists:
             self._write(plan, names, started)
@@ -315,26 +318,35 @@ def names_of(local: dict[str, SourceItem]) -> dict[str, str]:
 
 # -- the loop -----------------------------------------------------------------------------------------
 
+def polling_asked(environ: Mapping[str, str]) -> bool:
+    """watchfiles' documented rule for polling instead of events: WATCHFILES_FORCE_POLLING set (and
+    not false/disable/disabled), or a WSL kernel (its Windows drives send no inotify events)."""
+    value = environ.get("WATCHFILES_FORCE_POLLING", "")
+    if value:
+        return value.lower() not in {"false", "disable", "disabled"}
+    return "microsoft-standard" in platform.uname().release.lower() and platform.system() == "Linux"
+
+
 def _bursts(source_dir: Path, console: Console) -> Bursts:
-    """watchfiles' bursts of events below `source_dir` (an empty one every TICK_MS without events),
-    from file-system events where the system gives them, else by polling (said in one line)."""
+    """Bursts of events below `source_dir` (an empty one every TICK_MS without any): file-system
+    events through watchfiles where the system gives them, else our poller (watch_poll), said in one line."""
+    if polling_asked(os.environ):
+        console.info(f"polling {source_dir.name}/ every {POLL_MS} ms for changes (WATCHFILES_FORCE_POLLING, or WSL)")
+        yield from poll_bursts(source_dir)
+        return
     import watchfiles  # imported here: only a watching checkout pays for it
 
-    def events(force_polling: bool | None) -> Bursts:
-        # watch_filter None: every event counts (changed_paths decides); force_polling None: watchfiles
-        # reads WATCHFILES_FORCE_POLLING (and polls on WSL's Windows drives)
-        return watchfiles.watch(source_dir, watch_filter=None, debounce=BURST_MS, step=QUIET_MS, rust_timeout=TICK_MS,
-                                yield_on_timeout=True, force_polling=force_polling, poll_delay_ms=POLL_MS)
-
-    bursts = events(None)
+    # watch_filter None: every event counts (changed_paths decides what matters)
+    bursts = watchfiles.watch(source_dir, watch_filter=None, debounce=BURST_MS, step=QUIET_MS, rust_timeout=TICK_MS,
+                              yield_on_timeout=True, force_polling=False)
     try:
         first = next(bursts)
     except FileNotFoundError:
         raise
     except (OSError, RuntimeError) as exc:  # the system's watch limit reached, no inotify in a container...
         console.warn(f"no file-system events here ({exc}): polling {source_dir.name}/ every {POLL_MS} ms instead")
-        bursts = events(True)
-        first = next(bursts)
+        yield from poll_bursts(source_dir)
+        return
     try:
         yield first
         yield from bursts

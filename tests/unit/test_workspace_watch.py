@@ -333,3 +333,28 @@ def test_a_folder_renamed_in_a_git_work_tree_moves_in_the_workspace(folder):
     assert "settings/dev_config" in held and not [name for name in held if name.startswith("conf")]
     assert "uploaded settings/dev_config.py; deleted conf" in out
     assert nothing_to_send(backend, source)
+
+
+def test_the_poller_sees_every_rewrite_addition_and_deletion_and_enters_no_cache(tmp_path):
+    from bricktasks.workspace.watch_poll import differences, snapshot
+
+    (tmp_path / "a.py").write_text("1")
+    (tmp_path / "__pycache__").mkdir()
+    (tmp_path / "__pycache__" / "a.pyc").write_bytes(b"0")
+    before = snapshot(tmp_path)
+    assert str(tmp_path / "__pycache__" / "a.pyc") not in before
+    for number in range(2, 5):  # rewritten in place with the same size, each after a clock tick of the file system
+        time.sleep(0.02)
+        (tmp_path / "a.py").write_text(str(number))
+        after = snapshot(tmp_path)
+        assert differences(before, after) == {("modified", str(tmp_path / "a.py"))}
+        before = after
+    (tmp_path / "a.py").rename(tmp_path / "b.py")
+    assert differences(before, snapshot(tmp_path)) == {("deleted", str(tmp_path / "a.py")), ("added", str(tmp_path / "b.py"))}
+
+
+def test_polling_follows_watchfiles_documented_switch():
+    from bricktasks.workspace.watch import polling_asked
+
+    assert polling_asked({"WATCHFILES_FORCE_POLLING": "1"})
+    assert not polling_asked({"WATCHFILES_FORCE_POLLING": "false"}) and not polling_asked({"WATCHFILES_FORCE_POLLING": "disable"})
