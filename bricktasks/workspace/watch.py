@@ -210,11 +210,11 @@ class FolderWatch:
             deleted = [*plan.replaced, *(plan.extra if self.prune else [])]
             folders = {rel for rel in deleted if rel in self.objects and self.objects[rel].object_type is ObjectType.DIRECTORY}
             for folder in sorted(folders - listed):
-                self._survey_folder(folder)
+                self._survey_folder(folder)  # what lies below it now, UI-made objects too: kept before the delete
             paths = {item.remote_rel for item in plan.uploads} | set(deleted)
             if paths <= checked and folders <= listed:
                 return plan
-            listed |= folders
+            listed |= folders  # plan again: the listing may show edits below them
         return plan
 
     def _check(self, paths: set[str], *, claim: bool) -> None:

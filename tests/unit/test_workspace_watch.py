@@ -358,3 +358,22 @@ def test_polling_follows_watchfiles_documented_switch():
 
     assert polling_asked({"WATCHFILES_FORCE_POLLING": "1"})
     assert not polling_asked({"WATCHFILES_FORCE_POLLING": "false"}) and not polling_asked({"WATCHFILES_FORCE_POLLING": "disable"})
+
+
+def test_a_folder_pruned_under_watch_keeps_what_was_made_in_it_in_the_workspace_first(folder):
+    import shutil
+
+    project, source, backend = folder
+
+    def delete_the_folder():  # after the watch read the folder: only the listing before the delete shows the note
+        backend.import_object(f"{TARGET}/conf/ui_note.py", (HEADER + "print('made in the UI')\n").encode(), format="AUTO")
+        shutil.rmtree(source / "conf")
+        return [Path("conf")]
+
+    code, out, err = run_watch(backend, source, [delete_the_folder], prune=True,
+                               keeper_for=lambda: Keeper(project, "BI-1", now=1_700_000_000.0))
+    assert code == 0
+    assert not [name for name in workspace_files(backend) if name.startswith("conf")]
+    kept = project / KEEP_FOLDER / "BI-1" / "20231114T221320Z" / "conf" / "ui_note.py"
+    assert kept.read_text() == HEADER + "print('made in the UI')\n"
+    assert "deleted /Projects/forecasting/BI-1/conf/ui_note, edited in the workspace since the last sync" in err
