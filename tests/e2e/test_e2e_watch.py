@@ -4,8 +4,9 @@ Over the emulator (the real SDK over HTTP, file-system events): an edit, a new n
 and a deletion (--prune) reach the workspace; a file holding a credential is not uploaded and the
 watch goes on; an edit made in the workspace (through the SDK) is kept before the watch writes over
 it; no sync lists a folder again (the emulator's request log); SIGINT ends it with exit 0, the
-manifest written, so a later `invoke checkout BI-1` sends nothing. On the local backend, with
-polling forced (WATCHFILES_FORCE_POLLING): an edit arrives, SIGTERM ends it with 143 and one line.
+manifest written, so a later `invoke checkout BI-1` sends nothing; SIGINT while an upload is in
+flight lets it finish and records it. On the local backend, with polling forced
+(WATCHFILES_FORCE_POLLING): an edit arrives, SIGTERM ends it with 143 and one line.
 """
 from __future__ import annotations
 
@@ -134,6 +135,23 @@ def test_watch_over_the_emulator_syncs_each_change_keeps_edits_refuses_a_credent
     again = project.invoke("checkout", "BI-1", env=env)
     assert again.returncode == 0 and "uploaded 0," in again.stdout, again.stdout + again.stderr
     assert [request for request in emulator.requests()[before:] if is_write(request)] == []
+
+
+def test_sigint_while_an_upload_is_in_flight_finishes_it_and_writes_the_manifest(project, tmp_path):
+    with EmulatorProcess(tmp_path / "slow", token=SENTINEL_TOKEN, latency_ms=150) as slow:
+        env = client_environment(slow.url, SENTINEL_TOKEN)
+        watch = Watch(project, env=env)
+        started = len(slow.requests())
+        (project.source / "PrepareData.py").write_text((project.source / "PrepareData.py").read_text() + "\nprint('in flight')\n")
+        # the get-status of what it may overwrite are answered: the upload is on its way (150 ms)
+        wait_until(lambda: len([r for r in slow.requests()[started:] if r["path"].endswith("/get-status")]) >= 2,
+                   timeout=DEADLINE_S, interval=0.01)
+        assert watch.stop(signal.SIGINT) == 0, watch.err.text()
+        assert holding(LocalBackend(slow.root), "PrepareData", "in flight")
+        assert "synced 1" in watch.out.text() and "stopped watching forecasting/ after 1 syncs" in watch.out.text()
+        # the manifest records the upload: had the watch stopped mid-sync, this checkout would send it again
+        again = project.invoke("checkout", "BI-1", env=env)
+        assert again.returncode == 0 and "uploaded 0," in again.stdout, again.stdout + again.stderr
 
 
 def test_watch_on_the_local_backend_by_polling_ends_with_143_on_sigterm(project):
