@@ -183,7 +183,7 @@ class FolderWatch:
         fresh = [item for item in (self._read(rel) for rel in sorted(again & selected)) if item is not None]
         base = [item for rel, item in self.local.items() if rel not in again]
         names = {item.remote_rel: item.local_rel for item in self.local.values()}
-        self._take(again, fresh, admit(base, fresh, label=self.source_dir.name, admitted_before=names_of(self.local)))
+        self._take(again, fresh, admit(base, fresh, label=self.source_dir.name, admitted_before=_names_of(self.local)))
         names.update({item.remote_rel: item.local_rel for item in self.local.values()})
         admitted = [self.local[rel] for rel in again if rel in self.local]
         likely = any(self.entries.get(item.remote_rel, {}).get("sha256") != item.digest for item in admitted) or (
@@ -311,7 +311,7 @@ class FolderWatch:
         self.bookkeeping.done()
 
 
-def names_of(local: dict[str, SourceItem]) -> dict[str, str]:
+def _names_of(local: dict[str, SourceItem]) -> dict[str, str]:
     """local path -> workspace path of each admitted file."""
     return {rel: item.remote_rel for rel, item in local.items()}
 
@@ -394,16 +394,24 @@ def watch_folder(
                     folder.stale = True
                     delay = backoff.failed(now)
                     console.warn(f"sync failed: {exc.one_line()}; trying again in {delay:g} s (watching goes on)")
-            if folder.bookkeeping.due(folder.clock()):
-                with deferred():
-                    folder.flush()
+            now = folder.clock()
+            if folder.bookkeeping.due(now) and backoff.due(now):
+                try:
+                    with deferred():
+                        folder.flush()
+                except BackendError as exc:  # tried again later; the claim stays meanwhile
+                    console.warn(f"the manifest was not written: {exc.one_line()}; trying again in {backoff.failed(now):g} s")
     except (KeyboardInterrupt, Interrupted):
         pass  # watchfiles turns the signal it sees into KeyboardInterrupt; received() says which
     finally:
         events.close()
     signal = received()
-    with deferred(reraise=False):
-        folder.flush()
+    try:
+        with deferred(reraise=False):
+            folder.flush()
+    except BackendError as exc:
+        raise BackendError(f"stopped watching {source_dir.name}/ after {folder.syncs} syncs, but the manifest was not written: "
+                           f"{exc.one_line()}", "the next checkout sends this watch's uploads again") from exc
     if signal is not None and signal.exit_code != 130:
         signal.detail = f"stopped watching {source_dir.name}/ after {folder.syncs} syncs; the manifest is written"
         raise signal

@@ -377,3 +377,38 @@ def test_a_folder_pruned_under_watch_keeps_what_was_made_in_it_in_the_workspace_
     kept = project / KEEP_FOLDER / "BI-1" / "20231114T221320Z" / "conf" / "ui_note.py"
     assert kept.read_text() == HEADER + "print('made in the UI')\n"
     assert "deleted /Projects/forecasting/BI-1/conf/ui_note, edited in the workspace since the last sync" in err
+
+
+class FlakyManifest(LocalBackend):
+    """A local backend whose next manifest writes fail as an unreachable workspace does."""
+
+    failures = 0
+
+    def import_object(self, path: str, content: bytes, **options) -> None:
+        if path.endswith(MANIFEST_NAME) and self.failures > 0:
+            self.failures -= 1
+            raise TransientError("the workspace did not answer (503)")
+        super().import_object(path, content, **options)
+
+
+def test_a_manifest_write_that_fails_after_a_quiet_second_is_tried_again_and_the_watch_goes_on(tmp_path):
+    source = tmp_path / "project" / "src"
+    source.mkdir(parents=True)
+    (source / "Train.py").write_text(HEADER + "print('v1')\n")
+    backend = FlakyManifest(tmp_path / "workspace")
+    apply_sync(backend, plan_sync(backend, collect_source(source), TARGET))
+    backend.failures = 1
+
+    def edit():
+        (source / "Train.py").write_text(HEADER + "print('v2')\n")
+        return [Path("Train.py")]
+
+    def quiet():
+        time.sleep(1.1)
+        return []
+
+    code, _, err = run_watch(backend, source, [edit, quiet, quiet], prune=False)
+    assert code == 0, err
+    assert "the manifest was not written: the workspace did not answer (503); trying again in 1 s" in err
+    assert nothing_to_send(backend, source)
+    assert not [info for info in backend.list(TARGET) if CLAIM_PREFIX in info.path]
