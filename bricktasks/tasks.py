@@ -41,7 +41,6 @@ from bricktasks.workspace.overwritten import Keeper
 from bricktasks.workspace.pull import apply_pull, describe_pull, plan_pull
 from bricktasks.workspace.status import LEGEND, compared_folder, folder_status, format_status, status_record
 from bricktasks.workspace.sync import survey
-from bricktasks.workspace.watch import watch_folder
 
 __all__ = ["namespace"]
 
@@ -177,6 +176,8 @@ def checkout_branch(c, out, branch, env=None, prune=False, dry_run=False, force=
         unchanged=len(result.unchanged), pruned=len(result.pruned), not_in_working_copy=len(result.extra),
     )
     if watch:
+        from bricktasks.workspace.watch import watch_folder  # here: the other tasks' start-up does not pay for it
+
         return watch_folder(backend, project.source_dir, result.target, prune=prune, console=console, keeper_for=keeper_for)
 
 
