@@ -12,7 +12,7 @@ from pathlib import Path
 from bricktasks.backends.base import NOTEBOOK_EXTENSIONS, ObjectType, notebook_language
 from bricktasks.source.files import read_file, select_files
 
-__all__ = ["SourceItem", "collect_source", "is_hidden", "is_sent"]
+__all__ = ["SourceItem", "collect_source", "is_hidden", "is_sent", "source_item"]
 
 SKIPPED_DIRS = {"__pycache__", "node_modules"}
 
@@ -59,14 +59,15 @@ def collect_source(source_dir: Path, *, replace: dict[str, bytes] | None = None,
         if rel in exclude:
             continue
         content = replace[rel] if rel in replace else read_file(source_dir, rel)
-        items.append(_item(rel, content))
+        items.append(source_item(rel, content))
     for rel, content in replace.items():
         if not any(item.local_rel == rel for item in items):
-            items.append(_item(rel, content))
+            items.append(source_item(rel, content))
     return sorted(items, key=lambda item: item.local_rel)
 
 
-def _item(rel: str, content: bytes) -> SourceItem:
+def source_item(rel: str, content: bytes) -> SourceItem:
+    """The workspace object the local file `rel` holding `content` becomes (a notebook by its header)."""
     language = notebook_language(posixpath.basename(rel), content[:64])
     if language:
         return SourceItem(rel, rel[: -len(NOTEBOOK_EXTENSIONS[language])], ObjectType.NOTEBOOK, content)
