@@ -23,7 +23,7 @@ import traceback
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from bricktasks.emulator import dbfs_api, files_api, jobs_api, jobs_saved_api, scim_api, workspace_api
@@ -42,8 +42,10 @@ from bricktasks.emulator.protocol import (
 from bricktasks.emulator.requestlog import RequestLog
 from bricktasks.emulator.routing import QUIRKS, EmulatorState, Route
 from bricktasks.emulator.schedules import ScheduleFirer
-from bricktasks.emulator.tls import TlsFiles, make_tls_files
 from bricktasks.errors import BricktasksError
+
+if TYPE_CHECKING:
+    from bricktasks.emulator.tls import TlsFiles
 
 __all__ = ["EmulatorOptions", "EmulatorServer", "EmulatorHandle", "start_emulator", "ROUTES"]
 
@@ -110,7 +112,7 @@ class EmulatorServer(ThreadingHTTPServer):
         self.faults = FaultInjector(options.fault_rate, options.seed, options.fault_kinds) if options.fault_rate > 0 else None
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
-        self.tls: TlsFiles | None = make_tls_files(self.state.backend.root, options.host) if options.tls else None
+        self.tls: TlsFiles | None = _tls_files(self.state.backend.root, options.host) if options.tls else None
         self._tls_context = self.tls.server_context() if self.tls else None
         super().__init__((options.host, options.port), EmulatorHandler)
         self.schedules = ScheduleFirer(self.state.backend).start() if options.run_schedules else None
@@ -328,6 +330,15 @@ class EmulatorHandler(BaseHTTPRequestHandler):
                     return
                 self.wfile.write(data)
                 remaining -= len(data)
+
+
+def _tls_files(root: Path, host: str) -> TlsFiles:
+    """The certificates of --tls; imported here so plain http needs no `cryptography`."""
+    try:
+        from bricktasks.emulator.tls import make_tls_files
+    except ImportError:
+        raise ValueError("--tls needs the cryptography package: pip install cryptography") from None
+    return make_tls_files(root, host)
 
 
 def _malformed(raw_target: str, query: dict[str, str]) -> ApiError | None:
