@@ -114,7 +114,12 @@ class EmulatorServer(ThreadingHTTPServer):
         self._connections_lock = threading.Lock()
         self.tls: TlsFiles | None = _tls_files(self.state.backend.root, options.host) if options.tls else None
         self._tls_context = self.tls.server_context() if self.tls else None
-        super().__init__((options.host, options.port), EmulatorHandler)
+        try:
+            super().__init__((options.host, options.port), EmulatorHandler)
+        except OSError:  # the port is taken: no keys left behind
+            if self.tls is not None:
+                self.tls.remove()
+            raise
         self.schedules = ScheduleFirer(self.state.backend).start() if options.run_schedules else None
 
     @property
