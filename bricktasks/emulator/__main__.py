@@ -1,7 +1,7 @@
 """`python -m bricktasks.emulator --root DIR --port N`: serve a local root as the Databricks REST API.
 
-Prints exactly one line, `bricktasks emulator listening on http://HOST:PORT`, once it accepts
-connections, and exits 0 on SIGINT or SIGTERM.
+Prints one line, `bricktasks emulator listening on http://HOST:PORT`, once it accepts
+connections (with `--tls` a second one, below), and exits 0 on SIGINT or SIGTERM.
 
 It needs a token (`$BRICKTASKS_EMULATOR_TOKEN`, or `--token`) and answers 401 without it; it
 refuses to start with neither (exit 2, one line), so an emulator is never open by accident:
@@ -16,6 +16,11 @@ cluster's start-up does (serverless tasks and existing clusters start at once).
 `--run-schedules` fires saved jobs' UNPAUSED quartz schedules at their times (in the schedule's
 timezone) as run-now with trigger PERIODIC; PAUSED schedules never fire; max_concurrent_runs applies.
 Expressions using L, W or # are not fired (logged once on stderr).
+
+`--user NAME@EXAMPLE.COM` is the token's user (default emulator@example.com): SCIM Me answers it and
+a fresh root holds /Users/<user>, /Shared, /Repos and, on DBFS, /tmp and /FileStore. `--tls` serves
+https with a certificate made at start and prints a second line, `bricktasks emulator CA
+certificate: PATH`: point clients at it with REQUESTS_CA_BUNDLE=PATH.
 """
 from __future__ import annotations
 
@@ -28,6 +33,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bricktasks.emulator.faults import DEFAULT_FAULT_KINDS, parse_fault_kinds
+from bricktasks.emulator.identity import DEFAULT_USER, user_name_problem
 from bricktasks.emulator.routing import QUIRKS
 from bricktasks.emulator.server import EmulatorHandle, EmulatorOptions, EmulatorServer
 
@@ -71,7 +77,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="fire saved jobs' UNPAUSED quartz schedules at their times, in their timezone, as PERIODIC runs "
              "(PAUSED never fires; L, W, # are not emulated)",
     )
+    parser.add_argument(
+        "--user", default=DEFAULT_USER, metavar="NAME@EXAMPLE.COM",
+        help=f"the token's user, answered by SCIM Me, with a home folder /Users/<user> (default {DEFAULT_USER})",
+    )
+    parser.add_argument(
+        "--tls", action="store_true",
+        help="serve https with a certificate made at start; prints the CA file for REQUESTS_CA_BUNDLE",
+    )
     args = parser.parse_args(argv)
+    problem = user_name_problem(args.user)
+    if problem:
+        parser.error(problem)
     if args.cluster_start_s < 0:
         parser.error("--cluster-start-s is a number of seconds, 0 or more")
     try:
@@ -109,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         host=args.host, port=args.port, token=token, no_auth=args.no_auth, latency_ms=args.latency_ms,
         rate_limit=args.rate_limit, fault_rate=args.fault_rate, seed=args.seed, fault_kinds=args.fault_kinds,
         request_log=args.request_log, quirks=tuple(args.quirk), serverless=not args.no_serverless,
-        cluster_start_s=args.cluster_start_s, run_schedules=args.run_schedules,
+        cluster_start_s=args.cluster_start_s, run_schedules=args.run_schedules, user=args.user, tls=args.tls,
     )
     args.root.mkdir(parents=True, exist_ok=True)
     stop = threading.Event()
@@ -124,6 +141,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     handle = EmulatorHandle(server)
     print(f"bricktasks emulator listening on {handle.url}", flush=True)
+    if server.tls is not None:
+        print(f"bricktasks emulator CA certificate: {server.tls.ca_file}", flush=True)
     try:
         while not stop.wait(0.5):
             pass

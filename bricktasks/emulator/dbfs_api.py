@@ -1,6 +1,7 @@
 """DBFS API 2.0 over the local backend: put, create/add-block/close, read, get-status, list, delete, mkdirs, move.
 
-Paths arrive as `dbfs:/x` or `/x` and are answered as `/x`. Streamed uploads write their
+Paths arrive as `dbfs:/x` or `/x` and are answered as `/x`. delete of a missing path succeeds, as
+on Databricks. Streamed uploads write their
 blocks to a spool file and publish it under the final name on close (the backend renames a
 finished temporary file into place), so nobody ever sees half a file.
 """
@@ -175,7 +176,10 @@ def delete(request: Request, state: EmulatorState, match) -> Response:
     body = request.json()
     path = dbfs_path(body.get("path"))
     request.target = path
-    state.backend.delete_file(path, recursive=truthy(body.get("recursive")))
+    try:
+        state.backend.delete_file(path, recursive=truthy(body.get("recursive")))
+    except NotFound:  # Databricks answers 200 for a path that is not there (reference 9)
+        pass
     return json_response({})
 
 

@@ -12,7 +12,7 @@ import os
 from typing import Any
 
 from bricktasks.backends.base import Run, RunOutput
-from bricktasks.emulator.jobs_render import run_json
+from bricktasks.emulator.jobs_render import run_json, task_run_json
 from bricktasks.emulator.jobs_submit import spec_from_body
 from bricktasks.emulator.protocol import ApiError, Request, Response, json_response, truthy
 from bricktasks.emulator.routing import EmulatorState, Route
@@ -75,7 +75,7 @@ def get_output(request: Request, state: EmulatorState, match) -> Response:
         task_run_id = stored.task_run_ids[0]  # Jobs 2.0 answered for a single-task run's only task
     output: RunOutput = state.backend.get_run_output(task_run_id)
     parent = state.backend.get_run(stored.parent_run_id if stored.parent_run_id is not None else run_id)
-    body: dict[str, Any] = {"metadata": run_json(request, state, parent)}
+    body: dict[str, Any] = {"metadata": task_run_json(request, state, parent, task_run_id)}
     if output.result is not None:
         result = output.result.encode()
         truncated = len(result) > OUTPUT_CAP or output.truncated

@@ -19,7 +19,7 @@ from bricktasks.emulator.protocol import Request
 from bricktasks.emulator.routing import EmulatorState
 from bricktasks.errors import NotFound
 
-__all__ = ["run_json", "state_json", "status_json", "TERMINATION"]
+__all__ = ["run_json", "task_run_json", "state_json", "status_json", "TERMINATION"]
 
 # result_state -> termination_details (code, type). Real (reference 1.6): FAILED, SUCCESS. The rest are
 # unconfirmed choices from the SDK's TerminationCodeCode docs: a user's cancel USER_CANCELED; a timeout
@@ -41,7 +41,6 @@ TERMINATION: dict[str, tuple[str, str]] = {
 # life_cycle_state -> status.state (RunLifecycleStateV2State)
 _STATUS_STATE = {"QUEUED": "QUEUED", "PENDING": "PENDING", "RUNNING": "RUNNING", "TERMINATING": "TERMINATING",
                  "BLOCKED": "BLOCKED", "WAITING_FOR_RETRY": "WAITING"}
-CREATOR = "emulator@localhost"
 
 
 def state_json(life_cycle_state: str, result_state: str | None, message: str) -> dict[str, Any]:
@@ -188,7 +187,7 @@ def run_json(request: Request, state: EmulatorState, run: Run, *, include_histor
         "trigger": "ONE_TIME",
         "format": "MULTI_TASK",
         "run_page_url": _page_url(request, run.run_id),
-        "creator_user_name": CREATOR,
+        "creator_user_name": state.identity.user_name,
         "attempt_number": 0,
         "state": state_json(run.life_cycle_state, run.result_state, run.state_message),
         "status": status_json(run.life_cycle_state, run.result_state, run.state_message),
@@ -224,4 +223,28 @@ def run_json(request: Request, state: EmulatorState, run: Run, *, include_histor
         body["repair_history"] = [
             _attempt_json(state, attempt, run, index == last) for index, attempt in enumerate(run.repair_history)
         ]
+    return body
+
+
+# what a task's RunTask entry says about that task alone, copied over the run's fields in task_run_json
+_TASK_OWN = ("run_id", "attempt_number", "state", "status", "run_page_url", "start_time", "end_time",
+             "setup_duration", "execution_duration", "cleanup_duration", "run_duration", "cluster_instance")
+
+
+def task_run_json(request: Request, state: EmulatorState, run: Run, task_run_id: int) -> dict[str, Any]:
+    """get-output's `metadata` for a task run (reference 1.7: the Run of the *task* run): the run's
+    fields with the task's own id, state, times and cluster, its `task_key`, `parent_run_id` and
+    `job_run_id` naming the run it belongs to, and `tasks` holding that task alone."""
+    body = run_json(request, state, run)
+    task = next((entry for entry in body.get("tasks", []) if entry["run_id"] == task_run_id), None)
+    if task is None:  # not one of the run's tasks (the caller looked it up as one): the run as it is
+        return body
+    body.update({key: task[key] for key in _TASK_OWN if key in task})
+    first = next(entry for entry in body["tasks"] if entry["task_key"] == task["task_key"])  # a retry's original
+    body.update(
+        number_in_job=task_run_id, original_attempt_run_id=first["run_id"], task_key=task["task_key"],
+        parent_run_id=run.run_id, job_run_id=run.run_id, tasks=[task],
+    )
+    if run.job_id is not None:
+        body["run_page_url"] = _page_url(request, task_run_id, run.job_id)
     return body

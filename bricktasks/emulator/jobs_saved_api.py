@@ -44,17 +44,19 @@ def _missing_job(job_id: int) -> ApiError:
     return _bad(f"Job {job_id} does not exist.")  # reference 1.9, the SDK's override's words
 
 
-def job_json(job: Job, *, expand_tasks: bool = True, full: bool = True) -> dict[str, Any]:
-    """A Job (jobs/get, `full`) or a BaseJob (jobs/list); never a next_page_token: arrays are not paged here."""
+def job_json(job: Job, *, expand_tasks: bool = True, full: bool = True, creator: str | None = None) -> dict[str, Any]:
+    """A Job (jobs/get, `full`) or a BaseJob (jobs/list); never a next_page_token: arrays are not paged here.
+    `creator`: the emulator's user, who made every job it serves (the local store names no one real)."""
+    creator = creator or job.creator_user_name
     settings = dict(job.settings)
     if not expand_tasks:
         settings.pop("tasks", None)
         settings.pop("job_clusters", None)
     body: dict[str, Any] = {
-        "job_id": job.job_id, "creator_user_name": job.creator_user_name, "created_time": job.created_time, "settings": settings,
+        "job_id": job.job_id, "creator_user_name": creator, "created_time": job.created_time, "settings": settings,
     }
     if full:
-        body["run_as_user_name"] = job.creator_user_name
+        body["run_as_user_name"] = creator
     elif expand_tasks:
         body["has_more"] = False
     return body
@@ -87,7 +89,7 @@ def get(request: Request, state: EmulatorState, match) -> Response:
         job = state.backend.get_job(job_id)
     except NotFound:
         raise _missing_job(job_id) from None
-    return json_response(job_json(job))
+    return json_response(job_json(job, creator=state.identity.user_name))
 
 
 def list_jobs(request: Request, state: EmulatorState, match) -> Response:
@@ -106,7 +108,7 @@ def list_jobs(request: Request, state: EmulatorState, match) -> Response:
     body: dict[str, Any] = {"has_more": offset + limit < len(jobs)}
     if page:
         expand = truthy(query.get("expand_tasks"))
-        body["jobs"] = [job_json(job, expand_tasks=expand, full=False) for job in page]
+        body["jobs"] = [job_json(job, expand_tasks=expand, full=False, creator=state.identity.user_name) for job in page]
     if body["has_more"]:
         body["next_page_token"] = str(offset + limit)
     if offset:

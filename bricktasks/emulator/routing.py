@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bricktasks.backends.local import LocalBackend
+from bricktasks.emulator.identity import DEFAULT_USER, Identity, ensure_default_folders
 from bricktasks.emulator.protocol import Request, Response
 
 __all__ = ["Route", "EmulatorState", "DbfsHandle", "Handler", "QUIRKS"]
@@ -63,9 +64,12 @@ class EmulatorState:
     HANDLE_IDLE_SECONDS = 600.0  # DBFS closes a handle idle for 10 minutes
 
     def __init__(
-        self, root: Path, quirks: tuple[str, ...] = (), *, serverless: bool = True, cluster_start_s: float = 0.0
+        self, root: Path, quirks: tuple[str, ...] = (), *, serverless: bool = True, cluster_start_s: float = 0.0,
+        user: str = DEFAULT_USER,
     ) -> None:
+        self.identity = Identity(user)  # the token's user (SCIM Me, run creator, /Users/<user>)
         self.backend = _local_backend(root, cluster_start_s)
+        ensure_default_folders(self.backend.paths, self.identity)
         self.quirks = frozenset(quirks)  # real-API misbehaviours to reproduce on request (see QUIRKS)
         # False: a workspace without serverless jobs (runs/submit refuses a task naming no cluster)
         self.serverless = serverless

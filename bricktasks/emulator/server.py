@@ -15,6 +15,7 @@ import errno
 import hmac
 import json
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -22,11 +23,12 @@ import traceback
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from bricktasks.emulator import dbfs_api, files_api, jobs_api, jobs_saved_api, workspace_api
+from bricktasks.emulator import dbfs_api, files_api, jobs_api, jobs_saved_api, scim_api, workspace_api
 from bricktasks.emulator.faults import DEFAULT_FAULT_KINDS, FaultInjector, TokenBucket
+from bricktasks.emulator.identity import DEFAULT_USER
 from bricktasks.emulator.protocol import (
     CHUNK,
     ApiError,
@@ -41,6 +43,9 @@ from bricktasks.emulator.requestlog import RequestLog
 from bricktasks.emulator.routing import QUIRKS, EmulatorState, Route
 from bricktasks.emulator.schedules import ScheduleFirer
 from bricktasks.errors import BricktasksError
+
+if TYPE_CHECKING:
+    from bricktasks.emulator.tls import TlsFiles
 
 __all__ = ["EmulatorOptions", "EmulatorServer", "EmulatorHandle", "start_emulator", "ROUTES"]
 
@@ -58,6 +63,7 @@ ROUTES: list[Route] = [
     *files_api.ROUTES,
     *jobs_api.ROUTES,
     *jobs_saved_api.ROUTES,
+    *scim_api.ROUTES,
 ]
 
 
@@ -79,6 +85,8 @@ class EmulatorOptions:
     serverless: bool = True  # False: a workspace without serverless jobs (--no-serverless)
     cluster_start_s: float = 0.0  # how long a task on a new cluster stays PENDING (--cluster-start-s)
     run_schedules: bool = False  # fire saved jobs' UNPAUSED schedules (--run-schedules, see schedules.py)
+    user: str = DEFAULT_USER  # the token's user: SCIM Me, /Users/<user> (--user, see identity.py)
+    tls: bool = False  # serve https with a certificate made at start (--tls, see tls.py)
 
 
 class EmulatorServer(ThreadingHTTPServer):
@@ -95,7 +103,8 @@ class EmulatorServer(ThreadingHTTPServer):
         if not options.token and not options.no_auth:
             raise ValueError("the emulator needs a token, or no_auth=True to accept unauthenticated requests on purpose")
         self.state = EmulatorState(
-            Path(root), tuple(options.quirks), serverless=options.serverless, cluster_start_s=options.cluster_start_s
+            Path(root), tuple(options.quirks), serverless=options.serverless, cluster_start_s=options.cluster_start_s,
+            user=options.user,
         )
         self.disk_paths = _disk_path_names([Path(root).absolute(), self.state.backend.paths.root])
         self.log = RequestLog(options.request_log)
@@ -103,7 +112,14 @@ class EmulatorServer(ThreadingHTTPServer):
         self.faults = FaultInjector(options.fault_rate, options.seed, options.fault_kinds) if options.fault_rate > 0 else None
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
-        super().__init__((options.host, options.port), EmulatorHandler)
+        self.tls: TlsFiles | None = _tls_files(self.state.backend.root, options.host) if options.tls else None
+        self._tls_context = self.tls.server_context() if self.tls else None
+        try:
+            super().__init__((options.host, options.port), EmulatorHandler)
+        except OSError:  # the port is taken: no keys left behind
+            if self.tls is not None:
+                self.tls.remove()
+            raise
         self.schedules = ScheduleFirer(self.state.backend).start() if options.run_schedules else None
 
     @property
@@ -111,7 +127,27 @@ class EmulatorServer(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         if isinstance(host, bytes):  # a TCP server's address is (str, int); the type allows a bytes host
             host = host.decode()
-        return f"http://{host}:{port}"
+        return f"{self.scheme}://{host}:{port}"
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls else "http"
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        """With --tls, the handshake happens here, in the connection's own thread (never in the accept
+        loop, where one slow client would hold up every other); a client that does not trust the CA
+        fails its handshake and gets nothing."""
+        if self._tls_context is None:
+            return super().finish_request(request, client_address)
+        request.settimeout(30)
+        try:
+            wrapped = self._tls_context.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError):
+            return None
+        try:
+            return super().finish_request(wrapped, client_address)
+        finally:
+            wrapped.close()
 
     def track(self, connection: socket.socket, open_: bool) -> None:
         with self._connections_lock:
@@ -184,7 +220,7 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             early, length = exc, 0
             self.close_connection = True
         body = BodyReader(self.rfile, self.headers, length)
-        base_url = f"http://{self.headers.get('Host') or server.url.split('//', 1)[1]}"
+        base_url = f"{server.scheme}://{self.headers.get('Host') or server.url.split('//', 1)[1]}"
         request = Request(self.command, split.path or "/", query, self.headers, body, base_url)
         route, match = server.route(self.command, request.path)
         entry: dict[str, Any] = {
@@ -301,6 +337,15 @@ class EmulatorHandler(BaseHTTPRequestHandler):
                 remaining -= len(data)
 
 
+def _tls_files(root: Path, host: str) -> TlsFiles:
+    """The certificates of --tls; imported here so plain http needs no `cryptography`."""
+    try:
+        from bricktasks.emulator.tls import make_tls_files
+    except ImportError:
+        raise ValueError("--tls needs the cryptography package: pip install cryptography") from None
+    return make_tls_files(root, host)
+
+
 def _malformed(raw_target: str, query: dict[str, str]) -> ApiError | None:
     """A 400 for a NUL byte in the path or the query, raw or percent-encoded (no file name holds one)."""
     if "\x00" in unquote(raw_target) or any("\x00" in key or "\x00" in value for key, value in query.items()):
@@ -372,6 +417,8 @@ class EmulatorHandle:
         self.server.server_close()
         self.server.state.close()
         self.server.log.close()
+        if self.server.tls is not None:
+            self.server.tls.remove()
         self._thread.join(timeout=5)
 
     def __enter__(self) -> EmulatorHandle:
@@ -385,7 +432,7 @@ def start_emulator(root: Path | str, **options: Any) -> EmulatorHandle:
     """Serve `root` on 127.0.0.1 (port 0: a free one) in a background thread.
 
     Options are `EmulatorOptions` fields: host, port, token, no_auth, latency_ms, rate_limit,
-    fault_rate, seed, fault_kinds, request_log, quirks, serverless, cluster_start_s. Without a token this in-process test
+    fault_rate, seed, fault_kinds, request_log, quirks, serverless, cluster_start_s, user, tls. Without a token this in-process test
     emulator accepts any request, as if `no_auth=True` were given (the process needs it said).
     """
     options.setdefault("no_auth", not options.get("token"))

@@ -58,7 +58,7 @@ def test_create_get_reset_update_delete_round_trip(w):
     assert settings["format"] == "MULTI_TASK"
     [task] = settings["tasks"]
     assert task["run_if"] == "ALL_SUCCESS" and task["notebook_task"]["source"] == "WORKSPACE"
-    assert job.creator_user_name and job.created_time > 0
+    assert job.creator_user_name == w.current_user.me().user_name and job.created_time > 0
 
     w.jobs.reset(job_id, new_settings=jobs.JobSettings(name="Replaced", tasks=[_task("only")]))
     replaced = w.jobs.get(job_id).settings
