@@ -39,8 +39,8 @@ from typing import IO, Any
 from bricktasks.backends.base import TERMINAL_STATES, ExistingCluster, RepairAttempt, Run, RunOutput, RunSpec, TaskRun
 from bricktasks.backends.local_jobs import JobRunRequest
 from bricktasks.backends.local_paths import LocalPaths, store_lock
-from bricktasks.backends.local_secrets import LocalSecretStore
 from bricktasks.backends.local_repair import RepairRequest, check_spec, tasks_to_rerun
+from bricktasks.backends.local_secrets import LocalSecretStore
 from bricktasks.backends.submit_json import submit_body, task_fields
 from bricktasks.errors import InvalidRequest, NotFound
 
