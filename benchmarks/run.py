@@ -34,6 +34,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bricktasks.emulator.routing import DEFAULT_CLUSTER_ID  # noqa: E402
 from bricktasks.testing.emulator import EmulatorProcess, client_environment, workspace_client  # noqa: E402
 from bricktasks.testing.projectcopy import ProjectCopy, clean_environment, wait_until  # noqa: E402
 
@@ -352,7 +353,7 @@ def sdk_waiter_delay(em: Emulator, notebook_path: str) -> tuple[float, float]:
     from databricks.sdk.service.jobs import NotebookTask, SubmitTask
 
     waiter = em.client.jobs.submit(run_name="bench waiter", tasks=[SubmitTask(
-        task_key="t", notebook_task=NotebookTask(notebook_path=notebook_path), existing_cluster_id="local")])
+        task_key="t", notebook_task=NotebookTask(notebook_path=notebook_path), existing_cluster_id=DEFAULT_CLUSTER_ID)])
     run = waiter.result(timeout=timedelta(minutes=5))
     returned = time.time()
     if run.state.result_state is None or run.state.result_state.value != "SUCCESS":

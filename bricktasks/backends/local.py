@@ -107,11 +107,15 @@ class LocalBackend(Backend):
     name = "local"
 
     def __init__(
-        self, root: Path, *, secrets: dict[str, dict[str, str]] | None = None, cluster_start_s: float = 0.0
+        self, root: Path, *, secrets: dict[str, dict[str, str]] | None = None, cluster_start_s: float = 0.0,
+        clusters: frozenset[str] | None = None,
     ) -> None:
         self.paths = LocalPaths(root)
         self.paths.ensure()
-        self.runs = LocalRunStore(self.paths, secrets, cluster_start_s=cluster_start_s)
+        # `clusters`: the cluster ids an existing_cluster_id may name (None: any); a run naming
+        # another one fails at once, as on Databricks
+        self.runs = LocalRunStore(self.paths, secrets, cluster_start_s=cluster_start_s, clusters=clusters)
+        self.secret_scopes = self.runs.secret_store  # the stored scopes every run reads (see local_secrets)
         self.jobs = LocalJobStore(self.paths.jobs)
 
     @property

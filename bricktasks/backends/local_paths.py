@@ -5,6 +5,7 @@
     <root>/volumes/     /Volumes/c/s/v/x
     <root>/runs/        run records
     <root>/jobs/        saved jobs (`<id>.json`)
+    <root>/secrets/     secret scopes (owner-only; no workspace, DBFS or Volume path reaches it)
 The notebook runtime uses the same mapping, so a run reads what the backend wrote.
 """
 from __future__ import annotations
@@ -43,6 +44,7 @@ class LocalPaths:
         self.volumes = self.root / "volumes"
         self.runs = self.root / "runs"
         self.jobs = self.root / "jobs"
+        self.secrets = self.root / "secrets"
 
     def ensure(self) -> None:
         for folder in (self.workspace, self.dbfs, self.volumes, self.runs, self.jobs):

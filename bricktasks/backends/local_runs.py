@@ -36,10 +36,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from bricktasks.backends.base import TERMINAL_STATES, RepairAttempt, Run, RunOutput, RunSpec, TaskRun
+from bricktasks.backends.base import TERMINAL_STATES, ExistingCluster, RepairAttempt, Run, RunOutput, RunSpec, TaskRun
 from bricktasks.backends.local_jobs import JobRunRequest
 from bricktasks.backends.local_paths import LocalPaths, store_lock
 from bricktasks.backends.local_repair import RepairRequest, check_spec, tasks_to_rerun
+from bricktasks.backends.local_secrets import LocalSecretStore
 from bricktasks.backends.submit_json import submit_body, task_fields
 from bricktasks.errors import InvalidRequest, NotFound
 
@@ -161,11 +162,33 @@ class LocalRunStore:
     raw JSON records, for the store itself and its supervisor."""
 
     def __init__(
-        self, paths: LocalPaths, secrets: dict[str, dict[str, str]] | None = None, *, cluster_start_s: float = 0.0
+        self, paths: LocalPaths, secrets: dict[str, dict[str, str]] | None = None, *, cluster_start_s: float = 0.0,
+        clusters: frozenset[str] | None = None,
     ) -> None:
         self.paths = paths
         self.secrets = secrets or {}
+        self.secret_store = LocalSecretStore(paths.secrets)
         self.cluster_start_s = cluster_start_s  # each run records it at submit: its supervisor reads it there
+        # the all-purpose clusters an existing_cluster_id may name; None: any (local compute runs every task)
+        self.clusters = clusters
+
+    def run_secrets(self) -> dict[str, dict[str, str]]:
+        """What a run's dbutils.secrets reads, as its supervisor starts: the stored scopes (the
+        emulator's Secrets API), with the secrets given to the backend (local variables) over them."""
+        merged = self.secret_store.values()
+        for scope, keys in self.secrets.items():
+            merged[scope] = {**merged.get(scope, {}), **keys}
+        return merged
+
+    def _missing_cluster(self, spec: RunSpec) -> str | None:
+        """The first existing_cluster_id of the spec that names no cluster here, or None."""
+        if self.clusters is None:
+            return None
+        for task in spec.tasks:
+            compute = task.compute or spec.compute  # a task naming none runs on the run's compute
+            if isinstance(compute, ExistingCluster) and compute.cluster_id not in self.clusters:
+                return compute.cluster_id
+        return None
 
     # -- records ----------------------------------------------------------------
     def _locked(self) -> contextlib.AbstractContextManager[None]:
@@ -221,6 +244,9 @@ class LocalRunStore:
                     return int(token_file.read_text())  # a retried submit: same run, nothing started
             run_id = self._next_id()
             admission = self._admission(job) if job is not None else "start"
+            missing_cluster = self._missing_cluster(spec) if admission != "skip" else None
+            if missing_cluster is not None:  # the run exists and fails at once, as Databricks answers it
+                admission = "no-cluster"
             task_ids = []
             for task in spec.tasks:
                 task_id = self._next_id()
@@ -240,13 +266,15 @@ class LocalRunStore:
             }
             if job is not None:
                 record.update(_job_fields(job, admission, started))
-            if admission == "skip":
+            if missing_cluster is not None:
+                record.update(state=_no_cluster_state(missing_cluster), end_time=started)
+            if admission in ("skip", "no-cluster"):
                 record["repair_history"][0]["end_time"] = started
             self._write(record)
             if token_file is not None:
                 token_file.parent.mkdir(exist_ok=True)
                 token_file.write_text(str(run_id))
-        if admission == "skip":
+        if admission in ("skip", "no-cluster"):
             for task_id in task_ids:
                 self.update(task_id, state=dict(record["state"]), end_time=started)
         else:
@@ -360,7 +388,7 @@ class LocalRunStore:
                 start_new_session=True,  # its own process group: the caller's Ctrl-C must not kill it directly
                 close_fds=True,
             )
-        send_secrets(process.stdin, self.secrets)
+        send_secrets(process.stdin, self.run_secrets())
         self.update(run_id, supervisor={"pid": process.pid, "start": process_start_time(process.pid)})
 
     # -- state --------------------------------------------------------------------
@@ -511,6 +539,15 @@ def _task_record(task_id: int, run_id: int, run_name: str, settings: dict[str, A
 
 
 # a run beyond max_concurrent_runs without a queue (result and run_type: reference 1.6; messages unconfirmed)
+def _no_cluster_state(cluster_id: str) -> dict[str, Any]:
+    """A run whose existing_cluster_id names no cluster: it ends at once with Databricks' message
+    (a real runs/get-output of a job run whose cluster was deleted, polar-rams/databricks-sdk-golang#6)."""
+    return {
+        "life_cycle_state": "INTERNAL_ERROR", "result_state": "FAILED",
+        "state_message": f"Run executed on existing cluster ID {cluster_id} failed since the cluster does not exist.",
+    }
+
+
 SKIPPED_STATE = {
     "life_cycle_state": "SKIPPED", "result_state": "MAXIMUM_CONCURRENT_RUNS_REACHED",
     "state_message": "Skipped: the job's max_concurrent_runs is reached and queueing is disabled",

@@ -13,6 +13,9 @@ jobs (a task naming no cluster is refused with the real API's 400); `--cluster-s
 task on a new job cluster PENDING ("Waiting for cluster") N seconds before it starts, as a classic
 cluster's start-up does (serverless tasks and existing clusters start at once).
 
+`--cluster-id ID` names the one emulated all-purpose cluster (always RUNNING, served by the
+Clusters API); a run whose existing_cluster_id names another cluster fails at once.
+
 `--run-schedules` fires saved jobs' UNPAUSED quartz schedules at their times (in the schedule's
 timezone) as run-now with trigger PERIODIC; PAUSED schedules never fire; max_concurrent_runs applies.
 Expressions using L, W or # are not fired (logged once on stderr).
@@ -34,7 +37,7 @@ from pathlib import Path
 
 from bricktasks.emulator.faults import DEFAULT_FAULT_KINDS, parse_fault_kinds
 from bricktasks.emulator.identity import DEFAULT_USER, user_name_problem
-from bricktasks.emulator.routing import QUIRKS
+from bricktasks.emulator.routing import CLUSTER_ID, DEFAULT_CLUSTER_ID, QUIRKS
 from bricktasks.emulator.server import EmulatorHandle, EmulatorOptions, EmulatorServer
 
 TOKEN_ENV = "BRICKTASKS_EMULATOR_TOKEN"  # keeps the token out of argv (ps shows argv)
@@ -85,10 +88,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--tls", action="store_true",
         help="serve https with a certificate made at start; prints the CA file for REQUESTS_CA_BUNDLE",
     )
+    parser.add_argument(
+        "--cluster-id", default=DEFAULT_CLUSTER_ID, metavar="ID",
+        help=f"id of the one emulated all-purpose cluster, always RUNNING (default {DEFAULT_CLUSTER_ID}); "
+             "a run naming another existing_cluster_id fails",
+    )
     args = parser.parse_args(argv)
     problem = user_name_problem(args.user)
     if problem:
         parser.error(problem)
+    if not CLUSTER_ID.fullmatch(args.cluster_id):
+        parser.error("--cluster-id takes 1-100 letters, digits, '-', '_' or '.', starting with a letter or digit")
     if args.cluster_start_s < 0:
         parser.error("--cluster-start-s is a number of seconds, 0 or more")
     try:
@@ -127,6 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         rate_limit=args.rate_limit, fault_rate=args.fault_rate, seed=args.seed, fault_kinds=args.fault_kinds,
         request_log=args.request_log, quirks=tuple(args.quirk), serverless=not args.no_serverless,
         cluster_start_s=args.cluster_start_s, run_schedules=args.run_schedules, user=args.user, tls=args.tls,
+        cluster_id=args.cluster_id,
     )
     args.root.mkdir(parents=True, exist_ok=True)
     stop = threading.Event()

@@ -215,6 +215,7 @@ class Request:
     base_url: str
     target: str | None = None
     max_body: int = 64 * 1024 * 1024
+    query_lists: dict[str, list[str]] = field(default_factory=dict)  # every value of each parameter
 
     def json(self) -> dict[str, Any]:
         raw = self.body.read_all(self.max_body)

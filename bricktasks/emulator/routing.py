@@ -15,12 +15,17 @@ from bricktasks.backends.local import LocalBackend
 from bricktasks.emulator.identity import DEFAULT_USER, Identity, ensure_default_folders
 from bricktasks.emulator.protocol import Request, Response
 
-__all__ = ["Route", "EmulatorState", "DbfsHandle", "Handler", "QUIRKS"]
+__all__ = ["Route", "EmulatorState", "DbfsHandle", "Handler", "QUIRKS", "DEFAULT_CLUSTER_ID"]
+
+# the one emulated all-purpose cluster, always RUNNING (--cluster-id changes it; clusters_api.py)
+DEFAULT_CLUSTER_ID = "0101-000000-emulated"
 
 # Real-API behaviour the emulator only reproduces when asked, so clients can test their workarounds:
 #   auto-overwrite-file   AUTO import with overwrite onto an existing FILE answers 400
 #                         RESOURCE_ALREADY_EXISTS, as the real Workspace API has (databricks/cli#3386)
 QUIRKS = ("auto-overwrite-file",)
+
+CLUSTER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 Handler = Callable[[Request, "EmulatorState", "re.Match[str]"], Response]
 
@@ -51,11 +56,12 @@ class DbfsHandle:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def _local_backend(root: Path, cluster_start_s: float) -> LocalBackend:
-    """The backend the emulator serves; `cluster_start_s` > 0 models a new cluster's start-up."""
+def _local_backend(root: Path, cluster_start_s: float, cluster_id: str) -> LocalBackend:
+    """The backend the emulator serves; `cluster_start_s` > 0 models a new cluster's start-up; a
+    run on an existing cluster other than `cluster_id` fails at once, as on Databricks."""
     if cluster_start_s < 0:
         raise ValueError(f"cluster_start_s must be 0 or more seconds; got {cluster_start_s}")
-    return LocalBackend(root, cluster_start_s=cluster_start_s)
+    return LocalBackend(root, cluster_start_s=cluster_start_s, clusters=frozenset({cluster_id}))
 
 
 class EmulatorState:
@@ -66,9 +72,13 @@ class EmulatorState:
     def __init__(
         self, root: Path, quirks: tuple[str, ...] = (), *, serverless: bool = True, cluster_start_s: float = 0.0,
         user: str = DEFAULT_USER,
+        cluster_id: str = DEFAULT_CLUSTER_ID,
     ) -> None:
+        if not CLUSTER_ID.fullmatch(cluster_id):
+            raise ValueError(f"cluster id {cluster_id!r} must be 1-100 letters, digits, '-', '_' or '.'")
+        self.cluster_id = cluster_id  # the emulated all-purpose cluster (clusters_api.py)
         self.identity = Identity(user)  # the token's user (SCIM Me, run creator, /Users/<user>)
-        self.backend = _local_backend(root, cluster_start_s)
+        self.backend = _local_backend(root, cluster_start_s, cluster_id)
         ensure_default_folders(self.backend.paths, self.identity)
         self.quirks = frozenset(quirks)  # real-API misbehaviours to reproduce on request (see QUIRKS)
         # False: a workspace without serverless jobs (runs/submit refuses a task naming no cluster)

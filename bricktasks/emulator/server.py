@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from bricktasks.emulator import dbfs_api, files_api, jobs_api, jobs_saved_api, scim_api, workspace_api
+from bricktasks.emulator import clusters_api, dbfs_api, files_api, jobs_api, jobs_saved_api, scim_api, secrets_api, workspace_api
 from bricktasks.emulator.faults import DEFAULT_FAULT_KINDS, FaultInjector, TokenBucket
 from bricktasks.emulator.identity import DEFAULT_USER
 from bricktasks.emulator.protocol import (
@@ -40,7 +40,7 @@ from bricktasks.emulator.protocol import (
     json_response,
 )
 from bricktasks.emulator.requestlog import RequestLog
-from bricktasks.emulator.routing import QUIRKS, EmulatorState, Route
+from bricktasks.emulator.routing import DEFAULT_CLUSTER_ID, QUIRKS, EmulatorState, Route
 from bricktasks.emulator.schedules import ScheduleFirer
 from bricktasks.errors import BricktasksError
 
@@ -64,6 +64,8 @@ ROUTES: list[Route] = [
     *jobs_api.ROUTES,
     *jobs_saved_api.ROUTES,
     *scim_api.ROUTES,
+    *secrets_api.ROUTES,
+    *clusters_api.ROUTES,
 ]
 
 
@@ -87,6 +89,7 @@ class EmulatorOptions:
     run_schedules: bool = False  # fire saved jobs' UNPAUSED schedules (--run-schedules, see schedules.py)
     user: str = DEFAULT_USER  # the token's user: SCIM Me, /Users/<user> (--user, see identity.py)
     tls: bool = False  # serve https with a certificate made at start (--tls, see tls.py)
+    cluster_id: str = DEFAULT_CLUSTER_ID  # the emulated always-running cluster (--cluster-id, see clusters_api.py)
 
 
 class EmulatorServer(ThreadingHTTPServer):
@@ -105,6 +108,7 @@ class EmulatorServer(ThreadingHTTPServer):
         self.state = EmulatorState(
             Path(root), tuple(options.quirks), serverless=options.serverless, cluster_start_s=options.cluster_start_s,
             user=options.user,
+            cluster_id=options.cluster_id,
         )
         self.disk_paths = _disk_path_names([Path(root).absolute(), self.state.backend.paths.root])
         self.log = RequestLog(options.request_log)
@@ -222,6 +226,7 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         body = BodyReader(self.rfile, self.headers, length)
         base_url = f"{server.scheme}://{self.headers.get('Host') or server.url.split('//', 1)[1]}"
         request = Request(self.command, split.path or "/", query, self.headers, body, base_url)
+        request.query_lists = parse_qs(split.query, keep_blank_values=True)  # a repeated parameter's every value
         route, match = server.route(self.command, request.path)
         entry: dict[str, Any] = {
             "t": round(started, 6), "method": self.command, "path": request.path, "query": query,
@@ -432,8 +437,8 @@ def start_emulator(root: Path | str, **options: Any) -> EmulatorHandle:
     """Serve `root` on 127.0.0.1 (port 0: a free one) in a background thread.
 
     Options are `EmulatorOptions` fields: host, port, token, no_auth, latency_ms, rate_limit,
-    fault_rate, seed, fault_kinds, request_log, quirks, serverless, cluster_start_s, user, tls. Without a token this in-process test
-    emulator accepts any request, as if `no_auth=True` were given (the process needs it said).
+    fault_rate, seed, fault_kinds, request_log, quirks, serverless, cluster_start_s, user, tls, cluster_id.
+    Without a token this in-process test emulator accepts any request, as if `no_auth=True` were given (the process needs it said).
     """
     options.setdefault("no_auth", not options.get("token"))
     if "request_log" in options and options["request_log"] is not None:

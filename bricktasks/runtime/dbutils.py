@@ -137,11 +137,12 @@ class SecretsUtils:
         except KeyError:
             raise SecretNotFound(
                 f"Secret does not exist with scope: {scope} and key: {key}",
-                "locally, secrets come from BRICKTASKS_SECRET__<SCOPE>__<KEY> variables",
+                "locally, secrets come from BRICKTASKS_SECRET__<SCOPE>__<KEY> variables or the emulator's secrets/put",
             ) from None
 
     def getBytes(self, scope: str, key: str) -> bytes:  # noqa: N802
-        return self.get(scope, key).encode("utf-8")
+        # surrogateescape: a secret put as bytes that are not UTF-8 comes back byte for byte
+        return self.get(scope, key).encode("utf-8", "surrogateescape")
 
     def listScopes(self) -> list[SecretScope]:  # noqa: N802
         return [SecretScope(name) for name in sorted(self._secrets)]

@@ -38,7 +38,7 @@ class EmulatorProcess:
     """`python -m bricktasks.emulator` in a subprocess: started on enter, SIGTERMed on exit.
 
     Options mirror the CLI flags (token, no_auth, latency_ms, rate_limit, fault_rate, seed,
-    fault_kinds, host, port, serverless, cluster_start_s). Give a token or `no_auth=True`: with neither the emulator refuses
+    fault_kinds, host, port, serverless, cluster_start_s, cluster_id). Give a token or `no_auth=True`: with neither the emulator refuses
     to start. A request log is always kept (in `request_log`, default a file beside the root)
     so `requests()` can read it.
     """
@@ -61,6 +61,7 @@ class EmulatorProcess:
         serverless: bool = True,
         cluster_start_s: float = 0.0,
         run_schedules: bool = False,
+        cluster_id: str | None = None,
         startup_timeout: float = 20.0,
     ) -> None:
         self.root = Path(root)
@@ -82,6 +83,8 @@ class EmulatorProcess:
             self.command += ["--cluster-start-s", str(cluster_start_s)]
         if run_schedules:
             self.command.append("--run-schedules")
+        if cluster_id is not None:
+            self.command += ["--cluster-id", cluster_id]
         self._token = token  # handed over in the environment, not argv, and never printed
         self.startup_timeout = startup_timeout
         self.process: subprocess.Popen[str] | None = None

@@ -85,7 +85,7 @@ def test_json_import_and_an_empty_listing_without_objects_key(api, emulator):
     ("GET", "/api/2.0/workspace/export", {"path": "/nope"}, 404, "RESOURCE_DOES_NOT_EXIST"),
     ("GET", "/api/2.0/dbfs/get-status", {"path": "/nope"}, 404, "RESOURCE_DOES_NOT_EXIST"),
     ("GET", "/api/2.2/jobs/runs/get", {"run_id": "424242"}, 400, "INVALID_PARAMETER_VALUE"),
-    ("GET", "/api/2.0/clusters/list", {}, 404, "ENDPOINT_NOT_FOUND"),
+    ("GET", "/api/2.0/instance-pools/list", {}, 404, "ENDPOINT_NOT_FOUND"),
     ("GET", "/api/2.0/fs/files/Volumes/c/s/v/nope", {}, 404, "RESOURCE_DOES_NOT_EXIST"),
 ])
 def test_error_bodies_carry_databricks_codes(api, method, path, params, status, code):

@@ -116,7 +116,7 @@ def test_the_sdk_raises_invalid_parameter_value_for_a_cycle(refusing):
 
 # -- no serverless, and cluster start-up: the process and its flags --------------------------------------
 def test_no_serverless_refuses_tasks_without_a_cluster_and_cluster_start_keeps_new_clusters_pending(tmp_path):
-    with EmulatorProcess(tmp_path / "root", token=TOKEN, serverless=False, cluster_start_s=1.5) as emulator:
+    with EmulatorProcess(tmp_path / "root", token=TOKEN, serverless=False, cluster_start_s=1.5, cluster_id="0101-abc") as emulator:
         w = workspace_client(emulator.url, TOKEN)
         w.workspace.mkdirs("/Projects/dag")
         w.workspace.upload(NOTEBOOK + ".py", SUCCEEDS, format=ImportFormat.AUTO)
@@ -164,7 +164,8 @@ def test_no_serverless_refuses_tasks_without_a_cluster_and_cluster_start_keeps_n
 # -- a DAG whose upstream fails: what the SDK and our supervision read back --------------------------------
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory):
-    with start_emulator(tmp_path_factory.mktemp("dag") / "root", token=TOKEN) as handle:
+    # the existing cluster some tasks name is the emulated one
+    with start_emulator(tmp_path_factory.mktemp("dag") / "root", token=TOKEN, cluster_id="0101-abc") as handle:
         handle.backend.mkdirs("/Projects/dag")
         handle.backend.import_object(NOTEBOOK + ".py", SUCCEEDS)
         handle.backend.import_object("/Projects/dag/fails.py", FAILS)

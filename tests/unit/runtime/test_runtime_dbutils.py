@@ -133,7 +133,7 @@ def test_secrets_api(run_cells: RunCells) -> None:
     assert result.cells[0].stdout == "['kv', 'other'] ['short', 'token']\n10 True\n"
     assert result.error == (
         "SecretNotFound: Secret does not exist with scope: kv and key: missing; "
-        "locally, secrets come from BRICKTASKS_SECRET__<SCOPE>__<KEY> variables"
+        "locally, secrets come from BRICKTASKS_SECRET__<SCOPE>__<KEY> variables or the emulator's secrets/put"
     )
 
 
