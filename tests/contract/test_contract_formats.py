@@ -152,6 +152,13 @@ def test_sdk_bad_input_gets_the_api_errors_never_a_500(w, emulator):
             case()
         assert caught.value.error_code == "INVALID_PARAMETER_VALUE"
         assert [entry["status"] for entry in emulator.requests[seen:]] == [400]
+    for hostile in ("/../../etc/passwd", f"{FOLDER}/../../..", "/a\x00b"):
+        with pytest.raises(DatabricksError) as caught:
+            w.workspace.upload(hostile + ".ipynb", _ipynb(), format=ImportFormat.AUTO)
+        assert caught.value.error_code == "INVALID_PARAMETER_VALUE"
+        with pytest.raises(DatabricksError) as caught:
+            w.workspace.export(hostile, format=ExportFormat.DBC)
+        assert caught.value.error_code == "INVALID_PARAMETER_VALUE"
     with pytest.raises(NotFound):
         w.workspace.export(f"{FOLDER}/missing", format=ExportFormat.JUPYTER)
     with pytest.raises(NotFound):

@@ -106,7 +106,8 @@ MALFORMED = {
     "version 3": b'{"cells": [], "metadata": {}, "nbformat": 3, "nbformat_minor": 0}',
     "version a string": b'{"cells": [], "metadata": {}, "nbformat": "4", "nbformat_minor": 0}',
     "cell without metadata": b'{"cells": [{"cell_type": "code", "source": ""}], "metadata": {}, "nbformat": 4, "nbformat_minor": 0}',
-    "unknown cell type": b'{"cells": [{"cell_type": "x", "source": "", "metadata": {}}], "metadata": {}, "nbformat": 4, "nbformat_minor": 0}',
+    "unknown cell type": b'{"cells": [{"cell_type": "x", "source": "", "metadata": {}}], "metadata": {}, '
+                         b'"nbformat": 4, "nbformat_minor": 0}',
     "language_info not an object": b'{"cells": [], "metadata": {"language_info": 5}, "nbformat": 4, "nbformat_minor": 0}',
     "a language Databricks lacks": json.dumps({"cells": [], "metadata": {NOTEBOOK_KEY: {"language": "julia"}},
                                                "nbformat": 4, "nbformat_minor": 0}).encode(),
