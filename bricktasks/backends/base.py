@@ -342,7 +342,7 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def export(self, path: str, *, format: str = "SOURCE") -> bytes:
         """A notebook's source (with header) or a file's bytes (SOURCE, AUTO, RAW); a notebook as JUPYTER, HTML or
-        DBC; a folder as a DBC archive (SOURCE, DBC) or zip (AUTO). NotFound if missing."""
+        DBC; a folder as a DBC archive (DBC) or zip (AUTO), InvalidRequest for a folder in other formats. NotFound if missing."""
 
     @abc.abstractmethod
     def delete(self, path: str, *, recursive: bool = False) -> None:

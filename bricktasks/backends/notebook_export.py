@@ -2,7 +2,7 @@
 
 | export format | notebook              | file        | folder                                     |
 |---------------|-----------------------|-------------|--------------------------------------------|
-| SOURCE        | source (`.py` ...)    | its bytes   | DBC archive of its notebooks (as Databricks) |
+| SOURCE        | source (`.py` ...)    | its bytes   | refused by the backend; the emulator serves DBC, as Databricks |
 | AUTO, RAW     | source                | its bytes   | AUTO: zip of notebooks as source + files   |
 | JUPYTER       | `.ipynb`              | refused     | refused                                    |
 | HTML          | self-contained page   | refused     | refused                                    |
@@ -33,7 +33,9 @@ __all__ = ["EXPORT_FORMATS", "IMPORT_FORMATS", "check_export_format", "export_no
 
 EXPORT_FORMATS = ("SOURCE", "AUTO", "RAW", "HTML", "JUPYTER", "DBC", "R_MARKDOWN")
 IMPORT_FORMATS = ("SOURCE", "AUTO", "RAW", "HTML", "JUPYTER", "DBC", "R_MARKDOWN")
-_FOLDER_FORMATS = ("SOURCE", "AUTO", "DBC")
+# A backend's callers read `export(path)` as "a file's or notebook's bytes" (a folder there is a finding, not an
+# archive), so SOURCE of a folder is refused here; the emulator asks for DBC instead, which is what Databricks sends.
+_FOLDER_FORMATS = ("AUTO", "DBC")
 
 
 def check_export_format(format: str) -> str:
@@ -69,10 +71,10 @@ def export_file(content: bytes, path: str, format: str) -> bytes:
 
 
 def export_folder(backend: Backend, path: str, format: str) -> bytes:
-    """A folder as Databricks exports one: SOURCE and DBC give a DBC archive of its notebooks, AUTO a zip
-    of its notebooks (as source files) and files. Objects deleted while we walk are left out."""
+    """A folder as Databricks exports one: DBC gives a DBC archive of its notebooks, AUTO a zip of its
+    notebooks (as source files) and files. Objects deleted while we walk are left out."""
     if format not in _FOLDER_FORMATS:
-        raise InvalidRequest(f"{path} is a folder: folders export only as SOURCE, DBC or AUTO (not {format})")
+        raise InvalidRequest(f"{path} is a folder: folders export only as DBC or AUTO (not {format})")
     top = posixpath.basename(path.rstrip("/")) or "Workspace"
     notebooks: list[tuple[str, list[Command], str]] = []
     buffer = io.BytesIO()

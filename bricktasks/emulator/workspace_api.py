@@ -80,6 +80,8 @@ def export(request: Request, state: EmulatorState, match) -> Response:
     path = request.target = _path(request.query.get("path"))
     format = _format(request.query.get("format"), EXPORT_FORMATS)
     info = state.backend.get_status(path)
+    if info.object_type is ObjectType.DIRECTORY and format == "SOURCE":
+        format = "DBC"  # Databricks answers a folder's SOURCE export with its DBC archive (databricks/cli's filer says so)
     content = state.backend.export(path, format=format)
     if len(content) > MAX_IMPORT_BYTES:
         message = f"The exported data ({len(content)} bytes) exceeds the limit of 10485760 bytes; export a smaller object"
