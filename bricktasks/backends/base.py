@@ -336,11 +336,13 @@ class Backend(abc.ABC):
     def import_object(
         self, path: str, content: bytes, *, format: str = "AUTO", language: str | None = None, overwrite: bool = False
     ) -> None:
-        """Import content: AUTO makes a notebook of a headed .py/.sql/.scala/.r (path without extension), else a FILE."""
+        """Import content: AUTO makes a notebook of a headed .py/.sql/.scala/.r or a valid .ipynb (path without
+        extension), else a FILE; JUPYTER and HTML convert the content into a source notebook at `path`."""
 
     @abc.abstractmethod
     def export(self, path: str, *, format: str = "SOURCE") -> bytes:
-        """A notebook's source (with header) or a file's bytes; NotFound if missing."""
+        """A notebook's source (with header) or a file's bytes (SOURCE, AUTO, RAW); a notebook as JUPYTER, HTML or
+        DBC; a folder as a DBC archive (DBC) or zip (AUTO), InvalidRequest for a folder in other formats. NotFound if missing."""
 
     @abc.abstractmethod
     def delete(self, path: str, *, recursive: bool = False) -> None:

@@ -38,6 +38,14 @@ from bricktasks.backends.local_jobs import JobRunRequest, LocalJobStore, job_run
 from bricktasks.backends.local_paths import LocalPaths
 from bricktasks.backends.local_repair import RepairRequest, check_spec
 from bricktasks.backends.local_runs import LocalRunStore, now_ms
+from bricktasks.backends.notebook_export import (
+    check_export_format,
+    export_file,
+    export_folder,
+    export_notebook,
+    ipynb_notebook_path,
+    notebook_from_import,
+)
 from bricktasks.errors import AlreadyExists, DirectoryNotEmpty, InvalidRequest, NotFound
 
 __all__ = ["LocalBackend"]
@@ -207,6 +215,11 @@ class LocalBackend(Backend):
             if language:
                 path = path[: -len(NOTEBOOK_EXTENSIONS[language])]
                 disk = self.paths.workspace_path(path)
+            elif (stem := ipynb_notebook_path(path, content)) is not None:
+                content, language = notebook_from_import(content, "JUPYTER")
+                path, disk = stem, self.paths.workspace_path(stem)
+        elif format in ("JUPYTER", "HTML"):
+            content, language = notebook_from_import(content, format)
         elif format == "SOURCE":
             language = (language or "").upper()
             if language not in NOTEBOOK_EXTENSIONS:
@@ -217,7 +230,7 @@ class LocalBackend(Backend):
         elif format in ("RAW",):
             language = None
         else:
-            raise InvalidRequest(f"import format {format} is not supported here", "use AUTO, SOURCE or RAW")
+            raise InvalidRequest(f"import format {format} is not supported here", "use AUTO, SOURCE, JUPYTER, HTML or RAW")
         if len(content) > MAX_IMPORT_BYTES:
             raise InvalidRequest(f"{path} is larger than the 10 MB import limit", "put large files on a Volume or DBFS")
         if not disk.parent.is_dir():
@@ -241,10 +254,15 @@ class LocalBackend(Backend):
 
     def export(self, path: str, *, format: str = "SOURCE") -> bytes:
         path = _clean(path)
-        kind, disk, _ = self._locate(path)
+        format = check_export_format(format)
+        kind, disk, language = self._locate(path)
         if kind is ObjectType.DIRECTORY:
-            raise InvalidRequest(f"{path} is a folder; only notebooks and files export as SOURCE")
-        return disk.read_bytes()
+            return export_folder(self, path, format)
+        with _vanished_is_not_found(path):
+            content = disk.read_bytes()
+        if kind is ObjectType.NOTEBOOK and language:
+            return export_notebook(content, language, os.path.basename(path), format)
+        return export_file(content, path, format)
 
     def delete(self, path: str, *, recursive: bool = False) -> None:
         path = _clean(path)

@@ -29,8 +29,8 @@ import markdown
 
 from bricktasks.durations import format_duration
 
-__all__ = ["CSP", "CSS", "clean_text", "esc", "html_frame", "image_src", "link", "overall_status", "page", "render_notebook",
-           "render_run_html", "seconds", "shorten", "status_badge"]
+__all__ = ["CSP", "CSS", "clean_text", "esc", "html_frame", "image_src", "link", "overall_status", "page", "render_markdown",
+           "render_notebook", "render_run_html", "seconds", "shorten", "status_badge"]
 
 # Scripts, frames and remote loads are off; inline styles and data: images are all a report needs.
 # (The displayHTML frames are `srcdoc`: they load nothing, so `frame-src 'none'` does not stop them.)
@@ -109,7 +109,8 @@ def status_badge(status: str | None, *, element_id: str | None = None) -> str:
     return f'<span{ident} class="badge badge-{kind}">{esc(state)}</span>'
 
 
-def _render_markdown(source: str) -> str:
+def render_markdown(source: str) -> str:
+    """A markdown cell (with or without its `%md` line) as HTML, raw HTML in it shown as text."""
     # Databricks keeps the magic on the cell's first line; the runtime may or may not strip it.
     text = _MAGIC.sub("", clean_text(source), count=1)
     renderer = markdown.Markdown(extensions=["tables", "fenced_code"])
@@ -208,7 +209,7 @@ def _render_cell(cell: dict[str, Any], anchor: str, failed: bool, result: dict[s
     index = cell.get("index")
     classes = f"cell kind-{esc(kind)}" + (" cell-error" if failed else "")
     head = f'<div class="cell-head">Cmd {esc(index)} · {esc(kind)} · {seconds(cell.get("duration_s"))}</div>'
-    body = [_render_markdown(cell.get("source") or "") if kind == "md" else f'<pre class="source">{esc(cell.get("source") or "")}</pre>']
+    body = [render_markdown(cell.get("source") or "") if kind == "md" else f'<pre class="source">{esc(cell.get("source") or "")}</pre>']
     if cell.get("stdout"):
         body.append(f'<pre class="stdout">{esc(cell["stdout"])}</pre>')
     body.extend(_render_output(output) for output in cell.get("outputs") or [] if isinstance(output, dict))

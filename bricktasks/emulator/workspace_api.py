@@ -1,4 +1,9 @@
-"""Workspace API 2.0 over the local backend: import, export, list, get-status, delete, mkdirs."""
+"""Workspace API 2.0 over the local backend: import, export, list, get-status, delete, mkdirs.
+
+Export and import formats (SOURCE, AUTO, RAW, JUPYTER, HTML, DBC) are the backend's
+(bricktasks.backends.notebook_export); this module adds what is HTTP: the JSON answer with
+`file_type`, `direct_download`, the size limit and the API's error codes.
+"""
 from __future__ import annotations
 
 import base64
@@ -6,7 +11,8 @@ import contextlib
 import os
 from typing import Any
 
-from bricktasks.backends.base import MAX_IMPORT_BYTES, NOTEBOOK_EXTENSIONS, ObjectInfo, ObjectType, notebook_language
+from bricktasks.backends.base import MAX_IMPORT_BYTES, ObjectInfo, ObjectType, notebook_language
+from bricktasks.backends.notebook_export import EXPORT_FORMATS, IMPORT_FORMATS, export_file_type, ipynb_notebook_path
 from bricktasks.emulator.protocol import ApiError, Request, Response, decode_base64, json_response, truthy
 from bricktasks.emulator.routing import EmulatorState, Route
 from bricktasks.errors import NotFound
@@ -40,14 +46,15 @@ def import_object(request: Request, state: EmulatorState, match) -> Response:
     path = request.target = _path(fields.get("path"))
     content = fields.get("content")
     content = content if isinstance(content, bytes) else decode_base64(content, "content")
-    format = str(fields.get("format") or "SOURCE").upper()
+    format = _format(fields.get("format"), IMPORT_FORMATS)
     language = fields.get("language") or None
-    is_notebook = format == "SOURCE" or (format == "AUTO" and notebook_language(os.path.basename(path), content[:64]))
+    if language is not None and not isinstance(language, str):
+        raise ApiError(400, "INVALID_PARAMETER_VALUE", "language must be one of PYTHON, SQL, SCALA, R")
     if len(content) > MAX_IMPORT_BYTES:  # a FILE too: the limit is the import's, whatever it creates
         message = f"File size imported is ({len(content)} bytes), exceeded max size (10485760 bytes)"
         raise ApiError(400, "MAX_NOTEBOOK_SIZE_EXCEEDED", message)
     overwrite = truthy(fields.get("overwrite"))
-    if "auto-overwrite-file" in state.quirks and format == "AUTO" and overwrite and not is_notebook:
+    if "auto-overwrite-file" in state.quirks and format == "AUTO" and overwrite and not _makes_notebook(path, content):
         with contextlib.suppress(NotFound):
             if state.backend.get_status(path).object_type is ObjectType.FILE:
                 raise ApiError(400, "RESOURCE_ALREADY_EXISTS", f"Node named '{os.path.basename(path)}' already exists")
@@ -55,21 +62,34 @@ def import_object(request: Request, state: EmulatorState, match) -> Response:
     return json_response({})
 
 
+def _makes_notebook(path: str, content: bytes) -> bool:
+    """Whether an AUTO import makes a notebook (a headed source file or a valid .ipynb) rather than a FILE."""
+    return bool(notebook_language(os.path.basename(path), content[:64])) or ipynb_notebook_path(path, content) is not None
+
+
+def _format(value: Any, known: tuple[str, ...]) -> str:
+    """The format field (SOURCE when absent); the API's own 400 for a name it does not have."""
+    if value in (None, ""):
+        return "SOURCE"
+    if not isinstance(value, str) or value.upper() not in known:
+        raise ApiError(400, "INVALID_PARAMETER_VALUE", f"Invalid format {value!r}: use one of {', '.join(known)}")
+    return value.upper()
+
+
 def export(request: Request, state: EmulatorState, match) -> Response:
     path = request.target = _path(request.query.get("path"))
-    format = (request.query.get("format") or "SOURCE").upper()
-    if format not in ("SOURCE", "AUTO", "RAW"):
-        raise ApiError(400, "INVALID_PARAMETER_VALUE", f"export format {format} is not supported by the emulator; use SOURCE")
+    format = _format(request.query.get("format"), EXPORT_FORMATS)
     info = state.backend.get_status(path)
+    if info.object_type is ObjectType.DIRECTORY and format == "SOURCE":
+        format = "DBC"  # Databricks answers a folder's SOURCE export with its DBC archive (databricks/cli's filer says so)
     content = state.backend.export(path, format=format)
+    if len(content) > MAX_IMPORT_BYTES:
+        message = f"The exported data ({len(content)} bytes) exceeds the limit of 10485760 bytes; export a smaller object"
+        raise ApiError(400, "MAX_NOTEBOOK_SIZE_EXCEEDED", message)
     if truthy(request.query.get("direct_download")):
         return Response(body=content, content_type="application/octet-stream")
-    body: dict[str, Any] = {"content": base64.b64encode(content).decode()}
-    if info.language:
-        body["file_type"] = NOTEBOOK_EXTENSIONS[info.language].lstrip(".")
-    else:
-        body["file_type"] = os.path.splitext(path)[1].lstrip(".")
-    return json_response(body)
+    file_type = export_file_type(info.object_type, info.language, path, format)
+    return json_response({"content": base64.b64encode(content).decode(), "file_type": file_type})
 
 
 def list_objects(request: Request, state: EmulatorState, match) -> Response:
