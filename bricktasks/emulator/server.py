@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from bricktasks.emulator import dbfs_api, files_api, jobs_api, jobs_saved_api, workspace_api
+from bricktasks.emulator import dbfs_api, files_api, jobs_api, jobs_saved_api, unity_catalog_api, workspace_api
 from bricktasks.emulator.faults import DEFAULT_FAULT_KINDS, FaultInjector, TokenBucket
 from bricktasks.emulator.protocol import (
     CHUNK,
@@ -58,6 +58,7 @@ ROUTES: list[Route] = [
     *files_api.ROUTES,
     *jobs_api.ROUTES,
     *jobs_saved_api.ROUTES,
+    *unity_catalog_api.ROUTES,
 ]
 
 
