@@ -29,11 +29,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bricktasks.backends.base import volume_address
 from bricktasks.backends.local_paths import LocalPaths, store_lock
 from bricktasks.errors import AlreadyExists, DirectoryNotEmpty, InvalidRequest, NotFound
 
 __all__ = [
-    "LocalCatalog", "Securable", "SecurableMissing", "SecurableExists", "SecurableNotEmpty", "volume_address",
+    "LocalCatalog", "Securable", "SecurableMissing", "SecurableExists", "SecurableNotEmpty",
     "DEFAULT_CATALOG", "DEFAULT_SCHEMA",
 ]
 
@@ -100,14 +101,6 @@ def check_name(name: Any, kind: str, field: str = "name") -> str:
             "name. Valid names cannot contain spaces, periods, forward slashes, or control characters."
         )
     return name.lower()
-
-
-def volume_address(path: str) -> tuple[str, str, str] | None:
-    """(catalog, schema, volume) of a `/Volumes/c/s/v[/...]` path, or None when it names no volume."""
-    if not path.startswith("/Volumes/"):
-        return None
-    parts = [part for part in path[len("/Volumes/"):].split("/") if part]
-    return (parts[0], parts[1], parts[2]) if len(parts) >= 3 else None
 
 
 def _now_ms() -> int:
