@@ -314,6 +314,14 @@ def file_kind(path: str) -> str:
     raise ValueError(f"{path!r} is not a dbfs:/, /Volumes/ or workspace path")
 
 
+def volume_address(path: str) -> tuple[str, str, str] | None:
+    """(catalog, schema, volume) of a `/Volumes/c/s/v[/...]` path, or None when it names no volume."""
+    if not path.startswith("/Volumes/"):
+        return None
+    parts = [part for part in path[len("/Volumes/"):].split("/") if part]
+    return (parts[0], parts[1], parts[2]) if len(parts) >= 3 else None
+
+
 class Backend(abc.ABC):
     """Workspace, files and jobs: the operations the tasks are written against."""
 
@@ -466,6 +474,11 @@ class Backend(abc.ABC):
     def run_log_location(self, run_id: int) -> str | None:
         """Where the run's logs can be read on this machine (a folder), or None if nowhere here."""
         return None
+
+    def check_volume(self, catalog: str, schema: str, volume: str) -> None:  # noqa: B027  (a defined default)
+        """NotFound (with the workspace's message) when the Unity Catalog volume `catalog.schema.volume`
+        does not exist. The default finds every volume: on the local backend a volume is a folder that
+        writes make (a local root has no metastore to ask)."""
 
     @contextlib.contextmanager
     def throttle_listener(self, listener: Callable[[], None]) -> Iterator[None]:

@@ -291,6 +291,12 @@ class DatabricksBackend(Backend):
     def mkdirs_files(self, path: str) -> None:
         self.files.mkdirs_files(path)
 
+    def check_volume(self, catalog: str, schema: str, volume: str) -> None:
+        # the Unity Catalog API, not the volume's root folder: an empty volume's root answers the
+        # Files API's HEAD with 404 on a real workspace (databricks/cli#5834)
+        with self._errors(f"volume {catalog}.{schema}.{volume}"):
+            self.client.volumes.read(f"{catalog}.{schema}.{volume}")
+
     # -- jobs -------------------------------------------------------------------------
     def submit_run(self, spec: RunSpec) -> int:
         compute_types, jobs = jobs_types()

@@ -86,6 +86,13 @@ class SdkClient:
 
         return JobsExt(self.api_client)
 
+    @functools.cached_property
+    def volumes(self):
+        # imported on the first volume check only: the catalog service module is the SDK's largest
+        from databricks.sdk.service.catalog import VolumesAPI
+
+        return VolumesAPI(self.api_client)
+
 
 def jobs_types() -> tuple[types.ModuleType, types.ModuleType]:
     """The SDK's compute and jobs service modules, imported on the first run call: their types take

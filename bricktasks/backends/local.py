@@ -34,6 +34,7 @@ from bricktasks.backends.base import (
     RunSpec,
     notebook_language,
 )
+from bricktasks.backends.local_catalog import LocalCatalog
 from bricktasks.backends.local_jobs import JobRunRequest, LocalJobStore, job_run_spec
 from bricktasks.backends.local_paths import LocalPaths
 from bricktasks.backends.local_repair import RepairRequest, check_spec
@@ -125,6 +126,7 @@ class LocalBackend(Backend):
         self.runs = LocalRunStore(self.paths, secrets, cluster_start_s=cluster_start_s, clusters=clusters)
         self.secret_scopes = self.runs.secret_store  # the stored scopes every run reads (see local_secrets)
         self.jobs = LocalJobStore(self.paths.jobs)
+        self.catalog = LocalCatalog(self.paths)  # Unity Catalog's catalogs, schemas and volumes (the emulator's)
 
     @property
     def root(self) -> Path:

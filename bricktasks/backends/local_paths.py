@@ -2,7 +2,8 @@
 
     <root>/workspace/   workspace paths (a notebook is its source file with the language extension)
     <root>/dbfs/        dbfs:/x            (also /dbfs/x, as clusters see it)
-    <root>/volumes/     /Volumes/c/s/v/x
+    <root>/volumes/     /Volumes/c/s/v/x   (a catalog, schema and volume are its folders: local_catalog)
+    <root>/unity-catalog/  what those folders cannot hold (ids, comments), per catalog, schema, volume
     <root>/runs/        run records
     <root>/jobs/        saved jobs (`<id>.json`)
     <root>/secrets/     secret scopes (owner-only; no workspace, DBFS or Volume path reaches it)

@@ -68,6 +68,9 @@ class RetryingBackend(Backend):
     def list_files(self, path: str) -> builtins.list[FileInfo]:
         return self.policy.call(lambda: self.inner.list_files(path))
 
+    def check_volume(self, catalog: str, schema: str, volume: str) -> None:
+        self.policy.call(lambda: self.inner.check_volume(catalog, schema, volume))
+
     def upload_file(self, path: str, source: Path, *, overwrite: bool = False) -> None:
         self.policy.call(lambda: self.inner.upload_file(path, source, overwrite=overwrite))
 

@@ -31,7 +31,7 @@ from bricktasks.durations import format_duration
 from bricktasks.errors import BackendError, NotFound, UserInputError
 from bricktasks.jobdef.definition import JobDefinition
 from bricktasks.jobdef.shorthand import shorthand_job
-from bricktasks.libraries.upload import LibraryFile, library_spec, upload_libraries
+from bricktasks.libraries.upload import LibraryFile, library_spec, require_volume, upload_libraries
 from bricktasks.project import Project
 from bricktasks.report.reports import BuildReport, write_reports
 from bricktasks.runs.supervise import (
@@ -112,6 +112,7 @@ def _job(plan: CiPlan, cluster: ClusterSpec | None) -> JobDefinition:
 def _upload(project, backend, plan, artifacts, cluster, timeout_s, console) -> tuple[dict, RunSpec]:
     """Replace a previous build of this id, upload the libraries and the notebooks, write the manifest."""
     build = plan.build
+    require_volume(backend, plan.library_folder)  # before the previous build is cancelled or replaced
     previous = read_build_manifest(backend, plan.ci_folder)
     if previous and previous.get("run_id") is not None:
         cancel_and_settle(backend, int(previous["run_id"]), settle_s=5)  # the replaced build's run must not go on

@@ -2,7 +2,9 @@
 
 Uploads stream the raw body to a spool file in 1 MB pieces and then publish it under the
 final name, so a large upload never sits in memory and never shows half-written.
-`create-download-url` answers 404, which makes the SDK fall back to a plain GET.
+`create-download-url` answers 404, which makes the SDK fall back to a plain GET. A path is served
+only once its volume exists (created with the Unity Catalog API, unity_catalog_api.py); the root
+of a volume is not deleted here, only with the volume.
 """
 from __future__ import annotations
 
@@ -21,12 +23,19 @@ __all__ = ["ROUTES"]
 DEFAULT_PAGE_SIZE = 1000
 
 
-def _volume_path(match: re.Match[str], request: Request) -> str:
+def _volume_path(match: re.Match[str], request: Request, state: EmulatorState) -> str:
+    """The request's path, once its volume exists: a path in a volume never created is a 404, as on a
+    workspace (a folder from an older root counts as created: see backends/local_catalog.py)."""
     path = unquote(match.group("path"))
     request.target = path
     if not path.startswith("/Volumes/") or path.rstrip("/") == "/Volumes":
         raise ApiError(400, "INVALID_PARAMETER_VALUE", f"{path} is not a path under /Volumes/<catalog>/<schema>/<volume>")
+    state.backend.catalog.require_volume(path)  # InvalidRequest 400, SecurableMissing 404: before any disk access
     return path.rstrip("/") if len(path) > 1 else path
+
+
+def _is_volume_root(path: str) -> bool:
+    return len([part for part in path.split("/") if part]) == 4  # Volumes, catalog, schema, volume
 
 
 def _status(state: EmulatorState, path: str) -> FileInfo | None:
@@ -46,7 +55,7 @@ def _file_headers(info: FileInfo) -> dict[str, str]:
 
 # -- files ---------------------------------------------------------------------------
 def put_file(request: Request, state: EmulatorState, match) -> Response:
-    path = _volume_path(match, request)
+    path = _volume_path(match, request, state)
     overwrite = truthy(request.query.get("overwrite"), default=True)  # unspecified means overwrite
     existing = _status(state, path)
     if existing is not None and existing.is_dir:
@@ -78,7 +87,7 @@ def _byte_range(header: str, size: int) -> tuple[int, int] | None:
 
 
 def get_file(request: Request, state: EmulatorState, match) -> Response:
-    path = _volume_path(match, request)
+    path = _volume_path(match, request, state)
     info = _status(state, path)
     if info is None or info.is_dir:
         raise _not_found(path)
@@ -99,7 +108,7 @@ def get_file(request: Request, state: EmulatorState, match) -> Response:
 
 
 def head_file(request: Request, state: EmulatorState, match) -> Response:
-    path = _volume_path(match, request)
+    path = _volume_path(match, request, state)
     info = _status(state, path)
     if info is None or info.is_dir:
         raise _not_found(path)
@@ -109,7 +118,7 @@ def head_file(request: Request, state: EmulatorState, match) -> Response:
 
 
 def delete_file(request: Request, state: EmulatorState, match) -> Response:
-    path = _volume_path(match, request)
+    path = _volume_path(match, request, state)
     info = _status(state, path)
     if info is None:
         raise _not_found(path)
@@ -121,7 +130,7 @@ def delete_file(request: Request, state: EmulatorState, match) -> Response:
 
 # -- directories ------------------------------------------------------------------------
 def put_directory(request: Request, state: EmulatorState, match) -> Response:
-    path = _volume_path(match, request)
+    path = _volume_path(match, request, state)
     existing = _status(state, path)
     if existing is not None and not existing.is_dir:
         raise ApiError(409, "ALREADY_EXISTS", f"A file exists at {path}.")
@@ -130,7 +139,7 @@ def put_directory(request: Request, state: EmulatorState, match) -> Response:
 
 
 def head_directory(request: Request, state: EmulatorState, match) -> Response:
-    path = _volume_path(match, request)
+    path = _volume_path(match, request, state)
     info = _status(state, path)
     if info is None or not info.is_dir:
         raise _not_found(path)
@@ -146,7 +155,7 @@ def _entry(info: FileInfo) -> dict[str, Any]:
 
 
 def list_directory(request: Request, state: EmulatorState, match) -> Response:
-    path = _volume_path(match, request)
+    path = _volume_path(match, request, state)
     info = _status(state, path)
     if info is None or not info.is_dir:
         raise _not_found(path)
@@ -164,16 +173,20 @@ def list_directory(request: Request, state: EmulatorState, match) -> Response:
 
 
 def delete_directory(request: Request, state: EmulatorState, match) -> Response:
-    path = _volume_path(match, request)
+    path = _volume_path(match, request, state)
     info = _status(state, path)
     if info is None or not info.is_dir:
         raise _not_found(path)
+    if _is_volume_root(path):
+        raise ApiError(
+            400, "INVALID_PARAMETER_VALUE", f"{path} is the root of a volume: delete the volume with the Unity Catalog API instead."
+        )
     state.backend.delete_file(path, recursive=False)  # DirectoryNotEmpty -> FILES_API_DIRECTORY_IS_NOT_EMPTY
     return Response(status=204)
 
 
 def initiate_upload(request: Request, state: EmulatorState, match) -> Response:
-    _volume_path(match, request)
+    _volume_path(match, request, state)
     # presigned multipart uploads are not emulated; the SDK then falls back to one PUT
     raise ApiError(404, "ENDPOINT_NOT_FOUND", "multipart uploads are not supported by the emulator")
 

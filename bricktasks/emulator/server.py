@@ -26,7 +26,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from bricktasks.emulator import clusters_api, dbfs_api, files_api, jobs_api, jobs_saved_api, scim_api, secrets_api, workspace_api
+from bricktasks.emulator import (
+    clusters_api,
+    dbfs_api,
+    files_api,
+    jobs_api,
+    jobs_saved_api,
+    scim_api,
+    secrets_api,
+    unity_catalog_api,
+    workspace_api,
+)
 from bricktasks.emulator.faults import DEFAULT_FAULT_KINDS, FaultInjector, TokenBucket
 from bricktasks.emulator.identity import DEFAULT_USER
 from bricktasks.emulator.protocol import (
@@ -66,6 +76,7 @@ ROUTES: list[Route] = [
     *scim_api.ROUTES,
     *secrets_api.ROUTES,
     *clusters_api.ROUTES,
+    *unity_catalog_api.ROUTES,
 ]
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from bricktasks.backends.base import Backend, FileInfo, file_kind
+from bricktasks.backends.base import Backend, FileInfo, file_kind, volume_address
 from bricktasks.console.console import Console
 from bricktasks.errors import NotFound, UserInputError
 from bricktasks.layout import join
@@ -17,6 +17,7 @@ __all__ = [
     "cluster_path",
     "library_spec",
     "newest_libraries",
+    "require_volume",
 ]
 
 
@@ -81,11 +82,39 @@ def upload_libraries(
             elif dry_run:
                 console.info(f"would upload {artifact.name} ({size:,} bytes) -> {remote}")
             else:
-                backend.upload_file(remote, artifact, overwrite=True)
+                _upload_one(backend, remote, artifact, destination)
                 console.info(f"uploaded {artifact.name} ({size:,} bytes) -> {remote}")
             progress.advance(size)
             uploaded.append(UploadedLibrary(artifact, remote, skipped=same))
     return uploaded
+
+
+def _upload_one(backend: Backend, remote: str, artifact: Path, destination: str) -> None:
+    try:
+        backend.upload_file(remote, artifact, overwrite=True)
+    except NotFound:
+        # an upload makes missing folders, so on a Volume a 404 means the volume is missing: say which
+        # and how to create it (asked only now: the happy path costs no extra request)
+        require_volume(backend, destination)
+        raise
+
+
+def require_volume(backend: Backend, destination: str, setting: str = "BRICKTASKS_LIBRARY_ROOT") -> None:
+    """UserInputError (exit 2) naming the command that creates it when `destination` lies in a Unity
+    Catalog volume that does not exist; nothing for other destinations, or when the volume exists."""
+    address = volume_address(destination)
+    if address is None:
+        return
+    try:
+        backend.check_volume(*address)
+    except NotFound as missing:
+        catalog, schema, volume = address
+        raise UserInputError(
+            f"{setting}={destination} is in the volume {catalog}.{schema}.{volume}, which does not exist "
+            f"({missing.message.rstrip('.')})",
+            f"create it with: databricks volumes create {catalog} {schema} {volume} MANAGED "
+            f"(its schema first if that is missing: databricks schemas create {schema} {catalog})",
+        ) from None
 
 
 def _refuse_oversized_workspace_files(paths: list[Path], destination: str) -> None:

@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from databricks.sdk.service.catalog import VolumeType
 
 from bricktasks.backends.base import Backend, ExistingCluster, NotebookTask, Run, RunSpec
 from bricktasks.backends.local import LocalBackend
 from bricktasks.errors import BackendError
-from bricktasks.testing.emulator import databricks_backend, start_emulator
+from bricktasks.testing.emulator import databricks_backend, start_emulator, workspace_client
 
 HEADER = "# Databricks notebook source\n"
 
@@ -72,6 +73,8 @@ def _offline_places(kind: str, tmp_path: Path) -> Iterator[Place]:
         backend.close()
         return
     with start_emulator(tmp_path / "emulator-root", token="contract-token") as emulator:
+        # as on a workspace, the volume exists only once created (the live place names an existing one)
+        workspace_client(emulator.url, "contract-token").volumes.create("main", "default", "contract", VolumeType.MANAGED)
         backend = databricks_backend(emulator.url, "contract-token")
         backend.mkdirs(folders["workspace"])
         yield Place(kind, backend, **folders)

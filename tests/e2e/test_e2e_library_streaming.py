@@ -16,12 +16,13 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from databricks.sdk.service.catalog import VolumeType
 from e2e_helpers import SENTINEL_TOKEN, is_write
 
 from bricktasks.console.console import Console
 from bricktasks.errors import UserInputError
 from bricktasks.libraries.upload import upload_libraries
-from bricktasks.testing.emulator import EmulatorProcess, databricks_backend
+from bricktasks.testing.emulator import EmulatorProcess, databricks_backend, workspace_client
 
 MB = 2**20
 WHEEL_SIZE_MB = 200
@@ -78,6 +79,8 @@ def upload(emulator, destination: str, wheel: Path) -> tuple[dict, list[dict]]:
 @pytest.mark.parametrize("destination", ["dbfs:/FileStore/forecasting/libraries/BI-1", "/Volumes/main/default/libs/BI-1"])
 def test_a_200_mb_library_streams_and_an_identical_one_costs_one_metadata_request(emulator, big_wheel, destination, end_checks):
     end_checks.library_roots.append(destination.rsplit("/", 1)[0])  # BI-1 is a branch folder below it
+    if destination.startswith("/Volumes/"):  # as on a workspace, a volume takes files once created
+        workspace_client(emulator.url, SENTINEL_TOKEN).volumes.create("main", "default", "libs", VolumeType.MANAGED)
     size = big_wheel.stat().st_size
     first, requests = upload(emulator, destination, big_wheel)
     assert not first["skipped"]

@@ -28,6 +28,8 @@ TOKEN = "client-token"
 @pytest.fixture
 def emulator(tmp_path):
     with start_emulator(tmp_path / "root", token=TOKEN) as handle:
+        for volume in ("/Volumes/c/s/v", "/Volumes/main/default/v"):  # the volumes these tests use, as if created
+            handle.backend.mkdirs_files(volume)
         yield handle
 
 

@@ -14,6 +14,7 @@ from bricktasks.libraries.upload import (
     cluster_path,
     library_spec,
     newest_libraries,
+    require_volume,
     upload_libraries,
 )
 
@@ -175,3 +176,33 @@ def test_library_spec_by_kind():
 def test_a_path_of_no_known_kind_is_an_error():
     with pytest.raises(ValueError, match="is not a dbfs:/, /Volumes/ or workspace path"):
         cluster_path("libraries/a-1.whl")
+
+
+# -- a Volume that does not exist -------------------------------------------------------------
+def test_a_missing_volume_is_one_line_exit_2_with_the_command_and_nothing_is_written(tmp_path, console, artifacts):
+    from bricktasks.testing.emulator import databricks_backend, start_emulator
+
+    with start_emulator(tmp_path / "emulated", token="upload-token") as emulator:
+        backend = databricks_backend(emulator.url, "upload-token")
+        emulator.backend.catalog.children()  # the fresh workspace's main.default exist before the snapshot
+        before = sorted(str(path) for path in (emulator.root / "volumes").rglob("*"))
+        with pytest.raises(UserInputError) as refused:
+            upload_libraries(backend, artifacts, "/Volumes/main/ml/libs/BI-7", console=console)
+        line = refused.value.one_line()
+        assert refused.value.exit_code == 2 and "\n" not in line
+        assert "is in the volume main.ml.libs, which does not exist" in line and "Schema 'main.ml' does not exist" in line
+        assert "databricks volumes create main ml libs MANAGED" in line and "databricks schemas create ml main" in line
+        assert sorted(str(path) for path in (emulator.root / "volumes").rglob("*")) == before
+
+        emulator.backend.catalog.create("schema", ("main", "ml"), {})
+        with pytest.raises(UserInputError, match=r"Volume 'main\.ml\.libs' does not exist"):
+            require_volume(backend, "/Volumes/main/ml/libs/CI/7-main")
+        emulator.backend.catalog.create("volume", ("main", "ml", "libs"), {})
+        require_volume(backend, "/Volumes/main/ml/libs/CI/7-main")  # exists: nothing to say
+        [wheel, _] = upload_libraries(backend, artifacts, "/Volumes/main/ml/libs/BI-7", console=console)
+        assert emulator.backend.read_file(wheel.remote) == artifacts[0].read_bytes()
+
+
+def test_the_local_backend_and_other_destinations_need_no_volume(backend):
+    for destination in ("/Volumes/main/ml/libs/BI-7", "dbfs:/libraries", "/Projects/forecasting/libraries"):
+        require_volume(backend, destination)  # a local root's volumes are folders its writes make

@@ -70,6 +70,7 @@ def _import(url: str, path: str, content: bytes, format: str, **fields: object) 
 def emulator(tmp_path: Path):
     with start_emulator(tmp_path / "root", token=TOKEN, request_log=tmp_path / "emulator.requests.jsonl") as handle:
         requests.post(f"{handle.url}/api/2.0/workspace/mkdirs", json={"path": "/Projects/p"}, headers=_auth(), timeout=10)
+        handle.backend.mkdirs_files("/Volumes/c/s/v")  # the volume the Files API cases write in, as if created
         yield handle
 
 
