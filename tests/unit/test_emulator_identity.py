@@ -16,6 +16,7 @@ from databricks.sdk.service.workspace import ObjectType
 
 from bricktasks.emulator.__main__ import parse_args
 from bricktasks.emulator.identity import Identity
+from bricktasks.emulator.routing import DEFAULT_CLUSTER_ID
 from bricktasks.testing.emulator import LISTENING, start_emulator, workspace_client
 
 HEADER = b"# Databricks notebook source\n"
@@ -154,7 +155,7 @@ def test_get_output_of_a_task_run_carries_that_tasks_metadata(w, emulator):
     tasks = [
         jobs.SubmitTask(task_key=key, notebook_task=jobs.NotebookTask(f"/Users/{USER}/nb", base_parameters={"x": key}),
                         depends_on=[jobs.TaskDependency("first")] if key == "second" else None,
-                        existing_cluster_id="0101-000000-emulator" if key == "second" else None)
+                        existing_cluster_id=DEFAULT_CLUSTER_ID if key == "second" else None)
         for key in ("first", "second")
     ]
     run = w.jobs.submit(run_name="two", tasks=tasks).result(timeout=timedelta(seconds=60))
@@ -172,7 +173,7 @@ def test_get_output_of_a_task_run_carries_that_tasks_metadata(w, emulator):
         assert metadata.execution_duration == task.execution_duration
     raw = w.api_client.do("GET", "/api/2.2/jobs/runs/get-output", query={"run_id": run.tasks[1].run_id})["metadata"]
     assert (raw["task_key"], raw["parent_run_id"]) == ("second", run.run_id)
-    assert raw["cluster_instance"]["cluster_id"] == "0101-000000-emulator"
+    assert raw["cluster_instance"]["cluster_id"] == DEFAULT_CLUSTER_ID
     assert "cluster_instance" not in w.api_client.do(
         "GET", "/api/2.2/jobs/runs/get-output", query={"run_id": run.tasks[0].run_id})["metadata"]  # serverless
 
