@@ -445,7 +445,7 @@ def bench_big(b: Bench) -> list[Row]:
             noop.append(timing.wall)
             noop_requests.append(len(timing.requests))
             noop_imports.append(content_imports(timing.requests))
-            timing = invoke_timed(clone, em, "status", branch, ok=(0, 1))
+            timing = invoke_timed(clone, em, "status", "--branch", branch, ok=(0, 1))
             status.append(timing.wall)
             status_codes.append(timing.returncode)
             changed = [path for path in clone.notebook_files() if path.parent.name.startswith("module_")][-1]
@@ -474,8 +474,9 @@ def bench_big(b: Bench) -> list[Row]:
         Row(scenario, f"full upload, rate limit {RATE_LIMIT}/s (1 run)", [limited.wall],
             ratio=f"{limited.wall / ideal:.2f}x of N/{RATE_LIMIT}={ideal:.1f}s", target="<= 1.1x of N/30 s",
             verdict=verdict(limited.wall <= 1.1 * ideal)),
-        Row(scenario, "  requests answered / 429 answers (retried)", [sum(1 for x in statuses if x != 429), statuses.count(429)],
-            unit="n"),
+        Row(scenario, "  requests answered", [sum(1 for status in statuses if status != 429)], unit="n",
+            ratio=f"their floor at {RATE_LIMIT}/s: {(sum(1 for s in statuses if s != 429) - RATE_LIMIT) / RATE_LIMIT:.1f}s"),
+        Row(scenario, "  429 answers (retried)", [statuses.count(429)], unit="n"),
         Row(scenario, "  failed requests", [failed_requests(limited.requests)], unit="n", target="0",
             verdict=verdict(failed_requests(limited.requests) == 0)),
     ]
