@@ -8,7 +8,8 @@ from pathlib import Path
 
 from bricktasks.errors import UserInputError
 
-__all__ = ["git_output", "current_git_branch", "current_git_commit", "git_tree_is_dirty", "hex_commit"]
+__all__ = ["git_output", "current_git_branch", "current_git_commit", "last_commit_touching", "git_tree_is_dirty",
+           "hex_commit"]
 
 GIT_TIMEOUT_SECONDS = 30
 _COMMIT = re.compile(r"^[0-9a-fA-F]{7,64}$")
@@ -39,6 +40,11 @@ def current_git_branch(cwd: Path) -> str | None:
 def current_git_commit(cwd: Path) -> str | None:
     """The full SHA of HEAD in `cwd`; None when there is no commit or no git working copy."""
     return hex_commit(git_output(["rev-parse", "--verify", "--quiet", "HEAD"], cwd))
+
+
+def last_commit_touching(path: Path, cwd: Path) -> str | None:
+    """The full SHA of the last commit that changed anything under `path`; None without git or history."""
+    return hex_commit(git_output(["log", "-1", "--format=%H", "--", str(path)], cwd))
 
 
 def git_tree_is_dirty(cwd: Path) -> bool:

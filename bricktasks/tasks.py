@@ -27,7 +27,11 @@ from bricktasks.clusterspec import load_cluster_spec
 from bricktasks.console.console import Console, printable
 from bricktasks.durations import parse_duration, parse_timeout
 from bricktasks.errors import UserInputError
-from bricktasks.jobs.deploy import deploy_jobs, entry_record, load_master_jobs
+from bricktasks.jobs.clean_branch import branch_targets
+from bricktasks.jobs.clean_branch import clean_branch as clean_branch_jobs
+from bricktasks.jobs.deploy import deploy_branch_jobs, deploy_jobs, entry_record, load_master_jobs
+from bricktasks.jobs.listing import format_jobs, job_statuses, project_jobs
+from bricktasks.jobs.runjob import JobRunProgress, check_params, find_job, parse_params, run_job
 from bricktasks.layout import branch_folder
 from bricktasks.libraries import targets
 from bricktasks.libraries.upload import library_spec, newest_libraries
@@ -149,11 +153,12 @@ def upload_lib(c, out, branch=None, build_id=None, master=False, egg=False, dry_
         "branch": "branch whose folder to fill, e.g. BI-5613 or feature/x (\"$(git branch --show-current)\" for the current one)",
         "env": "config set_environment selects, conf/<env>_config (default: BRICKTASKS_ENV)",
         "prune": "also delete workspace objects that no longer exist in the working copy",
+        "jobs": "also deploy the branch's paused copies of jobs/production/*.json, named [BRANCH] <name>",
         "dry_run": "print the plan; change nothing",
         "force": "overwrite edits made in the workspace since the last checkout without keeping a copy in .bricktasks/",
     },
 )
-def checkout_branch(c, out, branch, env=None, prune=False, dry_run=False, force=False):
+def checkout_branch(c, out, branch, env=None, prune=False, jobs=False, dry_run=False, force=False):
     """Push the working copy's notebooks into the branch's workspace folder: invoke checkout BI-5613."""
     # The branch is a required positional argument, as in the article (`invoke checkout BI-5613`):
     # invoke's parser has no optional positionals, and a flag would break that muscle memory.
@@ -162,14 +167,17 @@ def checkout_branch(c, out, branch, env=None, prune=False, dry_run=False, force=
     refuse_protected(chosen, action="check out")
     chosen_env = project.check_env(project.settings.env)
     _check_source(project)
+    definitions = load_master_jobs(project) if jobs else None  # every definition checked before the folder changes
     backend = open_backend(project, os.environ)
     result = workspace.checkout(
         backend, project.layout, project.source_dir, chosen, env=chosen_env, prune=prune, dry_run=dry_run, console=console,
         keeper=None if force else Keeper.for_folder(project.root, project.layout.workspace_root, project.layout.branch(chosen)),
     )
+    plan = deploy_branch_jobs(project, backend, definitions, chosen, dry_run=dry_run, console=console) if jobs else None
     out.record(
         branch=chosen, folder=result.target, env=chosen_env, dry_run=dry_run, uploaded=len(result.uploaded),
         unchanged=len(result.unchanged), pruned=len(result.pruned), not_in_working_copy=len(result.extra),
+        **({"jobs": [entry_record(entry) for entry in plan.entries]} if plan is not None else {}),
     )
 
 
@@ -353,6 +361,25 @@ def clean_ci(c, out, older_than, dry_run=False):
 
 
 @bricktask(
+    positional=["branch"],
+    help={
+        "branch": "the merged branch whose folder, libraries and job copies to remove, e.g. BI-5613",
+        "force": "cancel a copy's active run instead of refusing",
+        "dry_run": "list everything that would be removed; change nothing",
+    },
+)
+def clean_branch(c, out, branch, force=False, dry_run=False):
+    """After a merge: remove a branch's workspace folder, its libraries and its job copies (by our tags only)."""
+    project, console = _load(c, out)
+    branch_targets(project.layout, branch)  # a refused name costs no request, not even the backend's first
+    backend = open_backend(project, os.environ)
+    outcome = clean_branch_jobs(backend, project.layout, branch, force=force, dry_run=dry_run, console=console)
+    out.record(dry_run=dry_run, **outcome.record())
+    verb = "would remove" if dry_run else "removed"
+    console.result(f"{verb} {len(outcome.removed)} for {branch}, already gone {len(outcome.absent)}")
+
+
+@bricktask(
     help={
         "force": "deploy from a branch other than main/master",
         "prune": "delete objects in master/ that are not in the working copy (default: on)",
@@ -383,4 +410,67 @@ def deploy(c, out, force=False, prune=True, remove_jobs=False, dry_run=False):
     )
 
 
-namespace = Collection(run, build_wheel, build_egg, upload_lib, checkout_branch, switch_env, status, pull, run_ci, builds, clean_ci, deploy)
+@bricktask(
+    aliases=["jobs"],
+    help={
+        "branch": "list only this branch's copies (default: master's and every branch's)",
+        "master": "list only master's jobs",
+    },
+)
+def saved_jobs(c, out, branch=None, master=False):
+    """List the project's saved jobs: target, definition file, schedule, last run's result and age, URL."""
+    project, console = _load(c, out)
+    if branch is not None and master:
+        raise UserInputError("--branch and --master do not go together", "pass one of them, or neither for every job")
+    if branch is not None:
+        branch_folder(branch)  # validate before asking the workspace
+    backend = open_backend(project, os.environ)
+    ours = project_jobs(backend, project.layout.workspace_root, branch=branch, master_only=master)
+    statuses = job_statuses(backend, ours, now=datetime.now(timezone.utc))
+    out.record(root=project.layout.workspace_root, jobs=[status.as_dict() for status in statuses])
+    if not statuses:
+        which = f" of branch {branch}" if branch else " of master" if master else ""
+        how = (f"invoke checkout {branch} --jobs makes its copies" if branch
+               else "invoke deploy makes master's from jobs/production/*.json")
+        console.result(f"no saved jobs{which} in {project.layout.workspace_root}; {how}")
+        return
+    for line in format_jobs(statuses):
+        console.result(line)
+
+
+@bricktask(
+    aliases=["run-job"],
+    positional=["name"],
+    iterable=["param"],
+    help={
+        "name": "the job's definition name (\"Forecast training\") or file (training / training.json)",
+        "branch": "run this branch's copy instead of master's job",
+        "param": "a job parameter, KEY=VALUE (repeatable); only the job's declared parameters",
+        "no_wait": "print the run's URL and exit right after starting it",
+        "timeout": "cancel the run after this long (default: BRICKTASKS_TIMEOUT, 25m)",
+    },
+)
+def run_saved_job(c, out, name, branch=None, param=None, no_wait=False, timeout=None):
+    """Run one of the project's saved jobs now (run-now), wait, report like ci; fail unless it succeeded."""
+    project, console = _load(c, out, timeout=timeout)
+    limit = parse_timeout(project.settings.timeout)
+    params = parse_params(param or [])
+    folder = project.layout.master if branch is None else project.layout.branch(branch)  # validates the branch
+    backend = open_backend(project, os.environ)
+    job = find_job(backend, project.layout.workspace_root, name, branch=branch)
+    job_parameters = check_params(job, params)
+    out.record(job_id=job.job_id, job=job.name, target="master" if branch is None else f"branch {branch}",
+               parameters=job_parameters)
+    progress = JobRunProgress(job, folder)
+    try:
+        return run_job(project, backend, job, folder=folder, job_parameters=job_parameters, timeout_s=limit,
+                       wait=not no_wait, console=console, secrets=console.secrets, progress=progress)
+    finally:  # also when an error or a signal ended it: the record names the run that was cancelled
+        outcome = progress.outcome  # --no-wait writes no reports, yet its record names the run's page
+        out.record(**{**outcome.json_fields(), "run_page_url": outcome.run_page_url})
+
+
+namespace = Collection(
+    run, build_wheel, build_egg, upload_lib, checkout_branch, switch_env, status, pull, run_ci, builds, clean_ci, clean_branch, deploy,
+    saved_jobs, run_saved_job,
+)

@@ -406,8 +406,9 @@ class Backend(abc.ABC):
         """The run's notebook rendered as HTML (cells and outputs)."""
 
     @abc.abstractmethod
-    def list_runs(self, *, active_only: bool = False, job_id: int | None = None) -> builtins.list[Run]:
-        """One-time runs, newest first; with `job_id`, that saved job's runs instead."""
+    def list_runs(self, *, active_only: bool = False, job_id: int | None = None, limit: int | None = None) -> builtins.list[Run]:
+        """One-time runs, newest first; with `job_id`, that saved job's runs instead; at most `limit` of them
+        (`invoke jobs` asks for the newest only: one short page, not every run the job ever had)."""
 
     # -- saved jobs (jobs/create ... jobs/run-now): settings are JobSettings JSON ---------------
     # The defaults refuse: a backend without saved jobs says so rather than pretending.
@@ -449,6 +450,10 @@ class Backend(abc.ABC):
     # -- capabilities: what only some backends can tell; the defaults say "nothing" ----------
     def run_page_url(self, run: Run) -> str | None:
         return run.run_page_url
+
+    def job_page_url(self, job_id: int) -> str | None:
+        """The saved job's page in the workspace UI; None where there is no UI (the local backend)."""
+        return None
 
     def task_result(self, task_run_id: int) -> dict[str, Any] | None:
         """The runtime's detailed result of a task run (status, cells and their outputs, the failed

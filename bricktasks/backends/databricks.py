@@ -351,14 +351,21 @@ class DatabricksBackend(Backend):
                 views = self.client.jobs.export_run(run.tasks[0].run_id, views_to_export=jobs.ViewsToExport.CODE).views or []
         return views[0].content or "" if views else ""
 
-    def list_runs(self, *, active_only: bool = False, job_id: int | None = None) -> builtins.list[Run]:
+    def list_runs(self, *, active_only: bool = False, job_id: int | None = None, limit: int | None = None) -> builtins.list[Run]:
         _, jobs = jobs_types()
+        # the page size is the limit: the SDK's iterator then stops after one request for the newest run
+        page = min(limit, 24) if limit else None  # the reference: "greater than 0 and less than 25"
         with self._errors("runs"):
             if job_id is None:
-                found = self.client.jobs.list_runs(active_only=active_only or None, expand_tasks=True, run_type=jobs.RunType.SUBMIT_RUN)
+                found = self.client.jobs.list_runs(
+                    active_only=active_only or None, expand_tasks=True, run_type=jobs.RunType.SUBMIT_RUN, limit=page)
             else:
-                found = self.client.jobs.list_runs(active_only=active_only or None, expand_tasks=True, job_id=job_id)
-            return sorted((_run(run) for run in itertools.islice(found, MAX_LISTED_RUNS)), key=lambda r: r.run_id, reverse=True)
+                found = self.client.jobs.list_runs(active_only=active_only or None, expand_tasks=True, job_id=job_id, limit=page)
+            listed = itertools.islice(found, min(limit, MAX_LISTED_RUNS) if limit else MAX_LISTED_RUNS)
+            return sorted((_run(run) for run in listed), key=lambda r: r.run_id, reverse=True)
+
+    def job_page_url(self, job_id: int) -> str | None:
+        return f"{str(self.client.config.host).rstrip('/')}/jobs/{job_id}"
 
     # -- saved jobs: settings travel as JobSettings JSON, through the SDK's own dataclasses ----------
     def create_job(self, settings: dict[str, Any]) -> int:

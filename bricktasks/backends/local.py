@@ -358,8 +358,9 @@ class LocalBackend(Backend):
     def export_run(self, run_id: int) -> str:
         return self.runs.export_html(run_id)
 
-    def list_runs(self, *, active_only: bool = False, job_id: int | None = None) -> builtins.list[Run]:
-        return self.runs.list(active_only=active_only, job_id=job_id)
+    def list_runs(self, *, active_only: bool = False, job_id: int | None = None, limit: int | None = None) -> builtins.list[Run]:
+        runs = self.runs.list(active_only=active_only, job_id=job_id)
+        return runs if limit is None else runs[:limit]
 
     # -- saved jobs ---------------------------------------------------------------
     def create_job(self, settings: dict[str, Any]) -> int:
@@ -382,8 +383,9 @@ class LocalBackend(Backend):
 
     def run_now(
         self, job_id: int, *, job_parameters: dict[str, str] | None = None, notebook_params: dict[str, str] | None = None,
-        idempotency_token: str | None = None,
+        idempotency_token: str | None = None, trigger: str = "ONE_TIME",
     ) -> int:
+        """As the base's; `trigger` PERIODIC for a schedule's firing (the emulator's --run-schedules)."""
         job = self.jobs.get(job_id)
         spec, resolved = job_run_spec(
             job, notebook_params=notebook_params, job_parameters=job_parameters, idempotency_token=idempotency_token
@@ -395,6 +397,7 @@ class LocalBackend(Backend):
         request = JobRunRequest(
             job_id=job.job_id, max_concurrent_runs=int(job.settings.get("max_concurrent_runs", 1)),
             queue_enabled=bool(queue.get("enabled")), job_parameters=resolved, notebook_params=notebook_params,
+            trigger=trigger,
         )
         return self.runs.submit(spec, job=request)
 

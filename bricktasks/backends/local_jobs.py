@@ -60,6 +60,7 @@ class JobRunRequest:
     queue_enabled: bool
     job_parameters: tuple[dict[str, str], ...] = ()  # [{name, default, value}], as runs/get shows them
     notebook_params: dict[str, str] | None = None
+    trigger: str = "ONE_TIME"  # PERIODIC when the emulator's --run-schedules fires the job's schedule
 
 
 # -- the rules --------------------------------------------------------------------------------

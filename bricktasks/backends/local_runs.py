@@ -521,7 +521,7 @@ QUEUED_STATE = {"life_cycle_state": "QUEUED", "result_state": None, "state_messa
 def _job_fields(job: JobRunRequest, admission: str, started: int) -> dict[str, Any]:
     """What a run of a saved job records beyond a one-time run's: whose it is, how it started, its state."""
     fields: dict[str, Any] = {
-        "job_id": job.job_id, "run_type": "JOB_RUN", "trigger": "ONE_TIME",
+        "job_id": job.job_id, "run_type": "JOB_RUN", "trigger": job.trigger,
         "max_concurrent_runs": job.max_concurrent_runs, "job_parameters": [dict(p) for p in job.job_parameters],
     }
     if job.notebook_params:

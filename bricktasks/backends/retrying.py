@@ -111,8 +111,8 @@ class RetryingBackend(Backend):
     def export_run(self, run_id: int) -> str:
         return self.policy.call(lambda: self.inner.export_run(run_id))
 
-    def list_runs(self, *, active_only: bool = False, job_id: int | None = None) -> builtins.list[Run]:
-        return self.policy.call(lambda: self.inner.list_runs(active_only=active_only, job_id=job_id))
+    def list_runs(self, *, active_only: bool = False, job_id: int | None = None, limit: int | None = None) -> builtins.list[Run]:
+        return self.policy.call(lambda: self.inner.list_runs(active_only=active_only, job_id=job_id, limit=limit))
 
     # -- saved jobs: reads retried; writes once unless repeating them changes nothing ----------
     def create_job(self, settings: dict[str, Any]) -> int:
@@ -148,6 +148,9 @@ class RetryingBackend(Backend):
     # -- capabilities and plumbing: forwarded as they are --------------------
     def run_page_url(self, run: Run) -> str | None:
         return self.inner.run_page_url(run)
+
+    def job_page_url(self, job_id: int) -> str | None:
+        return self.inner.job_page_url(job_id)
 
     def task_result(self, task_run_id: int) -> dict[str, Any] | None:
         return self.inner.task_result(task_run_id)

@@ -12,6 +12,10 @@ Compute as a workspace offers it: `--no-serverless` answers as a workspace witho
 jobs (a task naming no cluster is refused with the real API's 400); `--cluster-start-s N` keeps a
 task on a new job cluster PENDING ("Waiting for cluster") N seconds before it starts, as a classic
 cluster's start-up does (serverless tasks and existing clusters start at once).
+
+`--run-schedules` fires saved jobs' UNPAUSED quartz schedules at their times (in the schedule's
+timezone) as run-now with trigger PERIODIC; PAUSED schedules never fire; max_concurrent_runs applies.
+Expressions using L, W or # are not fired (logged once on stderr).
 """
 from __future__ import annotations
 
@@ -62,6 +66,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--cluster-start-s", type=float, default=0.0, metavar="N",
         help="a task on a new job cluster stays PENDING N seconds before it starts (serverless and existing clusters: at once)",
     )
+    parser.add_argument(
+        "--run-schedules", action="store_true",
+        help="fire saved jobs' UNPAUSED quartz schedules at their times, in their timezone, as PERIODIC runs "
+             "(PAUSED never fires; L, W, # are not emulated)",
+    )
     args = parser.parse_args(argv)
     if args.cluster_start_s < 0:
         parser.error("--cluster-start-s is a number of seconds, 0 or more")
@@ -100,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         host=args.host, port=args.port, token=token, no_auth=args.no_auth, latency_ms=args.latency_ms,
         rate_limit=args.rate_limit, fault_rate=args.fault_rate, seed=args.seed, fault_kinds=args.fault_kinds,
         request_log=args.request_log, quirks=tuple(args.quirk), serverless=not args.no_serverless,
-        cluster_start_s=args.cluster_start_s,
+        cluster_start_s=args.cluster_start_s, run_schedules=args.run_schedules,
     )
     args.root.mkdir(parents=True, exist_ok=True)
     stop = threading.Event()

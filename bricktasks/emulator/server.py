@@ -39,6 +39,7 @@ from bricktasks.emulator.protocol import (
 )
 from bricktasks.emulator.requestlog import RequestLog
 from bricktasks.emulator.routing import QUIRKS, EmulatorState, Route
+from bricktasks.emulator.schedules import ScheduleFirer
 from bricktasks.errors import BricktasksError
 
 __all__ = ["EmulatorOptions", "EmulatorServer", "EmulatorHandle", "start_emulator", "ROUTES"]
@@ -77,6 +78,7 @@ class EmulatorOptions:
     quirks: tuple[str, ...] = ()  # see routing.QUIRKS
     serverless: bool = True  # False: a workspace without serverless jobs (--no-serverless)
     cluster_start_s: float = 0.0  # how long a task on a new cluster stays PENDING (--cluster-start-s)
+    run_schedules: bool = False  # fire saved jobs' UNPAUSED schedules (--run-schedules, see schedules.py)
 
 
 class EmulatorServer(ThreadingHTTPServer):
@@ -102,6 +104,7 @@ class EmulatorServer(ThreadingHTTPServer):
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         super().__init__((options.host, options.port), EmulatorHandler)
+        self.schedules = ScheduleFirer(self.state.backend).start() if options.run_schedules else None
 
     @property
     def url(self) -> str:
@@ -362,6 +365,8 @@ class EmulatorHandle:
         if self._stopped:
             return
         self._stopped = True
+        if self.server.schedules is not None:
+            self.server.schedules.stop()  # before the state closes: no firing into a closed root
         self.server.shutdown()
         self.server.close_connections()
         self.server.server_close()

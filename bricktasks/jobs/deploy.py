@@ -1,7 +1,8 @@
-"""`invoke deploy`'s jobs step: bring master's production jobs (jobs/production/*.json) to git, plan first.
+"""Bring a target's copies of the production jobs (jobs/production/*.json) to git, plan first: master's
+(`invoke deploy`) or a branch's paused `[BRANCH] name` copies (`invoke checkout BRANCH --jobs`).
 
 Loading (load_master_jobs) is separate from deploying (deploy_jobs) so the task checks every definition
-before deploy_master changes anything. Only the plan's create/update/remove entries cost a write request;
+before a folder changes. Only the plan's create/update/remove entries cost a write request;
 unchanged, not-in-git and not-ours jobs are never written.
 """
 from __future__ import annotations
@@ -14,9 +15,10 @@ from bricktasks.console.console import Console
 from bricktasks.jobdef.production import ProductionJob, load_production_jobs
 from bricktasks.jobs.desired import TAG_ROOT, desired_jobs
 from bricktasks.jobs.plan import CREATE, MISSING, REMOVE, UPDATE, JobPlan, PlanEntry, format_plan, plan_jobs
+from bricktasks.libraries.upload import library_spec, newest_libraries
 from bricktasks.project import Project
 
-__all__ = ["PRODUCTION_FOLDER", "load_master_jobs", "deploy_jobs", "entry_record"]
+__all__ = ["PRODUCTION_FOLDER", "load_master_jobs", "deploy_jobs", "deploy_branch_jobs", "entry_record"]
 
 PRODUCTION_FOLDER = "jobs/production"
 
@@ -31,17 +33,20 @@ def load_master_jobs(project: Project) -> list[ProductionJob] | None:
 
 
 def deploy_jobs(project: Project, backend: Backend, jobs: Sequence[ProductionJob] | None, *,
-                libraries: Sequence[Mapping[str, Any]], remove: bool, dry_run: bool, console: Console) -> JobPlan:
-    """Plan master's jobs against the workspace's, print the plan, and (unless dry_run) apply it.
-    `jobs` is load_master_jobs' answer; `libraries` the job settings' library specs (master's wheel)."""
+                libraries: Sequence[Mapping[str, Any]], remove: bool, dry_run: bool, console: Console,
+                branch: str | None = None) -> JobPlan:
+    """Plan the target's jobs (master's, or with `branch` that branch's copies: notebooks in its folder,
+    schedules paused) against the workspace's, print the plan, and (unless dry_run) apply it.
+    `jobs` is load_master_jobs' answer; `libraries` the job settings' library specs (the target's wheel)."""
     if jobs is None and not remove:
         # no request at all: a project without production jobs deploys as before (git drops an empty
         # folder, so after the last definition's removal `--remove-jobs` still finds our jobs)
         console.info(f"no {PRODUCTION_FOLDER}/ folder: no production jobs to deploy")
         return JobPlan()
     root = project.layout.workspace_root
-    desired = desired_jobs(jobs or [], workspace_root=root, target_folder=project.layout.master, libraries=libraries)
-    plan = plan_jobs(desired, _existing(backend, root, desired), project_root_tag=root, remove=remove)
+    folder = project.layout.master if branch is None else project.layout.branch(branch)
+    desired = desired_jobs(jobs or [], workspace_root=root, target_folder=folder, libraries=libraries, branch=branch)
+    plan = plan_jobs(desired, _existing(backend, root, desired), project_root_tag=root, branch=branch, remove=remove)
     for line in format_plan(plan) or ["no production jobs"]:
         console.result(line)
     if dry_run:
@@ -50,6 +55,16 @@ def deploy_jobs(project: Project, backend: Backend, jobs: Sequence[ProductionJob
     for entry in plan.entries:
         _apply(backend, entry, console)
     return plan
+
+
+def deploy_branch_jobs(project: Project, backend: Backend, jobs: Sequence[ProductionJob] | None, branch: str, *,
+                       dry_run: bool, console: Console) -> JobPlan:
+    """`invoke checkout BRANCH --jobs`: the branch's paused copies, on the libraries its library folder holds
+    (what checkout's install_libraries names). A copy whose definition left git is removed: these are the
+    branch's own dev copies, and the flag asked for exactly the branch's jobs."""
+    libraries = [library_spec(remote) for remote in newest_libraries(backend, project.layout.branch_libraries(branch))]
+    return deploy_jobs(project, backend, jobs, libraries=libraries, remove=True, dry_run=dry_run, console=console,
+                       branch=branch)
 
 
 def _existing(backend: Backend, root: str, desired: Sequence[tuple[str, Mapping[str, Any]]]) -> list[tuple[int, dict[str, Any]]]:

@@ -208,8 +208,10 @@ def format_plan(plan: JobPlan) -> list[str]:
             lines.append(f"not ours   {printable(entry.name)} (job {entry.job_id}): same name, no {TAG_ROOT} tag of "
                          f"this project; left alone")
         if entry.drift:
+            # a UI edit that git has since caught up with leaves only our hash tag to write: nothing is overwritten
+            overwrites = any(change.path != f"tags.{TAG_HASH}" for change in entry.changes)
             lines.append(f"drift      {printable(entry.name)} (job {entry.job_id}): edited in the UI since the last "
-                         f"deploy; {'deploy overwrites it' if entry.action == UPDATE else 'its settings match git again'}")
+                         f"deploy; {'deploy overwrites it' if overwrites else 'its settings match git again'}")
     return lines
 
 

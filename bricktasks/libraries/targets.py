@@ -1,17 +1,20 @@
 """Which libraries to build for which target (branch, CI build, master, a local run), and how.
 
 Each target stamps its own version (see build.stamp_version), so every upload has a unique,
-traceable name and no cluster keeps a stale cached copy.
+traceable name and no cluster keeps a stale cached copy. Master's release version names the last
+commit that changed the library's own folder, not HEAD: a deploy of a commit that left the library alone
+builds the same wheel name, so the classic-compute production jobs that install it stay unchanged.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
+from pathlib import Path
 
 from bricktasks.buildinfo import BuildInfo
 from bricktasks.console.console import Console
 from bricktasks.errors import UserInputError
-from bricktasks.git import current_git_commit
+from bricktasks.git import current_git_commit, last_commit_touching
 from bricktasks.layout import ProjectLayout, validate_build_id
 from bricktasks.libraries.build import (
     Artifact,
@@ -91,12 +94,21 @@ def check_kind_supported(project: Project, kind: str) -> None:
         check_egg_python(project.settings.target_python)
 
 
+def _library_build(project: Project, target: BuildTarget, library: Path) -> BuildInfo:
+    """The build `library` is stamped with: for master, the commit that last changed the library's folder
+    (HEAD's when git cannot say), so an unchanged library keeps its name from one deploy to the next."""
+    if target.kind != "master":
+        return target.build
+    return replace(target.build, commit=last_commit_touching(library, project.root) or target.build.commit)
+
+
 def build_for(project: Project, target: BuildTarget, *, kind: str, console: Console, dry_run: bool = False) -> list[Artifact]:
     check_kind_supported(project, kind)
     builder = build_egg if kind == "egg" else build_wheel
     artifacts = []
     for library in find_libraries(project.libs_dir):
-        version = stamp_version(library_base_version(library), target.build, release=target.kind == "master")
+        version = stamp_version(library_base_version(library), _library_build(project, target, library),
+                                release=target.kind == "master")
         if dry_run:
             console.info(f"would build {library.name} {version} ({kind})")
             continue

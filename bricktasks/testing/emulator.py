@@ -60,6 +60,7 @@ class EmulatorProcess:
         quirks: tuple[str, ...] = (),
         serverless: bool = True,
         cluster_start_s: float = 0.0,
+        run_schedules: bool = False,
         startup_timeout: float = 20.0,
     ) -> None:
         self.root = Path(root)
@@ -79,6 +80,8 @@ class EmulatorProcess:
             self.command.append("--no-serverless")
         if cluster_start_s:
             self.command += ["--cluster-start-s", str(cluster_start_s)]
+        if run_schedules:
+            self.command.append("--run-schedules")
         self._token = token  # handed over in the environment, not argv, and never printed
         self.startup_timeout = startup_timeout
         self.process: subprocess.Popen[str] | None = None

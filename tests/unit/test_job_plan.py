@@ -210,3 +210,18 @@ def test_names_and_values_from_the_workspace_are_escaped_for_the_terminal():
     drifted = plan_jobs([("training.json", before)], [(11, evil)], project_root_tag=ROOT)
     for line in format_plan(plan) + format_plan(drifted):
         assert "\x1b" not in line and "\x07" not in line
+
+
+def test_a_ui_edit_that_git_has_since_caught_up_with_is_drift_that_matches_git_and_writes_only_the_hash():
+    settings = master_settings()
+    edited = deployed(settings)
+    edited["max_concurrent_runs"] = 3  # a UI edit ...
+    caught_up = {**settings, "max_concurrent_runs": 3}  # ... that a later commit makes in git too
+    plan = plan_jobs([("training.json", caught_up)], [(11, edited)], project_root_tag=ROOT)
+    [entry] = plan.entries
+    assert (entry.action, entry.drift) == ("update", True)
+    assert [change.path for change in entry.changes] == [f"tags.{TAG_HASH}"], "only the new hash is written"
+    assert format_plan(plan)[-1] == ("drift      Forecast training (job 11): edited in the UI since the last deploy; "
+                                     "its settings match git again")
+    rewritten = echoed(entry.settings or {})
+    assert plan_jobs([("training.json", caught_up)], [(11, rewritten)], project_root_tag=ROOT).entries[0].action == "unchanged"

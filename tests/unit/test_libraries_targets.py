@@ -170,3 +170,25 @@ def test_an_egg_build_is_refused_before_anything_is_built(make_project, recordin
     with pytest.raises(ConfigError):
         build_for(project, BuildTarget.ci(BuildInfo("1", "BI-7", None, None)), kind="egg", console=recording.console)
     assert recording.lines == [] and not project.dist_dir.exists()
+
+
+def test_master_names_the_commit_that_last_changed_the_library_not_head(git_project, recording, run_git):
+    """A commit outside the library keeps master's wheel name (the deployed classic jobs stay unchanged);
+    a commit inside it gives a new name. Branch and CI builds keep stamping HEAD."""
+    project, first = git_project
+    (project.root / "README.md").write_text("a change outside the library\n")
+    run_git(project.root, "add", "-A")
+    run_git(project.root, "commit", "-q", "-m", "docs only")
+    head = run_git(project.root, "rev-parse", "HEAD")
+    [library] = [child for child in project.libs_dir.iterdir() if (child / "setup.py").is_file() or (child / "pyproject.toml").is_file()]
+    (library / "CHANGES.txt").write_text("a change inside the library\n")
+    build_for(project, BuildTarget.master(project), kind="wheel", console=recording.console, dry_run=True)
+    run_git(project.root, "add", "-A")
+    run_git(project.root, "commit", "-q", "-m", "library changed")
+    changed = run_git(project.root, "rev-parse", "HEAD")
+    build_for(project, BuildTarget.master(project), kind="wheel", console=recording.console, dry_run=True)
+    build_for(project, BuildTarget.ci(BuildInfo("17", "main", changed, None)), kind="wheel", console=recording.console,
+              dry_run=True)
+    assert head != first and recording.lines == [
+        f"would build tinylib 0.3.1+g{first[:7]} (wheel)", f"would build tinylib 0.3.1+g{changed[:7]} (wheel)",
+        f"would build tinylib 0.3.1.dev17+main.g{changed[:7]} (wheel)"]
