@@ -264,12 +264,13 @@ def pull(c, out, branch=None, theirs=False, ours=False, env=None, dry_run=False)
     plan = plan_pull(backend, project.source_dir, folder.target, env=folder.env, libraries=libraries.result(),
                      resolve=resolve, destination=destination)
     for difference, why in plan.skipped:
-        console.warn(f"not pulled {printable(difference.rel)}: {why}")
+        console.warn(f"not pulled {folder.target}/{printable(difference.rel)}: {why}")
     source = project.settings.source_dir
     if dry_run or plan.refused:
         for line in describe_pull(plan, prefix=f"{source}/"):
             console.result(line)
-    out.record(folder=folder.target, dry_run=dry_run, conflicts=[entry.rel for entry in plan.conflicts])
+    out.record(folder=folder.target, dry_run=dry_run, conflicts=[entry.rel for entry in plan.conflicts],
+               skipped=[{"workspace_path": difference.rel, "why": why} for difference, why in plan.skipped])
     if dry_run:
         if plan.refused:
             raise UserInputError(f"{len(plan.conflicts)} file(s) changed on both sides", "pass --theirs or --ours")
@@ -278,7 +279,7 @@ def pull(c, out, branch=None, theirs=False, ours=False, env=None, dry_run=False)
                         prefix=f"{source}/")
     for rel, kept in result.kept.items():
         console.info(f"the working copy's {source}/{printable(rel)} was kept in {printable(kept)}")
-    out.record(written=result.written, deleted=result.deleted, kept=result.kept, recorded=result.recorded)
+    out.record(written=sorted(result.written), deleted=result.deleted, kept=result.kept, recorded=result.recorded, left=result.left)
     console.result(f"pulled {len(result.written)}, deleted {len(result.deleted)} from {folder.target}"
                    + ("" if result.written or result.deleted else ": nothing to pull"))
     return 0

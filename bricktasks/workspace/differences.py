@@ -21,9 +21,10 @@ from bricktasks.backends.base import ObjectInfo, ObjectType
 from bricktasks.source.items import SourceItem
 from bricktasks.workspace.sync import is_sync_object, vouched_for
 
-__all__ = ["SAME", "ADDED", "MODIFIED", "DELETED", "UNKNOWN", "Difference", "differences"]
+__all__ = ["SAME", "ADDED", "MODIFIED", "DELETED", "UNKNOWN", "Difference", "differences", "in_local_conventions", "holds_the_same"]
 
 SAME, ADDED, MODIFIED, DELETED, UNKNOWN = " ", "A", "M", "D", "?"
+UTF8_BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(frozen=True)
@@ -83,3 +84,20 @@ def differences(desired: Iterable[SourceItem], remote: Mapping[str, ObjectInfo],
             workspace = SAME if vouched_for(info, recorded) else MODIFIED
             found.append(Difference(rel, None, DELETED, workspace, info))
     return sorted(found, key=lambda difference: difference.rel)
+
+
+def in_local_conventions(exported: bytes, local: bytes) -> bytes:
+    """The workspace's text in the local file's line endings (CRLF stays CRLF) and byte-order mark:
+    what pull writes over `local`, so an editor's conventions survive a round trip."""
+    content = exported
+    if b"\r\n" in local and b"\r\n" not in content:
+        content = content.replace(b"\n", b"\r\n")
+    if local.startswith(UTF8_BOM) and not content.startswith(UTF8_BOM):
+        content = UTF8_BOM + content
+    return content
+
+
+def holds_the_same(exported: bytes, local: bytes) -> bool:
+    """Whether the workspace's version is the local one, up to those conventions: the same edit made
+    on both sides (or a pull killed before it recorded what it wrote) is no conflict."""
+    return exported == local or in_local_conventions(exported, local) == local

@@ -5,7 +5,9 @@ edited there since the last sync, is kept first in a local, gitignored folder.
 the workspace root (`BI-5613`, `master`, `CI/<build>`) and `<path>` the object's path below it, a
 notebook with its language's extension, so the copy can be put back into the working copy as it is.
 Names come from the workspace's listing: each part is checked, and nothing is written through a
-symbolic link or outside the keep folder.
+symbolic link or outside the keep folder. `.bricktasks/` holds a `.gitignore` of its own (`*`, as
+pytest and mypy do for their caches), so git never shows what is kept there, whatever the project's
+own .gitignore says; pull's temporaries live there too (`state_folder`).
 """
 from __future__ import annotations
 
@@ -15,11 +17,27 @@ import time
 from pathlib import Path
 
 from bricktasks.backends.base import NOTEBOOK_EXTENSIONS, ObjectInfo, ObjectType
+from bricktasks.console.console import printable
 from bricktasks.errors import UserInputError
 
-__all__ = ["KEEP_FOLDER", "Keeper"]
+__all__ = ["STATE_FOLDER", "KEEP_FOLDER", "Keeper", "state_folder"]
 
-KEEP_FOLDER = ".bricktasks/overwritten"
+STATE_FOLDER = ".bricktasks"
+KEEP_FOLDER = f"{STATE_FOLDER}/overwritten"
+_IGNORE_ALL = b"# written by bricktasks: copies of overwritten edits and temporaries, never committed\n*\n"
+
+
+def state_folder(project_root: Path, *parts: str) -> Path:
+    """`<project>/.bricktasks/<parts>`, made (never through a symbolic link) with the `.gitignore`
+    that keeps all of it out of git."""
+    top = project_root / STATE_FOLDER
+    _make_dirs(project_root, top)
+    ignore = top / ".gitignore"
+    if not ignore.is_file() and not ignore.is_symlink():
+        ignore.write_bytes(_IGNORE_ALL)
+    folder = top.joinpath(*parts)
+    _make_dirs(project_root, folder)
+    return folder
 
 
 class Keeper:
@@ -36,9 +54,14 @@ class Keeper:
     def keep(self, rel: str, info: ObjectInfo, content: bytes) -> str:
         """Write `content` (the workspace's `rel`) into the keep folder; return where, relative to the project."""
         name = rel + (NOTEBOOK_EXTENSIONS.get(info.language or "", "") if info.object_type is ObjectType.NOTEBOOK else "")
-        path = self._folder() / _safe_relative(name, what="workspace object")
-        _make_dirs(self.project_root, path.parent)
-        return os.fspath(_write_new(path, content).relative_to(self.project_root))
+        relative = _safe_relative(name, what="workspace object")  # checked before anything is made
+        path = self._folder() / relative
+        try:
+            _make_dirs(self.project_root, path.parent)
+            return os.fspath(_write_new(path, content).relative_to(self.project_root))
+        except OSError as exc:  # a name this file system cannot hold (over 255 bytes), a full disk
+            raise UserInputError(f"cannot keep a copy of {printable(rel)} in {self.shown}: {exc.strerror}; it was not overwritten",
+                                 "rename it in the workspace, free some space, or pass --force to overwrite without a copy") from None
 
     @classmethod
     def for_folder(cls, project_root: Path, workspace_root: str, folder: str) -> Keeper:
@@ -51,6 +74,7 @@ class Keeper:
 
     def _folder(self) -> Path:
         if not self._made:
+            state_folder(self.project_root)
             _make_dirs(self.project_root, self.base)
             self._made = True
         return self.base

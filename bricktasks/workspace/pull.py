@@ -8,39 +8,45 @@ What moves is decided by differences.py (the sync manifest as the common ancesto
   (exit 2, naming them) unless `theirs` (the workspace's version wins) or `ours` (the working copy's
   wins: nothing is written here, and the next checkout sends it);
 - changed only here: left alone. The helper notebooks are never pulled (checkout writes them).
+A conflict whose two sides hold the same text is none: it is only recorded.
 
-Each local file is written through a temporary in its folder and renamed over, so a killed pull leaves
-every file old or new; it keeps the file's line endings (CRLF stays CRLF) and byte-order mark; and
-every local file it overwrites or deletes is kept first (overwritten.Keeper, `working-copy/<branch>`).
-Nothing is written through a symbolic link or outside the source folder. Then the folder's manifest
-records the pulled state, so the next checkout sends nothing for those files.
+What cannot be pulled, and why, is pullable.py's to decide; how a file is written, localwrite.py's.
+
+Each export is written as it arrives, through a temporary in `.bricktasks/pulling/` (gitignored by
+its own .gitignore, hidden from checkout) renamed over the file, so a killed pull leaves every file
+old or new and nothing git or checkout sees; a pull run again after a kill finds the files already
+pulled equal on both sides and only records them. It keeps the file's line endings (CRLF stays CRLF)
+and byte-order mark, re-reads each local file just before writing over it (one changed since the plan
+is left alone), and keeps every local file it overwrites or deletes first (overwritten.Keeper,
+`working-copy/<branch>`). Nothing is written through a symbolic link or outside the source folder.
+Then the folder's manifest records the pulled state, so the next checkout sends nothing for those files.
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
+import posixpath
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bricktasks.backends.base import Backend, ObjectInfo, ObjectType
+from bricktasks.backends.base import MAX_IMPORT_BYTES, Backend, ObjectInfo, notebook_language
 from bricktasks.console.console import Console, printable
 from bricktasks.errors import NotFound, UserInputError
 from bricktasks.layout import HELPER_NOTEBOOKS
-from bricktasks.source.items import SourceItem, is_sent
-from bricktasks.workspace.differences import ADDED, DELETED, MODIFIED, SAME, UNKNOWN, Difference, differences
+from bricktasks.source.items import SourceItem
+from bricktasks.workspace.differences import ADDED, DELETED, MODIFIED, SAME, Difference, differences, holds_the_same
 from bricktasks.workspace.helpers import desired_items
+from bricktasks.workspace.localwrite import delete_local, digest, scratch_folder, write_local
 from bricktasks.workspace.overwritten import Keeper
-from bricktasks.workspace.status import local_name
+from bricktasks.workspace.pullable import kind_of, local_path, too_large, unpullable
 from bricktasks.workspace.sync import LIST_WORKERS, MANIFEST_NAME, MANIFEST_VERSION, Destination, read_manifest_record, survey
 
 __all__ = ["PullPlan", "PullResult", "plan_pull", "apply_pull", "describe_pull", "THEIRS", "OURS"]
 
 THEIRS, OURS = "theirs", "ours"
-UTF8_BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(frozen=True)
@@ -49,11 +55,13 @@ class PullPlan:
     writes: tuple[Difference, ...]  # workspace -> working copy (new or overwritten local files)
     deletes: tuple[Difference, ...]  # local files whose workspace object was deleted
     conflicts: tuple[Difference, ...]  # changed on both sides, before --theirs / --ours
-    ours: tuple[Difference, ...]  # recorded as the workspace holds them, not written: conflicts the working copy
-    # wins (--ours), and objects with no record whose contents are equal on both sides
+    ours: tuple[Difference, ...]  # conflicts the working copy wins (--ours): recorded as the workspace holds them, not written
     resolve: str | None  # None, THEIRS or OURS
     skipped: tuple[tuple[Difference, str], ...]  # (difference, why) not pulled
     destination: Destination = field(repr=False)
+    same: tuple[Difference, ...] = ()  # on both sides with no record, or changed on both, to the same text: only recorded
+    local_digests: Mapping[str, str | None] = field(default_factory=dict, repr=False)  # local path -> its SHA-256 at plan
+    # time (None: absent); a file that no longer has it when the pull reaches it changed meanwhile and is left alone
 
     @property
     def refused(self) -> bool:
@@ -62,7 +70,7 @@ class PullPlan:
 
     @property
     def empty(self) -> bool:
-        return not (self.writes or self.deletes or self.ours)
+        return not (self.writes or self.deletes or self.ours or self.same)
 
 
 @dataclass
@@ -71,6 +79,7 @@ class PullResult:
     deleted: list[str] = field(default_factory=list)
     kept: dict[str, str] = field(default_factory=dict)  # local path -> where its old version was kept
     recorded: bool = False  # the manifest now records the pulled state
+    left: list[str] = field(default_factory=list)  # local paths not pulled after all (changed meanwhile, too large)
 
 
 def plan_pull(backend: Backend, source_dir: Path, target: str, *, env: str | None, libraries: list[str] | None,
@@ -83,26 +92,19 @@ def plan_pull(backend: Backend, source_dir: Path, target: str, *, env: str | Non
         raise UserInputError(f"{target} has no sync record, so nothing tells which side changed what",
                              "run invoke status to compare, then invoke checkout to record the folder's state")
     items = desired_items(source_dir, env=env, libraries=libraries)
-    found = [difference for difference in differences(items, destination.objects, destination.manifest)
-             if difference.rel not in HELPER_NOTEBOOKS]
-    local_files = {path.relative_to(source_dir).as_posix() for path in source_dir.rglob("*") if not path.is_dir()}
     by_rel = {item.remote_rel: item for item in items}
-    same = _same_content(backend, target, [by_rel[d.rel] for d in found if d.local == UNKNOWN])
+    moving = [difference for difference in differences(items, destination.objects, destination.manifest)
+              if difference.rel not in HELPER_NOTEBOOKS and difference.workspace != SAME]  # changed here only: checkout sends it
+    same = _same_content(backend, target, [(d, by_rel[d.rel]) for d in moving
+                                           if d.conflict and d.local_rel is not None and d.remote is not None])
+    skipped = unpullable(source_dir, [d for d in moving if d.rel not in same])
     writes: list[Difference] = []
     deletes: list[Difference] = []
     conflicts: list[Difference] = []
-    ours: list[Difference] = [d for d in found if d.rel in same]
-    skipped: list[tuple[Difference, str]] = []
-    for difference in found:
-        if difference.rel in same:
+    ours: list[Difference] = []
+    for difference in moving:
+        if difference.rel in same or difference.rel in skipped:
             continue
-        if difference.workspace == SAME:
-            continue  # changed here only: the next checkout sends it
-        if difference.local_rel is None and difference.remote is not None:
-            why = _unpullable(local_name(difference.rel, difference.remote), difference.remote, local_files, difference.local)
-            if why:
-                skipped.append((difference, why))
-                continue
         if difference.conflict:
             conflicts.append(difference)
             if resolve == OURS:
@@ -113,81 +115,101 @@ def plan_pull(backend: Backend, source_dir: Path, target: str, *, env: str | Non
             writes.append(difference)
         elif difference.workspace == DELETED:
             deletes.append(difference)
-    return PullPlan(target, tuple(writes), tuple(deletes), tuple(conflicts), tuple(ours), resolve, tuple(skipped), destination)
+    digests = {local_path(d): digest(source_dir / local_path(d)) for d in [*writes, *deletes]}
+    return PullPlan(target, tuple(writes), tuple(deletes), tuple(conflicts), tuple(ours), resolve,
+                    tuple((d, skipped[d.rel]) for d in moving if d.rel in skipped), destination,
+                    same=tuple(d for d in moving if d.rel in same), local_digests=digests)
 
 
-def _same_content(backend: Backend, target: str, items: list[SourceItem]) -> set[str]:
-    """Of objects on both sides with no record, those whose workspace content is the local one."""
+def _same_content(backend: Backend, target: str, pairs: list[tuple[Difference, SourceItem]]) -> set[str]:
+    """Of the objects changed on both sides (or on both with no record), those whose workspace text is the local one."""
+    def same(pair: tuple[Difference, SourceItem]) -> bool:
+        content = _export_path(backend, f"{target}/{pair[0].rel}")
+        return content is not None and holds_the_same(content, pair[1].content)
+
     with ThreadPoolExecutor(max_workers=LIST_WORKERS) as pool:
-        held = pool.map(lambda item: (item.remote_rel, _export_path(backend, f"{target}/{item.remote_rel}") == item.content), items)
-        return {rel for rel, equal in held if equal}
+        return {pair[0].rel for pair, equal in zip(pairs, pool.map(same, pairs), strict=True) if equal}
 
 
 def describe_pull(plan: PullPlan, *, prefix: str = "") -> list[str]:
-    """The plan, one line per file: what a pull writes, deletes, or refuses."""
-    lines = [f"pull     {printable(prefix + _local(d))}" for d in plan.writes if d not in plan.conflicts]
-    lines += [f"delete   {printable(prefix + _local(d))} (deleted in the workspace)" for d in plan.deletes if d not in plan.conflicts]
+    """The plan, one line per file: what a pull would write, delete, or refuses."""
+    lines = [f"would pull   {printable(prefix + local_path(d))}" for d in plan.writes if d not in plan.conflicts]
+    lines += [f"would delete {printable(prefix + local_path(d))} (deleted in the workspace)"
+              for d in plan.deletes if d not in plan.conflicts]
     for difference in plan.conflicts:
         taken = {THEIRS: "the workspace's version wins", OURS: "the working copy's version wins"}.get(plan.resolve or "", "refused")
-        lines.append(f"conflict {printable(prefix + _local(difference))} ({difference.code}: {taken})")
+        lines.append(f"conflict {printable(prefix + local_path(difference))} ({difference.code}: {taken})")
     return lines
 
 
-def _unpullable(name: str, info: ObjectInfo, local_files: set[str], local: str) -> str | None:
-    """Why a workspace-only object cannot become the local file `name`, or None."""
-    if info.object_type not in (ObjectType.NOTEBOOK, ObjectType.FILE):
-        return "not a notebook or file"
-    parts = name.split("/")
-    if any(part in ("", ".", "..") or "\0" in part or "\\" in part for part in parts):
-        return "its name is not a safe local path"
-    if not is_sent(name):
-        return "checkout would not send it back (a hidden name or a cache)"
-    if local == SAME and name in local_files:
-        return "a local file checkout does not send (ignored by git) is in the way"
-    return None
+# ---- apply ----------------------------------------------------------------------------------------
 
 
 def apply_pull(backend: Backend, source_dir: Path, plan: PullPlan, *, keeper: Keeper, console: Console, prefix: str = "",
                workers: int = LIST_WORKERS) -> PullResult:
     """Write, delete and record what plan_pull decided. Refuses unresolved conflicts first. `prefix`
-    (the source folder) makes the printed paths paths from the project root."""
+    (the source folder) makes the printed paths paths from the project root. Each export is written
+    as soon as it arrives (the writes themselves one at a time, in this thread)."""
     if plan.refused:
         raise UserInputError(
-            f"changed on both sides: {', '.join(printable(prefix + _local(d)) for d in plan.conflicts)}; nothing was pulled",
+            f"changed on both sides: {', '.join(printable(prefix + local_path(d)) for d in plan.conflicts)}; nothing was pulled",
             "pass --theirs to take the workspace's version, or --ours to keep the working copy's",
         )
     result = PullResult()
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        exported = dict(pool.map(lambda difference: (difference.rel, _export(backend, plan.target, difference)),
-                                 [*plan.writes, *plan.ours]))
     entries: dict[str, dict | None] = {}
-    for difference in plan.writes:
-        content = exported[difference.rel]
-        if content is None:
-            console.warn(f"{printable(prefix + _local(difference))}: gone from the workspace since the listing; not pulled")
-            continue
-        rel = _local(difference)
-        written = _write_local(source_dir, rel, content, keeper=keeper, result=result)
-        result.written.append(rel)
-        entries[difference.rel] = _entry(written, difference.remote)
-        console.info(f"pulled {printable(prefix + rel)}")
+    scratch = scratch_folder(keeper.project_root) if plan.writes else None
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        exports = {pool.submit(_export, backend, plan.target, d): d for d in [*plan.writes, *plan.ours]}
+        for future in as_completed(exports):
+            difference, content = exports[future], future.result()
+            rel = local_path(difference)
+            if difference in plan.ours:  # the workspace's content as it is: recorded as such, the checkout then sends ours
+                if content is not None:
+                    entries[difference.rel] = _entry(content, difference.remote)
+                continue
+            if content is None:
+                console.warn(f"{printable(prefix + rel)}: gone from the workspace since the listing; not pulled")
+                continue
+            if len(content) > MAX_IMPORT_BYTES:  # a notebook: the listing gives no size
+                console.warn(f"not pulled {printable(prefix + rel)}: {too_large(len(content))}")
+                result.left.append(rel)
+                continue
+            if kind_of(difference.remote) == "file" and notebook_language(posixpath.basename(rel), content[:64]):
+                console.warn(f"not pulled {printable(prefix + rel)}: a workspace file holding a notebook's source; "
+                             "checkout would send it back as a notebook (import it as a notebook in the workspace)")
+                result.left.append(rel)
+                continue
+            assert scratch is not None
+            written, kept = write_local(source_dir, rel, content, plan.local_digests.get(rel), scratch=scratch, keeper=keeper)
+            if kept:
+                result.kept[rel] = kept
+            if written is None:
+                console.warn(f"not pulled {printable(prefix + rel)}: it changed here since the pull began")
+                result.left.append(rel)
+                continue
+            result.written.append(rel)
+            entries[difference.rel] = _entry(written, difference.remote)
+            console.info(f"pulled {printable(prefix + rel)}")
     for difference in plan.deletes:
-        rel = _local(difference)
-        _delete_local(source_dir, rel, keeper=keeper, result=result)
+        rel = local_path(difference)
+        deleted, kept = delete_local(source_dir, rel, plan.local_digests.get(rel), keeper=keeper)
+        if kept:
+            result.kept[rel] = kept
+        if not deleted:
+            console.warn(f"not deleted {printable(prefix + rel)}: it changed here since the pull began")
+            result.left.append(rel)
+            continue
         result.deleted.append(rel)
         entries[difference.rel] = None
         console.info(f"deleted {printable(prefix + rel)} (deleted in the workspace)")
-    for difference in plan.ours:  # the workspace's content is what it holds: recorded as such, the checkout then sends ours
-        content = exported[difference.rel]
-        if content is not None:
-            entries[difference.rel] = _entry(content, difference.remote)
+    by_rel = {item.remote_rel: item for item in desired_items(source_dir, env=None, libraries=None)} if plan.same else {}
+    for difference in plan.same:  # both sides hold the same text: recorded with the working copy's hash
+        item = by_rel.get(difference.rel)
+        if item is not None and difference.remote is not None:
+            entries[difference.rel] = _entry(item.content, difference.remote)
     if entries:
         result.recorded = _record(backend, plan, entries, console)
     return result
-
-
-def _local(difference: Difference) -> str:
-    return difference.local_rel if difference.local_rel is not None else local_name(difference.rel, difference.remote)
 
 
 def _export(backend: Backend, target: str, difference: Difference) -> bytes | None:
@@ -202,65 +224,8 @@ def _export_path(backend: Backend, path: str) -> bytes | None:
 
 
 def _entry(content: bytes, info: ObjectInfo | None) -> dict:
-    assert info is not None  # a write or an --ours conflict has a workspace object
+    assert info is not None  # a write, an --ours conflict or a same-text one has a workspace object
     return {"sha256": hashlib.sha256(content).hexdigest(), "modified_at": info.modified_at, "object_id": info.object_id}
-
-
-# ---- the working copy -------------------------------------------------------------------------------
-
-
-def _safe_path(source_dir: Path, rel: str) -> Path:
-    """`source_dir/rel`, refusing a symbolic link on the way (a link could lead outside the folder)."""
-    current = source_dir
-    for part in rel.split("/"):
-        if part in ("", ".", ".."):
-            raise UserInputError(f"{printable(rel)} is not a safe local path; nothing was pulled", "rename it in the workspace")
-        current = current / part
-        if current.is_symlink():
-            raise UserInputError(f"{printable(os.fspath(current.relative_to(source_dir)))} is a symbolic link; pull never "
-                                 "writes through one", "replace the link by a file or folder")
-    return current
-
-
-def _write_local(source_dir: Path, rel: str, exported: bytes, *, keeper: Keeper, result: PullResult) -> bytes:
-    """Write `exported` as the local file `rel` in the local file's conventions; returns what was written."""
-    path = _safe_path(source_dir, rel)
-    content = exported
-    if path.is_file():
-        old = path.read_bytes()
-        content = _as_local(exported, old)
-        if content == old:
-            return content
-        result.kept[rel] = keeper.keep(rel, ObjectInfo(rel, ObjectType.FILE), old)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.pulling-")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(content)
-        if path.exists():
-            os.chmod(temporary, path.stat().st_mode & 0o7777)
-        os.replace(temporary, path)  # atomic: a kill leaves the old file or the new one
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return content
-
-
-def _as_local(exported: bytes, old: bytes) -> bytes:
-    """The workspace's text in the local file's line endings and byte-order mark."""
-    content = exported
-    if b"\r\n" in old and b"\r\n" not in content:
-        content = content.replace(b"\n", b"\r\n")
-    if old.startswith(UTF8_BOM) and not content.startswith(UTF8_BOM):
-        content = UTF8_BOM + content
-    return content
-
-
-def _delete_local(source_dir: Path, rel: str, *, keeper: Keeper, result: PullResult) -> None:
-    path = _safe_path(source_dir, rel)
-    if path.is_file():
-        result.kept[rel] = keeper.keep(rel, ObjectInfo(rel, ObjectType.FILE), path.read_bytes())
-        path.unlink()
 
 
 # ---- the folder's manifest -----------------------------------------------------------------------

@@ -5,8 +5,9 @@ costs its listing and nothing more. Two kinds of object need their content read:
 - the helper notebooks: compared with what a checkout would write now (the chosen env, the target's
   newest libraries), never with the repository's copies; read only when the listing says they were
   rewritten since the last sync (switch-env, an upload-lib, a UI edit);
-- an object on both sides with no record (a folder never synced by this tool): equal contents are
-  not a difference, others are shown as `??`.
+- an object changed on both sides, or on both sides with no record (a folder never synced by this
+  tool): the same text on both sides (up to line endings and byte-order mark) is no difference;
+  others are conflicts (`MM`) or, with no record, `??`.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from bricktasks.errors import NotFound, UserInputError
 from bricktasks.layout import HELPER_NOTEBOOKS, PROTECTED_BRANCHES, branch_folder, is_build_name, join
 from bricktasks.project import Project
 from bricktasks.source.items import SourceItem
-from bricktasks.workspace.differences import ADDED, MODIFIED, SAME, UNKNOWN, Difference, differences
+from bricktasks.workspace.differences import ADDED, MODIFIED, SAME, UNKNOWN, Difference, differences, holds_the_same
 from bricktasks.workspace.helpers import desired_items
 from bricktasks.workspace.sync import LIST_WORKERS, Destination, survey, vouched_for
 
@@ -105,19 +106,19 @@ def folder_status(backend: Backend, source_dir: Path, target: str, *, env: str |
     helpers = {item.remote_rel: item for item in items if item.remote_rel in HELPER_NOTEBOOKS}
     found = [difference for difference in differences(items, destination.objects, destination.manifest)
              if difference.rel not in helpers]
-    unknown = [difference for difference in found if difference.local == UNKNOWN]
+    both = [difference for difference in found if difference.conflict and difference.local_rel is not None and difference.remote]
     by_rel = {item.remote_rel: item for item in items}
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        same_content = dict(pool.map(lambda difference: (difference.rel, _holds(backend, target, by_rel[difference.rel])), unknown))
+        same_content = dict(pool.map(lambda difference: (difference.rel, _holds(backend, target, by_rel[difference.rel])), both))
         helper_entries = [entry for entry in pool.map(lambda item: _helper(backend, destination, item), helpers.values()) if entry]
     entries = [StatusEntry(difference, _shown(difference)) for difference in found if not same_content.get(difference.rel)]
     return FolderStatus(target, bool(destination.manifest), tuple(sorted([*entries, *helper_entries], key=lambda entry: entry.shown)))
 
 
 def _holds(backend: Backend, target: str, item: SourceItem) -> bool:
-    """Whether the workspace object holds exactly what the working copy would send."""
+    """Whether the workspace object holds what the working copy would send (up to its line endings)."""
     try:
-        return backend.export(f"{target}/{item.remote_rel}") == item.content
+        return holds_the_same(backend.export(f"{target}/{item.remote_rel}"), item.content)
     except NotFound:
         return False
 

@@ -121,3 +121,15 @@ def test_two_copies_in_the_same_second_do_not_replace_each_other(tmp_path):
     info = ObjectInfo(f"{TARGET}/data.csv", ObjectType.FILE)
     assert first.keep("data.csv", info, b"1") != second.keep("data.csv", info, b"2")
     assert sorted(path.read_bytes() for path in tmp_path.rglob("data*.csv")) == [b"1", b"2"]
+
+
+def test_a_name_this_file_system_cannot_hold_is_one_line_and_nothing_is_written(tmp_path):
+    keeper = Keeper(tmp_path, "BI-1")
+    with pytest.raises(UserInputError, match="cannot keep a copy of N+ in .*File name too long; it was not overwritten"):
+        keeper.keep("N" * 254, ObjectInfo(f"{TARGET}/{'N' * 254}", ObjectType.NOTEBOOK, language="PYTHON"), b"x")  # + .py: 257 bytes
+    assert not [path for path in tmp_path.rglob("*") if path.is_file() and path.name != ".gitignore"]
+
+
+def test_the_state_folder_keeps_itself_out_of_git(tmp_path):
+    Keeper(tmp_path, "BI-1", now=0).keep("a.txt", ObjectInfo(f"{TARGET}/a.txt", ObjectType.FILE), b"x")
+    assert (tmp_path / ".bricktasks" / ".gitignore").read_text().splitlines()[-1] == "*"

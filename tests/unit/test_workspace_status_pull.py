@@ -1,17 +1,20 @@
 """status and pull on a real local backend: the sync manifest as the common ancestor, both ways."""
 from __future__ import annotations
 
+import dataclasses
+import os
 import time
 
 import pytest
 
+from bricktasks.backends.base import ObjectInfo, ObjectType
 from bricktasks.errors import UserInputError
 from bricktasks.workspace.checkout import push_source
 from bricktasks.workspace.helpers import desired_items
 from bricktasks.workspace.overwritten import Keeper
 from bricktasks.workspace.pull import OURS, THEIRS, apply_pull, describe_pull, plan_pull
 from bricktasks.workspace.status import folder_status, format_status
-from bricktasks.workspace.sync import MANIFEST_NAME, plan_sync
+from bricktasks.workspace.sync import MANIFEST_NAME, plan_sync, survey
 
 HEADER = "# Databricks notebook source\n"
 TARGET = "/Projects/forecasting/BI-7"
@@ -151,3 +154,88 @@ def test_pull_skips_names_it_cannot_write_safely_and_needs_a_record(synced, back
     backend.delete(f"{TARGET}/{MANIFEST_NAME}")
     with pytest.raises(UserInputError, match="has no sync record"):
         pull(synced, backend, console)
+
+
+def with_objects(backend, *infos):
+    """The folder's survey with more objects in it, as a real workspace may list them (the local
+    backend keeps notebook `a` as the disk file `a.py`, so it cannot hold both `a` and a file `a.py`)."""
+    destination = survey(backend, TARGET)
+    return dataclasses.replace(destination, objects={**destination.objects, **{info.path[len(TARGET) + 1:]: info for info in infos}})
+
+
+def test_two_workspace_objects_that_become_one_local_file_are_neither_pulled(synced, backend, console):
+    destination = with_objects(backend, ObjectInfo(f"{TARGET}/Twin", ObjectType.NOTEBOOK, language="PYTHON", object_id=1),
+                               ObjectInfo(f"{TARGET}/Twin.py", ObjectType.FILE, size=3, object_id=2))
+    plan = plan_pull(backend, synced.source_dir, TARGET, env="dev", libraries=None, resolve=THEIRS, destination=destination)
+    assert sorted((d.rel, why) for d, why in plan.skipped) == [
+        ("Twin", "the workspace's notebook Twin and file Twin.py would both be the local file Twin.py"),
+        ("Twin.py", "the workspace's notebook Twin and file Twin.py would both be the local file Twin.py"),
+    ]
+    assert plan.writes == () and not (synced.source_dir / "Twin.py").exists()
+
+
+@pytest.mark.parametrize("name, why", [
+    ("N" * 253, "a part of its local name is longer than 255 bytes"),  # + ".py": Linux holds 255 bytes per name
+    ("data.csv/inner", "data.csv is a local file (or link), where its folder would go"),
+    ("reports", "a local file or folder of that name is in the way"),
+    ("bidi\u202eyp.txt", "its name holds control or invisible characters"),
+    ("trailing.txt ", "a part of its name starts or ends with whitespace"),
+])
+def test_a_workspace_name_the_working_copy_cannot_hold_as_it_is_is_skipped(synced, backend, name, why):
+    kind = ObjectType.NOTEBOOK if name.startswith("N") else ObjectType.FILE
+    destination = with_objects(backend, ObjectInfo(f"{TARGET}/{name}", kind, language="PYTHON" if kind is ObjectType.NOTEBOOK else None))
+    plan = plan_pull(backend, synced.source_dir, TARGET, env="dev", libraries=None, resolve=None, destination=destination)
+    [(difference, reason)] = plan.skipped
+    assert difference.rel == name and reason.startswith(why)
+
+
+def test_a_colon_in_a_name_is_pulled_as_it_is(synced, backend, console):
+    ui_edit(backend, "notes: monday.txt", "agenda\n")
+    _, result = pull(synced, backend, console)
+    assert result.written == ["notes: monday.txt"] and (synced.source_dir / "notes: monday.txt").read_text() == "agenda\n"
+
+
+def test_a_file_changed_here_after_the_plan_is_left_alone(synced, backend, console):
+    ui_edit(backend, "PrepareData.py", HEADER + "print('ui')\n")
+    plan = plan_pull(backend, synced.source_dir, TARGET, env="dev", libraries=None, resolve=None)
+    (synced.source_dir / "PrepareData.py").write_text(HEADER + "print('saved in the editor meanwhile')\n")
+    result = apply_pull(backend, synced.source_dir, plan, keeper=Keeper(synced.root, "working-copy/BI-7"), console=console)
+    assert result.written == [] and result.left == ["PrepareData.py"] and not result.recorded
+    assert (synced.source_dir / "PrepareData.py").read_text() == HEADER + "print('saved in the editor meanwhile')\n"
+    assert status_lines(synced, backend) == ["MM PrepareData.py (conflict)"]
+
+
+def test_the_same_edit_on_both_sides_is_no_conflict_and_is_only_recorded(synced, backend, console):
+    (synced.source_dir / "data.csv").write_bytes(b"a,b\r\n5,6\r\n")  # the same edit, in the local file's line endings
+    ui_edit(backend, "data.csv", "a,b\n5,6\n")
+    assert status_lines(synced, backend) == [], "the same text on both sides"
+    plan, result = pull(synced, backend, console)
+    assert plan.conflicts == () and [d.rel for d in plan.same] == ["data.csv"] and result.written == [] and result.recorded
+    assert (synced.source_dir / "data.csv").read_bytes() == b"a,b\r\n5,6\r\n"
+    items = desired_items(synced.source_dir, env="dev", libraries=None)
+    assert plan_sync(backend, items, TARGET).uploads == [], "recorded with the working copy's hash: the next checkout sends nothing"
+
+
+def test_pulled_files_get_the_usual_mode_and_no_temporary_is_left(synced, backend, console):
+    ui_edit(backend, "Scratch.py", HEADER + "print('new')\n")
+    pull(synced, backend, console)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert (synced.source_dir / "Scratch.py").stat().st_mode & 0o777 == 0o666 & ~umask
+    assert list((synced.root / ".bricktasks" / "pulling").iterdir()) == []
+
+
+def test_a_workspace_file_holding_a_notebooks_source_is_not_pulled(synced, backend, console):
+    """A real workspace holds a FILE lib.py reading as a notebook (a RAW import); the local backend
+    would list it as notebook `lib`, so the listing and export of that one object are a real workspace's."""
+    source = (HEADER + "X = 1\n").encode()
+
+    class Workspace(type(backend)):
+        def export(self, path, **kwargs):
+            return source if path == f"{TARGET}/lib.py" else super().export(path, **kwargs)
+
+    workspace = Workspace(backend.paths.root)
+    destination = with_objects(backend, ObjectInfo(f"{TARGET}/lib.py", ObjectType.FILE, size=len(source), object_id=9))
+    plan = plan_pull(workspace, synced.source_dir, TARGET, env="dev", libraries=None, resolve=None, destination=destination)
+    result = apply_pull(workspace, synced.source_dir, plan, keeper=Keeper(synced.root, "working-copy/BI-7"), console=console)
+    assert result.left == ["lib.py"] and not (synced.source_dir / "lib.py").exists()
