@@ -156,9 +156,10 @@ def upload_lib(c, out, branch=None, build_id=None, master=False, egg=False, dry_
         "jobs": "also deploy the branch's paused copies of jobs/production/*.json, named [BRANCH] <name>",
         "dry_run": "print the plan; change nothing",
         "force": "overwrite edits made in the workspace since the last checkout without keeping a copy in .bricktasks/",
+        "watch": "after the checkout, sync every change of the working copy until Ctrl-C (--prune: deletions too)",
     },
 )
-def checkout_branch(c, out, branch, env=None, prune=False, jobs=False, dry_run=False, force=False):
+def checkout_branch(c, out, branch, env=None, prune=False, jobs=False, dry_run=False, force=False, watch=False):
     """Push the working copy's notebooks into the branch's workspace folder: invoke checkout BI-5613."""
     # The branch is a required positional argument, as in the article (`invoke checkout BI-5613`):
     # invoke's parser has no optional positionals, and a flag would break that muscle memory.
@@ -166,12 +167,15 @@ def checkout_branch(c, out, branch, env=None, prune=False, jobs=False, dry_run=F
     chosen = project.resolve_branch(branch)
     refuse_protected(chosen, action="check out")
     chosen_env = project.check_env(project.settings.env)
+    if watch and dry_run:
+        raise UserInputError("--watch syncs every change; --dry-run changes nothing", "pass one of them")
     _check_source(project)
     definitions = load_master_jobs(project) if jobs else None  # every definition checked before the folder changes
     backend = open_backend(project, os.environ)
+    keeper_for = None if force else lambda: Keeper.for_folder(project.root, project.layout.workspace_root, project.layout.branch(chosen))
     result = workspace.checkout(
         backend, project.layout, project.source_dir, chosen, env=chosen_env, prune=prune, dry_run=dry_run, console=console,
-        keeper=None if force else Keeper.for_folder(project.root, project.layout.workspace_root, project.layout.branch(chosen)),
+        keeper=keeper_for() if keeper_for else None,
     )
     plan = deploy_branch_jobs(project, backend, definitions, chosen, dry_run=dry_run, console=console) if jobs else None
     out.record(
@@ -179,6 +183,10 @@ def checkout_branch(c, out, branch, env=None, prune=False, jobs=False, dry_run=F
         unchanged=len(result.unchanged), pruned=len(result.pruned), not_in_working_copy=len(result.extra),
         **({"jobs": [entry_record(entry) for entry in plan.entries]} if plan is not None else {}),
     )
+    if watch:
+        from bricktasks.workspace.watch import watch_folder  # here: the other tasks' start-up does not pay for it
+
+        return watch_folder(backend, project.source_dir, result.target, prune=prune, console=console, keeper_for=keeper_for)
 
 
 @bricktask(

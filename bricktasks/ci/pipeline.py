@@ -33,7 +33,7 @@ from bricktasks.jobdef.definition import JobDefinition
 from bricktasks.jobdef.shorthand import shorthand_job
 from bricktasks.libraries.upload import LibraryFile, library_spec, upload_libraries
 from bricktasks.project import Project
-from bricktasks.report.reports import BuildReport, write_html_report, write_junit, write_summary_json
+from bricktasks.report.reports import BuildReport, write_reports
 from bricktasks.runs.supervise import (
     Interrupted,
     cancel_and_settle,
@@ -205,11 +205,7 @@ def _finish(project, backend, plan, run, elapsed, manifest, console, secrets, pr
         started_at=manifest["created"],
         notebooks=reports,
     )
-    results_dir = project.results_dir
-    results_dir.mkdir(parents=True, exist_ok=True)
-    junit = write_junit(report, results_dir / "test-results.xml", secrets=secrets)
-    html = write_html_report(report, results_dir, secrets=secrets)
-    summary = write_summary_json(report, results_dir, secrets=secrets)
+    junit, html, summary = write_reports(report, project.results_dir, secrets=secrets)
     console.info(f"reports: {junit} {html}")
     manifest["result"] = run.result_state if run else "CANCELED"
     progress.record(

@@ -28,7 +28,7 @@ from bricktasks.errors import UserInputError
 from bricktasks.jobs.desired import TAG_JOB, copy_name
 from bricktasks.jobs.listing import project_jobs, target_of
 from bricktasks.project import Project
-from bricktasks.report.reports import BuildReport, write_html_report, write_junit, write_summary_json
+from bricktasks.report.reports import BuildReport, write_reports
 from bricktasks.runs.supervise import Interrupted, cancel_briefly, submit_answered, supervise_run
 
 __all__ = ["JobRunProgress", "parse_params", "find_job", "check_params", "planned_tasks", "run_job", "SKIPPED"]
@@ -177,11 +177,7 @@ def _finish(project: Project, backend: Backend, run: Run | None, tasks: Sequence
     outcome = progress.outcome
     report = BuildReport(build_id=outcome.build_id, branch=outcome.branch, commit="", ci_folder=outcome.ci_folder,
                          backend=backend.name, started_at=started, notebooks=reports)
-    results_dir = project.results_dir
-    results_dir.mkdir(parents=True, exist_ok=True)
-    junit = write_junit(report, results_dir / "test-results.xml", secrets=secrets)
-    html = write_html_report(report, results_dir, secrets=secrets)
-    summary = write_summary_json(report, results_dir, secrets=secrets)
+    junit, html, summary = write_reports(report, project.results_dir, secrets=secrets)
     console.info(f"reports: {junit} {html}")
     result = (run.result_state or run.life_cycle_state) if run else "CANCELED"
     progress.record(

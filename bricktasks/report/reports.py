@@ -14,6 +14,9 @@ and every figure the notebooks displayed (the example's forecast plots), each li
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+
 from bricktasks.report.html import write_html_report
 from bricktasks.report.junit import write_junit
 from bricktasks.report.model import SKIPPED_STATES, BuildReport, NotebookRunReport, not_run_reason
@@ -21,4 +24,13 @@ from bricktasks.report.redaction import redact, redact_export, redact_report
 from bricktasks.report.summary_json import write_summary_json
 
 __all__ = ["BuildReport", "NotebookRunReport", "SKIPPED_STATES", "not_run_reason", "redact", "redact_export",
-           "redact_report", "write_html_report", "write_junit", "write_summary_json"]
+           "redact_report", "write_html_report", "write_junit", "write_summary_json", "write_reports"]
+
+
+def write_reports(report: BuildReport, results_dir: Path, *, secrets: Sequence[str]) -> tuple[Path, Path, Path]:
+    """Every report of a run into `results_dir` (made if missing): (JUnit XML, report.html, summary.json).
+    `secrets` is read once per file: a sequence, not an iterator."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    junit = write_junit(report, results_dir / "test-results.xml", secrets=secrets)
+    html = write_html_report(report, results_dir, secrets=secrets)
+    return junit, html, write_summary_json(report, results_dir, secrets=secrets)

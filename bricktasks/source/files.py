@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 import pathspec
@@ -34,16 +34,22 @@ GIT_TIMEOUT_SECONDS = 60
 GITIGNORE = ".gitignore"
 
 
-def select_files(folder: Path, *, keep: Callable[[str], bool] = lambda rel: True, label: str | None = None) -> list[str]:
+def select_files(
+    folder: Path, *, keep: Callable[[str], bool] = lambda rel: True, label: str | None = None, only: Collection[str] | None = None,
+) -> list[str]:
     """The relative (posix) paths below `folder` that are sent up and that `keep` accepts, sorted.
+    `only` (relative paths): the selection among those paths and what lies below them, by the same
+    rules (checkout --watch asks for what a burst of events touched, not for the whole folder).
 
     Raises UserInputError if `folder` is a link, or if a selected path is a link or lies below one;
     the error names the path as `<label>/<path>` (`label`: the folder's name unless given)."""
     refuse_linked_folder(folder, label)
-    listed = git_listing(folder)
+    listed = git_listing(folder, only)
     if listed is None:
         listed = _walk_honouring_gitignore(folder, keep)
-    elif not listed and _holds_files(folder):
+        if only is not None:
+            listed = [rel for rel in listed if _below_any(rel, only)]
+    elif not listed and only is None and _holds_files(folder):
         # an upload of nothing would let deploy's prune empty master/: git ignoring the whole folder is a mistake
         raise UserInputError(
             f"git ignores every file in {label or folder.name}/; nothing was uploaded",
@@ -57,11 +63,20 @@ def _holds_files(folder: Path) -> bool:
     return any(path.is_file() for path in folder.rglob("*") if not path.name.startswith("."))
 
 
-def git_listing(folder: Path) -> list[str] | None:
-    """git's view of `folder` (paths relative to it), or None when it is not in a git work tree."""
+def _below_any(rel: str, paths: Collection[str]) -> bool:
+    return any(rel == path or rel.startswith(path.rstrip("/") + "/") for path in paths)
+
+
+def git_listing(folder: Path, only: Collection[str] | None = None) -> list[str] | None:
+    """git's view of `folder` (paths relative to it; `only`: among those paths and below them), or
+    None when it is not in a git work tree."""
+    # --literal-pathspecs: a name holding `*` or `:` is a name, not a pattern
+    paths = ["--", *sorted(only)] if only is not None else []
+    if only is not None and not only:
+        return []
     try:
         result = subprocess.run(
-            ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+            ["git", "--literal-pathspecs", "ls-files", "--cached", "--others", "--exclude-standard", "-z", *paths],
             cwd=folder, capture_output=True, check=False, timeout=GIT_TIMEOUT_SECONDS,
         )
     except (OSError, subprocess.SubprocessError):

@@ -13,7 +13,7 @@ from pathlib import Path
 from bricktasks.backends.base import NOTEBOOK_EXTENSIONS, ObjectType, notebook_language
 from bricktasks.source.files import read_file, select_files
 
-__all__ = ["SourceItem", "collect_source", "is_hidden", "is_sent", "with_replaced"]
+__all__ = ["SourceItem", "collect_source", "is_hidden", "is_sent", "source_item", "with_replaced"]
 
 SKIPPED_DIRS = {"__pycache__", "node_modules"}
 
@@ -56,7 +56,7 @@ def collect_source(source_dir: Path, *, replace: dict[str, bytes] | None = None,
     """
     replace = replace or {}
     selected = [rel for rel in select_files(source_dir, keep=is_sent) if rel not in exclude and rel not in replace]
-    items = [_item(rel, read_file(source_dir, rel)) for rel in selected]
+    items = [source_item(rel, read_file(source_dir, rel)) for rel in selected]
     return with_replaced(items, replace)
 
 
@@ -65,10 +65,11 @@ def with_replaced(items: list[SourceItem], replace: dict[str, bytes]) -> list[So
     one collection of the working copy then serves the secret scan, the name checks and the sync,
     which therefore see the same bytes."""
     kept = [item for item in items if item.local_rel not in replace]
-    return sorted([*kept, *(_item(rel, content) for rel, content in replace.items())], key=lambda item: item.local_rel)
+    return sorted([*kept, *(source_item(rel, content) for rel, content in replace.items())], key=lambda item: item.local_rel)
 
 
-def _item(rel: str, content: bytes) -> SourceItem:
+def source_item(rel: str, content: bytes) -> SourceItem:
+    """The workspace object the local file `rel` holding `content` becomes (a notebook by its header)."""
     language = notebook_language(posixpath.basename(rel), content[:64])
     if language:
         return SourceItem(rel, rel[: -len(NOTEBOOK_EXTENSIONS[language])], ObjectType.NOTEBOOK, content)

@@ -45,6 +45,7 @@ from bricktasks.source.items import SourceItem, collect_source  # the same file 
 
 __all__ = [
     "ALLOW_MARKER",
+    "HINT",
     "Hit",
     "find_credentials",
     "scan_bytes",

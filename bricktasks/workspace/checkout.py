@@ -20,7 +20,7 @@ from bricktasks.workspace.helpers import SET_ENVIRONMENT_FILE, desired_items, se
 from bricktasks.workspace.overwritten import Keeper
 from bricktasks.workspace.sync import Destination, SyncResult, apply_sync, check_uploadable, plan_sync, survey
 
-__all__ = ["check_source", "push_source", "folder_exists", "checkout", "switch_env"]
+__all__ = ["check_source", "push_source", "folder_exists", "checkout", "switch_env", "report_overwritten"]
 
 def check_source(source_dir: Path, source: list[SourceItem] | None = None) -> list[SourceItem]:
     """Refuse, before any request, a working copy the workspace cannot hold as it is: a name over
@@ -75,7 +75,7 @@ def push_source(
     with uploading:
         result = apply_sync(backend, plan, prune=prune, on_upload=lambda item: uploading.advance(len(item.content)),
                             keep=keeper.keep if keeper else None)
-    _report_overwritten(result, console)
+    report_overwritten(result, console)
     for rel in result.replaced:
         console.info(f"replaced {rel}: the {plan.remote[rel].object_type.value.lower()} there was in the way")
     if result.unverified:
@@ -90,7 +90,7 @@ def push_source(
     return result
 
 
-def _report_overwritten(result: SyncResult, console: Console) -> None:
+def report_overwritten(result: SyncResult, console: Console) -> None:
     """One line per workspace edit the sync wrote over: where its copy is, and how to get it back."""
     deleted = [*result.pruned, *result.replaced]
     for rel in result.overwritten_edits:

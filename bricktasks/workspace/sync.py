@@ -33,6 +33,8 @@ from bricktasks.source.items import SourceItem
 __all__ = [
     "Destination", "SyncPlan", "SyncResult", "apply_sync", "check_uploadable", "plan_sync", "survey", "MANIFEST_NAME", "CLAIM_PREFIX",
     "is_sync_object", "vouched_for",
+    # the steps of apply_sync, for a caller that keeps a sync open over several writes (watch)
+    "keep_edits", "write_objects", "claim_folder", "raced", "delete_quietly", "manifest_entry", "store_manifest",
 ]
 
 MANIFEST_NAME = ".bricktasks-sync.json"
@@ -333,7 +335,7 @@ def apply_sync(
     The claim (a small file of our own in the destination) tells a sync racing this one that its
     listing may show our writes: it then records none of its uploads as verified (see `_finish`)."""
     result = SyncResult(plan.target, unchanged=[item.remote_rel for item in plan.unchanged], extra=list(plan.extra))
-    _keep_edits(backend, plan, result, prune=prune, workers=workers, keep=keep)
+    keep_edits(backend, plan, result, prune=prune, workers=workers, keep=keep)
     if not plan.target_exists:
         backend.mkdirs(plan.target)
     writes = bool(plan.uploads or plan.replaced or plan.folders or (prune and plan.extra))
@@ -341,25 +343,24 @@ def apply_sync(
         if not plan.manifest:
             write_manifest(backend, plan, workers=workers)
         return result
-    claim = _claim(backend, plan.target)
+    claim = claim_folder(backend, plan.target)
     # one pace for the writes and the listings that observe them (see AdaptiveConcurrency): the
     # listings right after the last upload would otherwise meet the rate limit it ran into
     limiter = AdaptiveConcurrency(workers)
-    with backend.throttle_listener(limiter.throttled):
-        try:
-            _write_objects(backend, plan, result, prune=prune, limiter=limiter, on_upload=on_upload)
-        except Exception:
-            _finish_quietly(backend, plan, result, claim, limiter)
-            raise
-        # a signal (KeyboardInterrupt, SystemExit) goes straight up: exiting promptly matters more, and
-        # the claim left behind only makes the syncs of the next half hour trust none of their uploads
-        _finish(backend, plan, result, claim, limiter)
+    try:
+        write_objects(backend, plan, result, prune=prune, workers=workers, limiter=limiter, on_upload=on_upload)
+    except Exception:
+        _finish_quietly(backend, plan, result, claim, limiter)
+        raise
+    # a signal (KeyboardInterrupt, SystemExit) goes straight up: exiting promptly matters more, and
+    # the claim left behind only makes the syncs of the next half hour trust none of their uploads
+    _finish(backend, plan, result, claim, limiter)
     result.uploaded.sort()
     return result
 
 
-def _keep_edits(backend: Backend, plan: SyncPlan, result: SyncResult, *, prune: bool, workers: int,
-                keep: Callable[[str, ObjectInfo, bytes], str] | None) -> None:
+def keep_edits(backend: Backend, plan: SyncPlan, result: SyncResult, *, prune: bool, workers: int,
+               keep: Callable[[str, ObjectInfo, bytes], str] | None) -> None:
     at_risk = sorted({*plan.edited, *(plan.edited_extra if prune else [])})
     if not at_risk:
         return
@@ -382,12 +383,15 @@ def _keep_edits(backend: Backend, plan: SyncPlan, result: SyncResult, *, prune: 
                     result.kept[rel] = where
 
 
-def _write_objects(
-    backend: Backend, plan: SyncPlan, result: SyncResult, *, prune: bool, limiter: AdaptiveConcurrency,
-    on_upload: Callable[[SourceItem], None] | None,
+def write_objects(
+    backend: Backend, plan: SyncPlan, result: SyncResult, *, prune: bool, workers: int,
+    on_upload: Callable[[SourceItem], None] | None, limiter: AdaptiveConcurrency | None = None,
 ) -> None:
+    """Delete what is in the way, create the missing folders, upload, prune: `workers` at once, at
+    `limiter`'s pace (a new one unless the caller goes on at the same pace, as apply_sync does)."""
     # mkdirs is mkdir -p: creating only the deepest missing folders covers their parents
     leaves = [folder for folder in plan.folders if not any(other.startswith(folder + "/") for other in plan.folders)]
+    limiter = limiter or AdaptiveConcurrency(workers)
     # the writes go to the backend without our retries: the limiter retries them itself, and must
     # see each RateLimited at once to slow its pace (a retrying backend would sleep through the
     # rate limit with all its workers still sending, and hide it from the limiter)
@@ -397,9 +401,9 @@ def _write_objects(
     def run(action: Callable[[], None]) -> None:
         limiter.run(action)
 
-    with ThreadPoolExecutor(max_workers=limiter.maximum) as pool:
+    with backend.throttle_listener(limiter.throttled), ThreadPoolExecutor(max_workers=workers) as pool:
         # first what is in the way: the workspace replaces no object by one of another type
-        list(pool.map(lambda rel: run(lambda: _delete_quietly(backend, f"{plan.target}/{rel}")), plan.replaced))
+        list(pool.map(lambda rel: run(lambda: delete_quietly(backend, f"{plan.target}/{rel}")), plan.replaced))
         result.replaced = list(plan.replaced)
         list(pool.map(lambda folder: run(lambda: backend.mkdirs(f"{plan.target}/{folder}")), leaves))
 
@@ -412,12 +416,12 @@ def _write_objects(
 
         list(pool.map(upload, plan.uploads))
         if prune and plan.extra:
-            list(pool.map(lambda rel: run(lambda: _delete_quietly(backend, f"{plan.target}/{rel}")), plan.extra))
+            list(pool.map(lambda rel: run(lambda: delete_quietly(backend, f"{plan.target}/{rel}")), plan.extra))
             result.pruned = list(plan.extra)
             result.extra = []
 
 
-def _delete_quietly(backend: Backend, path: str) -> None:
+def delete_quietly(backend: Backend, path: str) -> None:
     try:
         backend.delete(path, recursive=True)
     except NotFound:
@@ -426,7 +430,7 @@ def _delete_quietly(backend: Backend, path: str) -> None:
 
 # -- claims: how racing syncs of one folder learn of each other -----------------------------------------
 
-def _claim(backend: Backend, target: str) -> str:
+def claim_folder(backend: Backend, target: str) -> str:
     """Create our claim before our first write; its name is unique to this sync."""
     name = f"{CLAIM_PREFIX}{uuid.uuid4().hex}.json"
     body = json.dumps({"version": 1, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}).encode()
@@ -434,7 +438,7 @@ def _claim(backend: Backend, target: str) -> str:
     return name
 
 
-def _raced(backend: Backend, plan: SyncPlan, claim: str) -> tuple[bool, list[str]]:
+def raced(backend: Backend, target: str, claim: str, manifest_nonce: str | None) -> tuple[bool, list[str]]:
     """(whether another sync may have written here since our survey, the stale claims to remove).
 
     Asked after our last observation of what we uploaded. Another sync that wrote in between either
@@ -442,25 +446,25 @@ def _raced(backend: Backend, plan: SyncPlan, claim: str) -> tuple[bool, list[str
     since our survey (so the manifest's nonce changed), or died holding its claim."""
     # the listing strictly before the manifest: a sync whose claim is gone by the listing wrote its
     # manifest before it, so the manifest read after it shows a new nonce (both at once could miss both)
-    objects = backend.list(plan.target)
-    nonce = read_manifest_record(backend, plan.target).nonce
+    objects = backend.list(target)
+    nonce = read_manifest_record(backend, target).nonce
     claims = {info.path.rsplit("/", 1)[1]: info for info in objects if info.path.rsplit("/", 1)[1].startswith(CLAIM_PREFIX)}
     ours = claims.pop(claim, None)
     now = ours.modified_at if ours and ours.modified_at else None  # the workspace's clock, not ours
     stale = [name for name, info in claims.items() if now and info.modified_at is not None and now - info.modified_at > STALE_CLAIM_MS]
-    return bool(set(claims) - set(stale)) or nonce != plan.manifest_nonce, stale
+    return bool(set(claims) - set(stale)) or nonce != manifest_nonce, stale
 
 
 def _finish(backend: Backend, plan: SyncPlan, result: SyncResult, claim: str, limiter: AdaptiveConcurrency) -> None:
     workers = limiter.maximum
     observed = _observe(backend, plan, result.uploaded, limiter)
-    raced, stale = _raced(backend, plan, claim)
-    if raced:  # what we observed may be a racing sync's write: trust none of our uploads
+    others, stale = raced(backend, plan.target, claim, plan.manifest_nonce)
+    if others:  # what we observed may be a racing sync's write: trust none of our uploads
         result.unverified = sorted(result.uploaded)
         observed = {}
     write_manifest(backend, plan, workers=workers, observed=observed, uploaded=set(result.uploaded))
     for name in [claim, *stale]:  # once each: a claim left behind only goes stale (see _finish_quietly)
-        _delete_quietly(without_retries(backend), f"{plan.target}/{name}")
+        delete_quietly(without_retries(backend), f"{plan.target}/{name}")
 
 
 def _finish_quietly(backend: Backend, plan: SyncPlan, result: SyncResult, claim: str, limiter: AdaptiveConcurrency) -> None:
@@ -478,7 +482,7 @@ def _observe(backend: Backend, plan: SyncPlan, uploaded: list[str], limiter: Ada
     At the writes' pace, retried by the limiter as they are."""
     touched = sorted({posixpath.dirname(f"{plan.target}/{rel}") for rel in uploaded})
     plain = without_retries(backend)
-    with ThreadPoolExecutor(max_workers=limiter.maximum) as pool:
+    with plain.throttle_listener(limiter.throttled), ThreadPoolExecutor(max_workers=limiter.maximum) as pool:
         listings = pool.map(lambda folder: limiter.run(lambda: plain.list(folder)), touched)
         return {info.path[len(plan.target):].lstrip("/"): info for listing in listings for info in listing}
 
@@ -490,25 +494,34 @@ def write_manifest(
     workers: int = DEFAULT_WORKERS,
     observed: dict[str, ObjectInfo] | None = None,
     uploaded: set[str] | None = None,
-) -> None:
+) -> str:
     """Record each object's hash with the modification time and object id the workspace gives it.
 
     An unchanged object keeps what the plan's listing saw (its entry was verified by the sync that
     wrote it). An uploaded object is recorded only as `observed` right after our writes, and only
-    when no other sync raced ours: otherwise it has no entry and the next sync sends it again."""
+    when no other sync raced ours: otherwise it has no entry and the next sync sends it again.
+    Returns the manifest's new nonce."""
     observed = observed or {}
     uploaded = {item.remote_rel for item in plan.uploads} if uploaded is None else uploaded
     objects = {}
     for item in plan.unchanged:
         info = plan.remote.get(item.remote_rel)
         if info is not None:
-            objects[item.remote_rel] = _entry(item, info)
+            objects[item.remote_rel] = manifest_entry(item, info)
     for item in plan.uploads:
         info = observed.get(item.remote_rel)
         if item.remote_rel in uploaded and info is not None and info.object_type is item.object_type:
-            objects[item.remote_rel] = _entry(item, info)
-    body = json.dumps({"version": MANIFEST_VERSION, "nonce": uuid.uuid4().hex, "objects": objects}, indent=0, sort_keys=True)
-    backend.import_object(f"{plan.target}/{MANIFEST_NAME}", body.encode(), format="AUTO", overwrite=True)
+            objects[item.remote_rel] = manifest_entry(item, info)
+    return store_manifest(backend, plan.target, objects)
+
+
+def store_manifest(backend: Backend, target: str, objects: dict[str, dict]) -> str:
+    """Write `target`'s manifest with these entries (relative path -> manifest_entry) under a new
+    nonce, and return the nonce: what a later `raced` compares with."""
+    nonce = uuid.uuid4().hex
+    body = json.dumps({"version": MANIFEST_VERSION, "nonce": nonce, "objects": objects}, indent=0, sort_keys=True)
+    backend.import_object(f"{target}/{MANIFEST_NAME}", body.encode(), format="AUTO", overwrite=True)
+    return nonce
 
 
 def vouched_for(info: ObjectInfo | None, recorded: Mapping[str, object] | None) -> bool:
@@ -522,5 +535,5 @@ def vouched_for(info: ObjectInfo | None, recorded: Mapping[str, object] | None) 
     )
 
 
-def _entry(item: SourceItem, info: ObjectInfo) -> dict:
+def manifest_entry(item: SourceItem, info: ObjectInfo) -> dict:
     return {"sha256": item.digest, "modified_at": info.modified_at, "object_id": info.object_id}

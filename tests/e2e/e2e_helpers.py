@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -231,3 +232,18 @@ def with_the_ci_job(project: ProjectCopy) -> None:
     them; the copies leave them out so that the other tests run the shorthand."""
     shutil.copytree(REPO / "jobs", project.root / "jobs")
     project.commit_all("the CI job")
+
+
+JOB_WRITES = re.compile(r"/api/2\.\d/jobs/(create|reset|update|delete)$")
+
+
+def succeeded(result: subprocess.CompletedProcess) -> str:
+    """What an invoke that must succeed printed (stdout and stderr); its output in the failure otherwise."""
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout + result.stderr
+
+
+def job_writes(emulator: Any, since: int = 0) -> list[str]:
+    """The saved-job writes in the emulator's request log (from request number `since`): create, reset, update, delete."""
+    return [request["path"].rsplit("/", 1)[1] for request in emulator.requests()[since:]
+            if request["method"] == "POST" and JOB_WRITES.search(request["path"])]

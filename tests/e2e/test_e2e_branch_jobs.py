@@ -12,24 +12,15 @@ import re
 import subprocess
 
 import pytest
-from e2e_helpers import HEADER, SENTINEL_TOKEN, WORKSPACE_ROOT, is_write, with_the_ci_job
+from e2e_helpers import HEADER, SENTINEL_TOKEN, WORKSPACE_ROOT, is_write, job_writes, succeeded, with_the_ci_job
 
 from bricktasks.testing.emulator import EmulatorProcess, workspace_client
 
-JOB_WRITES = re.compile(r"/api/2\.\d/jobs/(create|reset|update|delete)$")
 NAME = "Forecast training"
 BRANCH = "BI-5613"
 COPY = f"[{BRANCH}] {NAME}"
 
 
-def _ok(result: subprocess.CompletedProcess) -> str:
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout + result.stderr
-
-
-def _job_writes(emulator: EmulatorProcess, since: int = 0) -> list[str]:
-    return [request["path"].rsplit("/", 1)[1] for request in emulator.requests()[since:]
-            if request["method"] == "POST" and JOB_WRITES.search(request["path"])]
 
 
 def _jobs_requests(emulator: EmulatorProcess, since: int = 0) -> list[str]:
@@ -57,21 +48,21 @@ def test_checkout_jobs_makes_a_paused_copy_and_clean_branch_removes_only_what_is
     with EmulatorProcess(tmp_path / "emulated", token=SENTINEL_TOKEN) as emulator:
         env = {"BRICKTASKS_BACKEND": "databricks", "DATABRICKS_HOST": emulator.url}
         client = workspace_client(emulator.url, SENTINEL_TOKEN)
-        _ok(project.invoke("deploy", env=env))
+        succeeded(project.invoke("deploy", env=env))
         [master] = [job for job in client.jobs.list(expand_tasks=True) if _tags(job).get("bricktasks-target") == "master"]
         master_settings = client.jobs.get(master.job_id).settings.as_dict()
         # someone's own job with the copy's display name, and another branch's copy: neither is BI-5613's
         theirs = client.jobs.create(name=COPY, tasks=[jobs.Task(
             task_key="Train", notebook_task=jobs.NotebookTask(notebook_path="/Users/someone/Train"))]).job_id
-        _ok(project.invoke("checkout", "BI-7000", "--jobs", env=env))
+        succeeded(project.invoke("checkout", "BI-7000", "--jobs", env=env))
         [other] = _copies(client, "BI-7000")
 
-        _ok(project.invoke("upload-lib", "--branch", BRANCH, env=env))
+        succeeded(project.invoke("upload-lib", "--branch", BRANCH, env=env))
         before = len(emulator.requests())
-        first = _ok(project.invoke("checkout", BRANCH, "--jobs", env=env))
+        first = succeeded(project.invoke("checkout", BRANCH, "--jobs", env=env))
         print(f"checkout --jobs (create): {len(emulator.requests()) - before} requests, "
-              f"{len(_jobs_requests(emulator, before))} jobs requests, writes {_job_writes(emulator, before)}")
-        assert _job_writes(emulator, before) == ["create"]
+              f"{len(_jobs_requests(emulator, before))} jobs requests, writes {job_writes(emulator, before)}")
+        assert job_writes(emulator, before) == ["create"]
         assert "create     [BI-5613] Forecast training (training.json)" in first
         assert f"not ours   [BI-5613] Forecast training (job {theirs})" in first
         [copy] = _copies(client)
@@ -89,17 +80,17 @@ def test_checkout_jobs_makes_a_paused_copy_and_clean_branch_removes_only_what_is
 
         before = len(emulator.requests())
         second = project.invoke("checkout", BRANCH, "--jobs", "--json", env=env)
-        _ok(second)
+        succeeded(second)
         print(f"checkout --jobs (unchanged): {len(emulator.requests()) - before} requests, "
               f"{len(_jobs_requests(emulator, before))} jobs requests, 0 jobs writes")
-        assert _job_writes(emulator, before) == [], "an unchanged copy costs no write"
+        assert job_writes(emulator, before) == [], "an unchanged copy costs no write"
         record = json.loads(second.stdout)
         assert [(entry["action"], entry["job_id"]) for entry in record["jobs"]] == [
             ("unchanged", copy.job_id), ("not-ours", theirs)]
 
         libraries = f"{WORKSPACE_ROOT}/libraries/{BRANCH}"  # the example's library root: workspace files
         before = len(emulator.requests())
-        planned = _ok(project.invoke("clean-branch", BRANCH, "--dry-run", env=env))
+        planned = succeeded(project.invoke("clean-branch", BRANCH, "--dry-run", env=env))
         assert _writes(emulator, before) == [], "--dry-run writes nothing"
         assert f"would remove folder {WORKSPACE_ROOT}/{BRANCH}" in planned
         assert f"would remove job {copy.job_id}: {COPY}" in planned
@@ -108,10 +99,10 @@ def test_checkout_jobs_makes_a_paused_copy_and_clean_branch_removes_only_what_is
         before = len(emulator.requests())
         cleaned = project.invoke("clean-branch", BRANCH, "--json", env=env)
         print(f"clean-branch: {len(emulator.requests()) - before} requests, {len(_writes(emulator, before))} writes")
-        _ok(cleaned)
+        succeeded(cleaned)
         record = json.loads(cleaned.stdout)
         assert sorted(line.split(" ", 1)[0] for line in record["removed"]) == ["folder", "job", "libraries"]
-        assert _job_writes(emulator, before) == ["delete"]
+        assert job_writes(emulator, before) == ["delete"]
         assert _copies(client) == []
         assert [job.job_id for job in _copies(client, "BI-7000")] == [other.job_id], "another branch's copy stays"
         assert client.jobs.get(theirs).settings.name == COPY, "a job without our tags stays"
@@ -120,7 +111,7 @@ def test_checkout_jobs_makes_a_paused_copy_and_clean_branch_removes_only_what_is
         assert f"libraries {libraries}" in record["removed"]
         assert not any(item.path == libraries for item in client.workspace.list(f"{WORKSPACE_ROOT}/libraries"))
 
-        again = _ok(project.invoke("clean-branch", BRANCH, env=env))
+        again = succeeded(project.invoke("clean-branch", BRANCH, env=env))
         assert "already gone" in again and "removed 0 for BI-5613, already gone 2" in again
 
 
@@ -141,7 +132,7 @@ def test_an_active_copy_is_refused_then_cancelled_with_force_on_the_local_backen
     with_the_ci_job(project)
     (project.root / "forecasting" / "Sleep.py").write_text(SLEEPER)
     project.commit_all("a notebook that sleeps")
-    _ok(project.invoke("checkout", BRANCH, "--jobs"))
+    succeeded(project.invoke("checkout", BRANCH, "--jobs"))
     backend = project.backend()
     [copy] = backend.list_jobs(name=COPY)
     assert copy.settings["schedule"]["pause_status"] == "PAUSED"
@@ -157,7 +148,7 @@ def test_an_active_copy_is_refused_then_cancelled_with_force_on_the_local_backen
     assert f"job {sleeper} (run {run_id})" in refused.stderr and "--force" in refused.stderr
     assert {job.job_id for job in backend.list_jobs()} >= {copy.job_id, sleeper}, "refused: nothing deleted"
 
-    cleaned = _ok(project.invoke("clean-branch", BRANCH, "--force"))
+    cleaned = succeeded(project.invoke("clean-branch", BRANCH, "--force"))
     assert f"cancelled run {run_id} of job {sleeper}" in cleaned
     assert backend.list_jobs(name=COPY) == [] and backend.list_jobs(name=f"[{BRANCH}] Sleep") == []
     assert backend.get_run(run_id).is_terminal
@@ -166,14 +157,14 @@ def test_an_active_copy_is_refused_then_cancelled_with_force_on_the_local_backen
 
 def test_checkout_jobs_dry_run_a_bad_definition_and_a_removed_one_on_the_local_backend(project, end_checks):
     with_the_ci_job(project)
-    _ok(project.invoke("checkout", BRANCH, "--jobs"))
+    succeeded(project.invoke("checkout", BRANCH, "--jobs"))
     backend = project.backend()
     [copy] = backend.list_jobs(name=COPY)
     definition = project.root / "jobs" / "production" / "training.json"
     original = definition.read_text()
 
     definition.write_text(original.replace('"0 0 3 * * ?"', '"0 30 4 * * ?"'))
-    planned = _ok(project.invoke("checkout", BRANCH, "--jobs", "--dry-run"))
+    planned = succeeded(project.invoke("checkout", BRANCH, "--jobs", "--dry-run"))
     assert f"update     {COPY} (training.json, job {copy.job_id}): 1 field(s)" in planned
     assert backend.get_job(copy.job_id).settings == copy.settings, "--dry-run changes no job"
 
@@ -186,6 +177,6 @@ def test_checkout_jobs_dry_run_a_bad_definition_and_a_removed_one_on_the_local_b
     assert backend.export(notebook) == before, "a bad definition is refused before the folder changes"
 
     definition.unlink()
-    removed = _ok(project.invoke("checkout", BRANCH, "--jobs"))
+    removed = succeeded(project.invoke("checkout", BRANCH, "--jobs"))
     assert f"remove     {COPY} (training.json, job {copy.job_id}): its definition is gone" in removed
     assert backend.list_jobs(name=COPY) == []

@@ -8,22 +8,13 @@ import json
 import re
 import subprocess
 
-from e2e_helpers import SENTINEL_TOKEN, WORKSPACE_ROOT, with_the_ci_job
+from e2e_helpers import SENTINEL_TOKEN, WORKSPACE_ROOT, job_writes, succeeded, with_the_ci_job
 
 from bricktasks.testing.emulator import EmulatorProcess, workspace_client
 
-JOB_WRITES = re.compile(r"/api/2\.\d/jobs/(create|reset|update|delete)$")
 NAME = "Forecast training"
 
 
-def _ok(result: subprocess.CompletedProcess) -> str:
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout + result.stderr
-
-
-def _job_writes(emulator: EmulatorProcess) -> list[str]:
-    return [request["path"].rsplit("/", 1)[1] for request in emulator.requests()
-            if request["method"] == "POST" and JOB_WRITES.search(request["path"])]
 
 
 def _ui_edit(client, job_id: int, **fields) -> None:
@@ -39,7 +30,7 @@ def test_a_ui_edit_is_drift_shown_by_the_dry_run_and_overwritten_only_by_deploy(
     with EmulatorProcess(tmp_path / "emulated", token=SENTINEL_TOKEN) as emulator:
         env = {"BRICKTASKS_BACKEND": "databricks", "DATABRICKS_HOST": emulator.url}
         client = workspace_client(emulator.url, SENTINEL_TOKEN)
-        _ok(project.invoke("deploy", env=env))
+        succeeded(project.invoke("deploy", env=env))
         [job] = [job for job in client.jobs.list(name=NAME)
                  if (job.settings.tags or {}).get("bricktasks-root") == WORKSPACE_ROOT]
         deployed = client.jobs.get(job.job_id).settings.as_dict()
@@ -49,16 +40,16 @@ def test_a_ui_edit_is_drift_shown_by_the_dry_run_and_overwritten_only_by_deploy(
         _ui_edit(client, job.job_id, max_concurrent_runs=3, schedule=schedule, tasks=tasks)
         edited = client.jobs.get(job.job_id).settings.as_dict()
         assert edited["max_concurrent_runs"] == 3 and edited["tags"] == deployed["tags"]
-        writes = _job_writes(emulator)
+        writes = job_writes(emulator)
 
-        planned = _ok(project.invoke("deploy", "--dry-run", env=env))
+        planned = succeeded(project.invoke("deploy", "--dry-run", env=env))
         assert f"update     Forecast training (training.json, job {job.job_id}): 3 field(s)" in planned
         assert "    max_concurrent_runs: 3 -> 1" in planned
         assert '    schedule.quartz_cron_expression: "0 0 5 * * ?" -> "0 0 3 * * ?"' in planned
         assert "    tasks[Evaluate].timeout_seconds: 1200 -> 600" in planned
         assert (f"drift      Forecast training (job {job.job_id}): edited in the UI since the last deploy; "
                 "deploy overwrites it") in planned
-        assert _job_writes(emulator) == writes, "--dry-run writes no job"
+        assert job_writes(emulator) == writes, "--dry-run writes no job"
         assert client.jobs.get(job.job_id).settings.as_dict() == edited
 
         overwritten = project.invoke("deploy", "--json", env=env)
@@ -68,14 +59,14 @@ def test_a_ui_edit_is_drift_shown_by_the_dry_run_and_overwritten_only_by_deploy(
         assert {change["field"]: (change["old"], change["new"]) for change in entry["changes"]} == {
             "max_concurrent_runs": (3, 1), "schedule.quartz_cron_expression": ("0 0 5 * * ?", "0 0 3 * * ?"),
             "tasks[Evaluate].timeout_seconds": (1200, 600)}
-        assert _job_writes(emulator) == [*writes, "reset"], "one deploy, one reset"
+        assert job_writes(emulator) == [*writes, "reset"], "one deploy, one reset"
         assert client.jobs.get(job.job_id).settings.as_dict() == deployed, "the SDK sees git's settings again"
 
         before = len(emulator.requests())
-        again = _ok(project.invoke("deploy", env=env))
+        again = succeeded(project.invoke("deploy", env=env))
         assert f"unchanged  Forecast training (training.json, job {job.job_id})" in again
         assert "drift" not in again
-        assert _job_writes(emulator) == [*writes, "reset"]
+        assert job_writes(emulator) == [*writes, "reset"]
         print(f"deploy after overwriting drift: {len(emulator.requests()) - before} requests, 0 jobs writes")
 
 
@@ -85,7 +76,7 @@ def test_a_ui_edit_that_a_later_commit_matches_is_drift_that_matches_git_again(p
     with EmulatorProcess(tmp_path / "emulated", token=SENTINEL_TOKEN) as emulator:
         env = {"BRICKTASKS_BACKEND": "databricks", "DATABRICKS_HOST": emulator.url}
         client = workspace_client(emulator.url, SENTINEL_TOKEN)
-        _ok(project.invoke("deploy", env=env))
+        succeeded(project.invoke("deploy", env=env))
         [job] = list(client.jobs.list(name=NAME))
         _ui_edit(client, job.job_id, max_concurrent_runs=3)
         edited = client.jobs.get(job.job_id).settings.as_dict()
@@ -93,7 +84,7 @@ def test_a_ui_edit_that_a_later_commit_matches_is_drift_that_matches_git_again(p
         path = project.root / "jobs" / "production" / "training.json"
         path.write_text(path.read_text().replace('"max_concurrent_runs": 1', '"max_concurrent_runs": 3'))
         project.commit_all("allow three concurrent trainings, as set in the UI")
-        caught_up = _ok(project.invoke("deploy", env=env))
+        caught_up = succeeded(project.invoke("deploy", env=env))
         assert f"update     Forecast training (training.json, job {job.job_id}): 1 field(s)" in caught_up
         assert "    tags.bricktasks-deployed-hash: " in caught_up, "only the hash is written"
         assert (f"drift      Forecast training (job {job.job_id}): edited in the UI since the last deploy; "
@@ -102,7 +93,7 @@ def test_a_ui_edit_that_a_later_commit_matches_is_drift_that_matches_git_again(p
         assert {**written, "tags": {}} == {**edited, "tags": {}}, "nothing but the hash tag changed"
         assert written["tags"]["bricktasks-deployed-hash"] != edited["tags"]["bricktasks-deployed-hash"]
 
-        writes = _job_writes(emulator)
-        again = _ok(project.invoke("deploy", env=env))
+        writes = job_writes(emulator)
+        again = succeeded(project.invoke("deploy", env=env))
         assert f"unchanged  Forecast training (training.json, job {job.job_id})" in again and "drift" not in again
-        assert _job_writes(emulator) == writes == ["create", "update", "reset"]
+        assert job_writes(emulator) == writes == ["create", "update", "reset"]

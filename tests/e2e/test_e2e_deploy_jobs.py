@@ -8,22 +8,13 @@ import json
 import re
 import subprocess
 
-from e2e_helpers import SENTINEL_TOKEN, WORKSPACE_ROOT, is_write, with_the_ci_job
+from e2e_helpers import SENTINEL_TOKEN, WORKSPACE_ROOT, is_write, job_writes, succeeded, with_the_ci_job
 
 from bricktasks.testing.emulator import EmulatorProcess, workspace_client
 
-JOB_WRITES = re.compile(r"/api/2\.\d/jobs/(create|reset|update|delete)$")
 NAME = "Forecast training"
 
 
-def _ok(result: subprocess.CompletedProcess) -> str:
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout + result.stderr
-
-
-def _job_writes(emulator: EmulatorProcess) -> list[str]:
-    return [request["path"].rsplit("/", 1)[1] for request in emulator.requests()
-            if request["method"] == "POST" and JOB_WRITES.search(request["path"])]
 
 
 def _ours(client) -> list:
@@ -38,9 +29,9 @@ def test_deploy_creates_then_leaves_unchanged_then_updates_one_field(project, tm
         env = {"BRICKTASKS_BACKEND": "databricks", "DATABRICKS_HOST": emulator.url}
         client = workspace_client(emulator.url, SENTINEL_TOKEN)
 
-        first = _ok(project.invoke("deploy", env=env))
+        first = succeeded(project.invoke("deploy", env=env))
         assert "create     Forecast training (training.json)" in first
-        assert _job_writes(emulator) == ["create"]
+        assert job_writes(emulator) == ["create"]
         [job] = _ours(client)
         assert job.settings.name == NAME
         assert job.settings.tags["bricktasks-job"] == "training.json"
@@ -51,8 +42,8 @@ def test_deploy_creates_then_leaves_unchanged_then_updates_one_field(project, tm
         assert job.settings.schedule.pause_status.value == "UNPAUSED"
 
         before = len(emulator.requests())
-        second = _ok(project.invoke("deploy", "--json", env=env))
-        assert _job_writes(emulator) == ["create"], "an unchanged job costs no write"
+        second = succeeded(project.invoke("deploy", "--json", env=env))
+        assert job_writes(emulator) == ["create"], "an unchanged job costs no write"
         record = json.loads(project.invoke("deploy", "--json", env=env).stdout)
         assert [(entry["action"], entry["job_id"], entry["drift"]) for entry in record["jobs"]] == [
             ("unchanged", job.job_id, False)]
@@ -63,8 +54,8 @@ def test_deploy_creates_then_leaves_unchanged_then_updates_one_field(project, tm
         path.write_text(path.read_text().replace('"0 0 3 * * ?"', '"0 30 4 * * ?"'))
         project.commit_all("train at 04:30")
         before = len(emulator.requests())
-        changed = _ok(project.invoke("deploy", env=env))
-        assert _job_writes(emulator) == ["create", "reset"]
+        changed = succeeded(project.invoke("deploy", env=env))
+        assert job_writes(emulator) == ["create", "reset"]
         print(f"deploy one change: {len(emulator.requests()) - before} requests, 1 jobs write (reset)")
         assert f"update     Forecast training (training.json, job {job.job_id}): 1 field(s)" in changed
         assert 'schedule.quartz_cron_expression: "0 0 3 * * ?" -> "0 30 4 * * ?"' in changed
@@ -83,17 +74,17 @@ def test_a_job_of_the_same_name_made_by_someone_else_is_left_alone_and_dry_run_w
         theirs = client.jobs.create(name=NAME, tasks=[jobs.Task(
             task_key="Train", notebook_task=jobs.NotebookTask(notebook_path="/Users/someone/Train"))]).job_id
         made = client.jobs.get(theirs).settings.as_dict()
-        writes = len(_job_writes(emulator))
+        writes = len(job_writes(emulator))
 
-        planned = _ok(project.invoke("deploy", "--dry-run", env=env))
+        planned = succeeded(project.invoke("deploy", "--dry-run", env=env))
         assert "create     Forecast training (training.json)" in planned
         assert f"not ours   Forecast training (job {theirs})" in planned
-        assert len(_job_writes(emulator)) == writes, "--dry-run writes no job"
+        assert len(job_writes(emulator)) == writes, "--dry-run writes no job"
         assert _ours(client) == []
 
-        deployed = _ok(project.invoke("deploy", env=env))
+        deployed = succeeded(project.invoke("deploy", env=env))
         assert f"not ours   Forecast training (job {theirs})" in deployed
-        assert _job_writes(emulator)[writes:] == ["create"]
+        assert job_writes(emulator)[writes:] == ["create"]
         assert client.jobs.get(theirs).settings.as_dict() == made
         assert sorted(job.job_id for job in client.jobs.list(name=NAME)) == sorted([theirs, _ours(client)[0].job_id])
 
@@ -104,7 +95,7 @@ def test_a_removed_definition_is_kept_until_remove_jobs_and_a_bad_one_changes_no
     with EmulatorProcess(tmp_path / "emulated", token=SENTINEL_TOKEN) as emulator:
         env = {"BRICKTASKS_BACKEND": "databricks", "DATABRICKS_HOST": emulator.url}
         client = workspace_client(emulator.url, SENTINEL_TOKEN)
-        _ok(project.invoke("deploy", env=env))
+        succeeded(project.invoke("deploy", env=env))
         [job] = _ours(client)
 
         path = project.root / "jobs" / "production" / "training.json"
@@ -119,27 +110,27 @@ def test_a_removed_definition_is_kept_until_remove_jobs_and_a_bad_one_changes_no
         path.unlink()
         path.parent.rmdir()  # as a fresh clone has it: git keeps no empty folder
         project.commit_all("training no longer a job")
-        kept = _ok(project.invoke("deploy", env=env))
+        kept = succeeded(project.invoke("deploy", env=env))
         assert "no jobs/production/ folder" in kept
-        assert _job_writes(emulator) == ["create"]
+        assert job_writes(emulator) == ["create"]
         path.parent.mkdir()
-        kept = _ok(project.invoke("deploy", env=env))
+        kept = succeeded(project.invoke("deploy", env=env))
         assert f"not in git Forecast training (training.json, job {job.job_id})" in kept
         assert "deploy --remove-jobs deletes it" in kept
-        assert _job_writes(emulator) == ["create"]
+        assert job_writes(emulator) == ["create"]
         path.parent.rmdir()  # --remove-jobs finds our jobs without the folder too
-        removed = _ok(project.invoke("deploy", "--remove-jobs", env=env))
+        removed = succeeded(project.invoke("deploy", "--remove-jobs", env=env))
         assert f"remove     Forecast training (training.json, job {job.job_id})" in removed
-        assert _job_writes(emulator) == ["create", "delete"]
+        assert job_writes(emulator) == ["create", "delete"]
         assert _ours(client) == []
 
 
 def test_deploy_creates_the_job_on_the_local_backend_and_a_second_deploy_leaves_it(project, end_checks):
     end_checks.master_allowed = True
     with_the_ci_job(project)
-    assert "create     Forecast training (training.json)" in _ok(project.invoke("deploy"))
+    assert "create     Forecast training (training.json)" in succeeded(project.invoke("deploy"))
     [job] = project.backend().list_jobs(name=NAME)
     assert job.settings["tags"]["bricktasks-root"] == WORKSPACE_ROOT
     assert job.settings["tasks"][0]["notebook_task"]["notebook_path"] == f"{WORKSPACE_ROOT}/master/PrepareData"
-    assert f"unchanged  Forecast training (training.json, job {job.job_id})" in _ok(project.invoke("deploy"))
+    assert f"unchanged  Forecast training (training.json, job {job.job_id})" in succeeded(project.invoke("deploy"))
     assert [other.job_id for other in project.backend().list_jobs(name=NAME)] == [job.job_id]

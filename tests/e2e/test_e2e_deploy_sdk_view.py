@@ -9,7 +9,7 @@ import json
 import re
 import subprocess
 
-from e2e_helpers import HEADER, SENTINEL_TOKEN, WORKSPACE_ROOT, with_the_ci_job
+from e2e_helpers import HEADER, SENTINEL_TOKEN, WORKSPACE_ROOT, job_writes, with_the_ci_job
 
 from bricktasks.jobdef.production import load_production_jobs
 from bricktasks.jobs.desired import desired_settings, ownership_tags
@@ -17,7 +17,6 @@ from bricktasks.jobs.plan import comparable, with_hash
 from bricktasks.libraries.upload import library_spec
 from bricktasks.testing.emulator import EmulatorProcess, workspace_client
 
-JOB_WRITES = re.compile(r"/api/2\.\d/jobs/(create|reset|update|delete)$")
 NAME = "Hello on a cluster"
 HELLO = HEADER + 'dbutils.notebook.exit("hello")\n'  # no Spark, no library import: the run's content does not matter
 CLASSIC = {
@@ -34,10 +33,6 @@ def _deploy(project, env: dict[str, str]) -> dict:
     assert result.returncode == 0, result.stdout + result.stderr
     return json.loads(result.stdout)
 
-
-def _job_writes(emulator: EmulatorProcess) -> list[str]:
-    return [request["path"].rsplit("/", 1)[1] for request in emulator.requests()
-            if request["method"] == "POST" and JOB_WRITES.search(request["path"])]
 
 
 def _desired(project, libraries: list[str]) -> dict:
@@ -75,18 +70,18 @@ def test_the_sdk_sees_the_deployed_classic_job_with_masters_wheel_and_runs_it(pr
         assert library_spec(wheel) in task["libraries"], "master's wheel on the classic task"
         assert listed.settings.as_dict()["tasks"] == got["tasks"], "jobs/list with expand_tasks carries the same"
 
-        writes = _job_writes(emulator)
+        writes = job_writes(emulator)
         second = _deploy(project, env)
         assert second["libraries"] == first["libraries"], "the same commit builds the same wheel name"
         assert [entry["action"] for entry in second["jobs"]] == ["unchanged", "unchanged"]
-        assert _job_writes(emulator) == writes, "an unchanged commit is an unchanged job: 0 writes"
+        assert job_writes(emulator) == writes, "an unchanged commit is an unchanged job: 0 writes"
 
         (project.root / "forecasting" / "Hello.py").write_text(HELLO + "# a notebook-only change\n")
         project.commit_all("a commit that leaves the library alone")
         notebook_only = _deploy(project, env)
         assert notebook_only["libraries"] == first["libraries"], "the wheel names the library's last commit, not HEAD"
         assert [entry["action"] for entry in notebook_only["jobs"]] == ["unchanged", "unchanged"]
-        assert _job_writes(emulator) == writes
+        assert job_writes(emulator) == writes
 
         version = project.root / "libs" / "regimecast" / "regimecast" / "_version.py"
         version.write_text(re.sub(r'"(\d+)\.(\d+)\.(\d+)"', lambda m: f'"{m[1]}.{int(m[2]) + 1}.0"', version.read_text()))
@@ -98,7 +93,7 @@ def test_the_sdk_sees_the_deployed_classic_job_with_masters_wheel_and_runs_it(pr
         assert (update["file"], update["action"], update["drift"]) == ("hello.json", "update", False)
         assert [(change["field"], change["old"], change["new"]) for change in update["changes"]] == [
             ("tasks[Hello].libraries[0].whl", library_spec(wheel)["whl"], library_spec(new_wheel)["whl"])]
-        assert _job_writes(emulator) == [*writes, "reset"]
+        assert job_writes(emulator) == [*writes, "reset"]
 
         started = client.jobs.run_now(listed.job_id)
         run = client.jobs.get_run(started.run_id)

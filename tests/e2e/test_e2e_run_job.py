@@ -10,7 +10,7 @@ import signal
 import subprocess
 import xml.etree.ElementTree as ET
 
-from e2e_helpers import HEADER, SENTINEL_TOKEN, SLEEPER, WORKSPACE_ROOT, terminate, wait_until, with_the_ci_job
+from e2e_helpers import HEADER, SENTINEL_TOKEN, SLEEPER, WORKSPACE_ROOT, succeeded, terminate, wait_until, with_the_ci_job
 
 from bricktasks.backends.local import LocalBackend
 from bricktasks.jobs.deploy import load_master_jobs
@@ -51,10 +51,6 @@ def _with_tiny_jobs(project) -> None:
     project.commit_all("tiny production jobs")
 
 
-def _ok(result: subprocess.CompletedProcess) -> str:
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout + result.stderr
-
 
 def _record(result: subprocess.CompletedProcess) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -82,7 +78,7 @@ def test_jobs_and_run_job_over_the_emulator(project, tmp_path, end_checks):
     with EmulatorProcess(tmp_path / "emulated", token=SENTINEL_TOKEN) as emulator:
         env = {"BRICKTASKS_BACKEND": "databricks", "DATABRICKS_HOST": emulator.url}
         client = workspace_client(emulator.url, SENTINEL_TOKEN)
-        _ok(project.invoke("deploy", env=env))
+        succeeded(project.invoke("deploy", env=env))
 
         before = len(emulator.requests())
         listed = _record(project.invoke("jobs", "--json", env=env))
@@ -124,7 +120,7 @@ def test_jobs_and_run_job_over_the_emulator(project, tmp_path, end_checks):
 
         after = {job["name"]: job for job in _record(project.invoke("jobs", "--json", env=env))["jobs"]}
         assert (after["Smoke test"]["last_result"], after["Smoke test"]["last_run_id"]) == ("SUCCESS", record["run_id"])
-        assert "SUCCESS" in _ok(project.invoke("jobs", env=env))
+        assert "SUCCESS" in succeeded(project.invoke("jobs", env=env))
 
         failed = project.invoke("run-job", "Failing job", env=env)
         assert failed.returncode == 1, failed.stdout + failed.stderr
@@ -179,11 +175,11 @@ def test_a_branch_copy_is_listed_and_run_with_branch(project, tmp_path, end_chec
         assert {(job["name"], job["target"]) for job in listed} == {
             ("[BI-1] Smoke test", "branch BI-1"), ("[BI-1] Failing job", "branch BI-1"), ("[BI-1] Sleeper", "branch BI-1")}
         assert _record(project.invoke("jobs", "--master", "--json", env=env))["jobs"] == []
-        assert "no saved jobs of master" in _ok(project.invoke("jobs", "--master", env=env))
+        assert "no saved jobs of master" in succeeded(project.invoke("jobs", "--master", env=env))
         refused = project.invoke("run-job", "Smoke test", env=env)  # master has none: nothing is started
         assert refused.returncode == 2 and "invoke deploy" in refused.stderr, refused.stderr
         copy = next(job for job in listed if job["file"] == "smoke.json")
-        _ok(project.invoke("checkout", "BI-1", env=env))  # the copy's notebooks
+        succeeded(project.invoke("checkout", "BI-1", env=env))  # the copy's notebooks
         ran = project.invoke("run-job", "Smoke test", "--branch", "BI-1", "--json", env=env)
         assert ran.returncode == 0, ran.stdout + ran.stderr
         record = _record(ran)
@@ -198,9 +194,9 @@ def test_a_branch_copy_is_listed_and_run_with_branch(project, tmp_path, end_chec
 def test_jobs_and_run_job_on_the_local_backend(project, end_checks):
     end_checks.master_allowed = True
     _with_tiny_jobs(project)
-    assert "no saved jobs" in _ok(project.invoke("jobs"))
-    _ok(project.invoke("deploy"))
-    assert "no run" in _ok(project.invoke("jobs"))
+    assert "no saved jobs" in succeeded(project.invoke("jobs"))
+    succeeded(project.invoke("deploy"))
+    assert "no run" in succeeded(project.invoke("jobs"))
     ran = project.invoke("run-job", "Smoke test", "--json")
     assert ran.returncode == 0, ran.stdout + ran.stderr
     record = _record(ran)
