@@ -90,4 +90,4 @@ def test_a_no_op_checkout_lists_each_folder_once_and_imports_only_what_it_needs(
     changed = clone.source / "module_03" / "notebook_015.py"
     changed.write_text(changed.read_text() + "y = 1\n")
     requests, _ = checkout(clone, emulator)
-    assert content_imports(requests) == ["notebook_015.py"]
+    assert content_imports(requests) == ["notebook_015"]  # the notebook, named without its extension
