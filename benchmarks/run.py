@@ -656,13 +656,17 @@ def create_builds(em: Emulator, count: int, tag: str) -> list[tuple[str, str]]:
 
     from databricks.sdk.service.workspace import ImportFormat
 
+    from bricktasks.ci.clean import IN_PROGRESS_GRACE
+
     w = em.client
 
     def create(index: int) -> tuple[str, str]:
         name = f"{index}-{tag}"
         folder, libraries = f"{CI_ROOT}/{name}", f"{CI_LIBRARIES_ROOT}/{name}"
         w.workspace.mkdirs(folder)
-        manifest = {"build_id": str(index), "branch": tag, "created": datetime.now(timezone.utc).isoformat(), "run_id": None}
+        # older than clean-ci's grace for a build with no run recorded yet (it may be submitting): a finished build
+        created = datetime.now(timezone.utc) - IN_PROGRESS_GRACE * 2
+        manifest = {"build_id": str(index), "branch": tag, "created": created.isoformat(), "run_id": None}
         w.workspace.upload(f"{folder}/.bricktasks-build.json", json.dumps(manifest).encode(), format=ImportFormat.AUTO, overwrite=True)
         w.workspace.mkdirs(libraries)
         return folder, libraries
