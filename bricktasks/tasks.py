@@ -16,34 +16,23 @@ from typing import Any
 
 from invoke import Collection
 
+# Every task, and `invoke --list`, imports this module: what only some tasks use (the CI pipeline
+# and its reports, job definitions, library builds, status and pull) is imported in those tasks,
+# so a checkout's start-up does not pay for it (tests/unit/test_startup_imports.py).
 from bricktasks.buildinfo import refuse_protected
-from bricktasks.ci import clean, pipeline
-from bricktasks.ci.builds import ci_build_statuses, format_table
-from bricktasks.ci.plan import choose_plan
-from bricktasks.ci.summary import CiProgress
 from bricktasks.cli.guard import bricktask
 from bricktasks.cli.invocation import TaskOutput
-from bricktasks.clusterspec import load_cluster_spec
 from bricktasks.console.console import Console, printable
 from bricktasks.durations import parse_duration, parse_timeout
 from bricktasks.errors import UserInputError
-from bricktasks.jobs.clean_branch import branch_targets
-from bricktasks.jobs.clean_branch import clean_branch as clean_branch_jobs
-from bricktasks.jobs.deploy import deploy_branch_jobs, deploy_jobs, entry_record, load_master_jobs
-from bricktasks.jobs.listing import format_jobs, job_statuses, project_jobs
-from bricktasks.jobs.runjob import JobRunProgress, check_params, find_job, parse_params, run_job
 from bricktasks.layout import branch_folder
-from bricktasks.libraries import targets
-from bricktasks.libraries.upload import library_spec, newest_libraries
+from bricktasks.libraries.upload import newest_libraries
 from bricktasks.project import Project, load_project, local_secrets, open_backend
-from bricktasks.runs.local import run_notebook_locally
 from bricktasks.settings import unvalidated_secrets
+from bricktasks.source.items import SourceItem
 from bricktasks.source.secrets_scan import refuse_tracked_dotenv, scan_for_credentials
 from bricktasks.workspace import checkout as workspace
-from bricktasks.workspace import publish
 from bricktasks.workspace.overwritten import Keeper
-from bricktasks.workspace.pull import apply_pull, describe_pull, plan_pull
-from bricktasks.workspace.status import LEGEND, compared_folder, folder_status, format_status, status_record
 from bricktasks.workspace.sync import survey
 
 __all__ = ["namespace"]
@@ -63,10 +52,11 @@ def _load(c, out: TaskOutput, **flags: Any) -> tuple[Project, Console]:
     return project, out.console([*project.settings.secret_values(), *local])
 
 
-def _check_source(project: Project) -> None:
+def _check_source(project: Project) -> list[SourceItem]:
+    """The working copy, read once: scanned for credentials and checked (names, sizes, collisions)
+    before any request; the sync sends exactly these bytes."""
     refuse_tracked_dotenv(project.root)
-    scan_for_credentials(project.source_dir)
-    workspace.check_source(project.source_dir)  # names, sizes, collisions: before any request
+    return workspace.check_source(project.source_dir, scan_for_credentials(project.source_dir))
 
 
 @bricktask(
@@ -78,6 +68,9 @@ def _check_source(project: Project) -> None:
 )
 def run(c, out, notebook, env=None, timeout=None):
     """Run a notebook of the working copy on the local backend and print its exit value."""
+    from bricktasks.libraries import targets
+    from bricktasks.runs.local import run_notebook_locally
+
     project, console = _load(c, out, env=env, timeout=timeout)
     name = project.check_notebook(notebook)
     chosen_env = project.check_env(project.settings.env)
@@ -89,6 +82,8 @@ def run(c, out, notebook, env=None, timeout=None):
 
 
 def _build_libraries(c, out, kind: str, branch, build_id, master) -> None:
+    from bricktasks.libraries import targets
+
     project, console = _load(c, out, branch=branch, build_id=build_id)
     target = targets.target_for(project, branch=branch, build_id=build_id, master=master)
     paths = [os.fspath(artifact) for artifact in targets.build_for(project, target, kind=kind, console=console)]
@@ -132,6 +127,9 @@ def build_egg(c, out, branch=None, build_id=None, master=False):
 )
 def upload_lib(c, out, branch=None, build_id=None, master=False, egg=False, dry_run=False):
     """Build the libraries and upload them where the target's clusters install them."""
+    from bricktasks.libraries import targets
+    from bricktasks.workspace import publish
+
     project, console = _load(c, out, branch=branch, build_id=build_id)
     target = targets.target_for(project, branch=branch, build_id=build_id, master=master)
     kind = "egg" if egg else "wheel"
@@ -169,13 +167,17 @@ def checkout_branch(c, out, branch, env=None, prune=False, jobs=False, dry_run=F
     chosen_env = project.check_env(project.settings.env)
     if watch and dry_run:
         raise UserInputError("--watch syncs every change; --dry-run changes nothing", "pass one of them")
-    _check_source(project)
-    definitions = load_master_jobs(project) if jobs else None  # every definition checked before the folder changes
+    source = _check_source(project)
+    definitions = None
+    if jobs:
+        from bricktasks.jobs.deploy import deploy_branch_jobs, entry_record, load_master_jobs
+
+        definitions = load_master_jobs(project)  # every definition checked before the folder changes
     backend = open_backend(project, os.environ)
     keeper_for = None if force else lambda: Keeper.for_folder(project.root, project.layout.workspace_root, project.layout.branch(chosen))
     result = workspace.checkout(
         backend, project.layout, project.source_dir, chosen, env=chosen_env, prune=prune, dry_run=dry_run, console=console,
-        keeper=keeper_for() if keeper_for else None,
+        keeper=keeper_for() if keeper_for else None, source=source,
     )
     plan = deploy_branch_jobs(project, backend, definitions, chosen, dry_run=dry_run, console=console) if jobs else None
     out.record(
@@ -223,15 +225,17 @@ def switch_env(c, out, env, branch=None, force=False, dry_run=False):
 def status(c, out, branch=None, master=False, build=None, env=None):
     """What differs between the working copy and its workspace folder, both ways; writes nothing.
     Exit 0 when they match, 1 when they differ."""
+    from bricktasks.workspace.status import LEGEND, compared_folder, folder_status, format_status, status_record
+
     project, console = _load(c, out, env=env, branch=branch)
     folder = compared_folder(project, branch=branch, master=master, build=build)
-    workspace.check_source(project.source_dir)
+    source = workspace.check_source(project.source_dir)
     backend = open_backend(project, os.environ)
     with ThreadPoolExecutor(max_workers=1) as pool:
         libraries = pool.submit(newest_libraries, backend, folder.library_folder)
         destination = survey(backend, folder.target)
     compared = folder_status(backend, project.source_dir, folder.target, env=folder.env, libraries=libraries.result(),
-                             destination=destination, made_by=folder.made_by)
+                             destination=destination, made_by=folder.made_by, source=source)
     out.record(**status_record(compared))
     console.info(f"{project.settings.source_dir}/ vs {folder.target}; {LEGEND}")
     for line in format_status(compared, prefix=f"{project.settings.source_dir}/"):
@@ -256,6 +260,9 @@ def status(c, out, branch=None, master=False, build=None, env=None):
 def pull(c, out, branch=None, theirs=False, ours=False, env=None, dry_run=False):
     """Bring edits made in the branch's workspace folder into the working copy (never the helper
     notebooks, never a file changed here too unless --theirs / --ours)."""
+    from bricktasks.workspace.pull import apply_pull, describe_pull, plan_pull
+    from bricktasks.workspace.status import compared_folder
+
     project, console = _load(c, out, env=env, branch=branch)
     if theirs and ours:
         raise UserInputError("--theirs and --ours contradict each other", "pass one of them")
@@ -304,6 +311,12 @@ def pull(c, out, branch=None, theirs=False, ours=False, env=None, dry_run=False)
 )
 def run_ci(c, out, timeout=None, notebooks=None, repair=False, dry_run=False):
     """Build, upload into CI/<build>-<branch>, run the CI job's tasks, wait, report; fail unless it succeeded."""
+    from bricktasks.ci import pipeline
+    from bricktasks.ci.plan import choose_plan
+    from bricktasks.ci.summary import CiProgress
+    from bricktasks.clusterspec import load_cluster_spec
+    from bricktasks.libraries import targets
+
     project, console = _load(c, out, timeout=timeout, ci_notebooks=notebooks)
     limit = parse_timeout(project.settings.timeout)
     if repair and dry_run:
@@ -337,6 +350,8 @@ def run_ci(c, out, timeout=None, notebooks=None, repair=False, dry_run=False):
 @bricktask(help={"branch": "list only this branch's builds (default: every branch)"})
 def builds(c, out, branch=None):
     """List the CI builds, newest first: branch, age and result (running while the run is active)."""
+    from bricktasks.ci.builds import ci_build_statuses, format_table
+
     project, console = _load(c, out)
     if branch is not None:
         branch_folder(branch)  # validate before asking the workspace
@@ -358,6 +373,8 @@ def builds(c, out, branch=None):
 )
 def clean_ci(c, out, older_than, dry_run=False):
     """Delete old CI build folders and their libraries; never an active build, never anything else."""
+    from bricktasks.ci import clean
+
     project, console = _load(c, out)
     age = parse_duration(older_than, name="--older-than")
     backend = open_backend(project, os.environ)
@@ -379,6 +396,9 @@ def clean_ci(c, out, older_than, dry_run=False):
 )
 def clean_branch(c, out, branch, force=False, dry_run=False):
     """After a merge: remove a branch's workspace folder, its libraries and its job copies (by our tags only)."""
+    from bricktasks.jobs.clean_branch import branch_targets
+    from bricktasks.jobs.clean_branch import clean_branch as clean_branch_jobs
+
     project, console = _load(c, out)
     branch_targets(project.layout, branch)  # a refused name costs no request, not even the backend's first
     backend = open_backend(project, os.environ)
@@ -399,6 +419,10 @@ def clean_branch(c, out, branch, force=False, dry_run=False):
 def deploy(c, out, force=False, prune=True, remove_jobs=False, dry_run=False):
     """Refresh master/ and the master libraries from a clean main/master working copy, then bring the
     production jobs (jobs/production/*.json) to git: a plan first, then create / reset / delete."""
+    from bricktasks.jobs.deploy import deploy_jobs, entry_record, load_master_jobs
+    from bricktasks.libraries.upload import library_spec
+    from bricktasks.workspace import publish
+
     project, console = _load(c, out)
     publish.check_deployable(project.root, force=force)
     _check_source(project)
@@ -428,6 +452,8 @@ def deploy(c, out, force=False, prune=True, remove_jobs=False, dry_run=False):
 )
 def saved_jobs(c, out, branch=None, master=False):
     """List the project's saved jobs: target, definition file, schedule, last run's result and age, URL."""
+    from bricktasks.jobs.listing import format_jobs, job_statuses, project_jobs
+
     project, console = _load(c, out)
     if branch is not None and master:
         raise UserInputError("--branch and --master do not go together", "pass one of them, or neither for every job")
@@ -461,6 +487,8 @@ def saved_jobs(c, out, branch=None, master=False):
 )
 def run_saved_job(c, out, name, branch=None, param=None, no_wait=False, timeout=None):
     """Run one of the project's saved jobs now (run-now), wait, report like ci; fail unless it succeeded."""
+    from bricktasks.jobs.runjob import JobRunProgress, check_params, find_job, parse_params, run_job
+
     project, console = _load(c, out, timeout=timeout)
     limit = parse_timeout(project.settings.timeout)
     params = parse_params(param or [])

@@ -68,58 +68,91 @@ NO_RETRIES = RetryPolicy(attempts=1)  # for callers that retry themselves (Adapt
 
 
 class AdaptiveConcurrency:
-    """At most `limit` actions at once; halve the limit on a rate limit, grow it back on success."""
+    """At most `maximum` actions at once; after a rate limit, actions also start no faster than the
+    server was seen to allow.
 
-    def __init__(self, maximum: int, *, attempts: int = 8) -> None:
+    A 429 costs the request that got it a whole Retry-After (the SDK sleeps at least a second,
+    holding its worker), while the server's bucket refills every 1/rate s: sending into the limit
+    and sleeping wastes tokens whenever every worker sleeps at once, which is how a sync's last
+    uploads and its listings ended (1.2 s idle at the end of a 250-file upload at 30/s). So the
+    first rate limit sets a pace from the successes of the last second (the rate the server let
+    through), each further one slows it by a tenth (once per `PACE_WINDOW` at most: a burst is one
+    signal), and every success speeds it up a little, probing for a higher limit. Concurrency stays
+    at `maximum`: halving it to one request in flight would cap the rate at 1/latency.
+    """
+
+    PACE_WINDOW = 1.0  # seconds of successes that measure the server's rate, and between two slow-downs
+    SLOWER = 1.1  # the interval grows by this on a further rate limit
+    FASTER = 0.9993  # and shrinks by this on each success (about 2% a second at 30 requests/s)
+
+    def __init__(self, maximum: int, *, attempts: int = 8, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.maximum = maximum
         self.limit = maximum
         self.active = 0
         self.attempts = attempts
-        self.rate_limited = 0
+        self.rate_limited = 0  # rate-limit signals taken into account (a burst counts once)
+        self.interval = 0.0  # seconds between two starts; 0 until the first rate limit
+        self._clock, self._sleep = clock, sleep
         self._condition = threading.Condition()
-        self._successes = 0
+        self._successes: list[float] = []  # when recent actions succeeded, for the first pace
+        self._next_start = float("-inf")
         self._last_cut = float("-inf")
 
     def run(self, action: Callable[[], T]) -> T:
         for attempt in range(1, self.attempts + 1):
-            with self._condition:
-                while self.active >= self.limit:
-                    self._condition.wait()
-                self.active += 1
+            self._start()
             try:
                 value = action()
             except (RateLimited, TransientError) as exc:
                 self._release(success=False, rate_limited=isinstance(exc, RateLimited))
                 if attempt == self.attempts or received() is not None:
                     raise
-                time.sleep((getattr(exc, "retry_after", None) or 0.5 * attempt) + random.uniform(0, 0.25))
+                self._sleep((getattr(exc, "retry_after", None) or 0.5 * attempt) + random.uniform(0, 0.25))
                 continue
             self._release(success=True, rate_limited=False)
             return value
         raise AssertionError("unreachable")
 
     def throttled(self) -> None:
-        """The server answered 429 (a retry inside the client will follow): halve the limit, once
-        per second at most, since a burst of 429s is one signal."""
+        """The server answered 429 (a retry inside the client will follow): slow the pace."""
         with self._condition:
-            now = time.monotonic()
-            if now - self._last_cut < 1.0:
-                return
-            self._last_cut = now
-            self.rate_limited += 1
-            self.limit = max(1, self.limit // 2)
-            self._successes = 0
+            self._slow_down()
+
+    def _start(self) -> None:
+        with self._condition:
+            while self.active >= self.limit:
+                self._condition.wait()
+            self.active += 1
+            now = self._clock()
+            start = max(now, self._next_start)
+            self._next_start = start + self.interval
+        if start > now:
+            self._sleep(start - now)
+
+    def _slow_down(self) -> None:
+        now = self._clock()
+        if now - self._last_cut < self.PACE_WINDOW:
+            return
+        self._last_cut = now
+        self.rate_limited += 1
+        if self.interval:
+            self.interval *= self.SLOWER
+        else:
+            recent = sum(1 for stamp in self._successes if stamp > now - self.PACE_WINDOW)
+            self.interval = self.PACE_WINDOW / max(recent, 1)
+        self._successes.clear()
 
     def _release(self, *, success: bool, rate_limited: bool) -> None:
         with self._condition:
             self.active -= 1
             if rate_limited:
-                self.rate_limited += 1
-                self.limit = max(1, self.limit // 2)
-                self._successes = 0
+                self._slow_down()
             elif success:
-                self._successes += 1
-                if self._successes >= self.limit and self.limit < self.maximum:
-                    self.limit += 1  # additive increase after a full window of successes
-                    self._successes = 0
+                if self.interval:
+                    self.interval *= self.FASTER
+                else:
+                    now = self._clock()
+                    self._successes = [stamp for stamp in self._successes if stamp > now - self.PACE_WINDOW]
+                    self._successes.append(now)
             self._condition.notify_all()

@@ -11,7 +11,7 @@ As httpx keeps retries in its transport, a task opens its backend wrapped once
   move finds its source gone when the first attempt went through.
 
 A caller that retries by itself (sync's AdaptiveConcurrency, which must see every RateLimited to
-halve its limit) or needs another policy (waiting for a run) asks `with_policy(backend, policy)`:
+slow its pace) or needs another policy (waiting for a run) asks `with_policy(backend, policy)`:
 the same inner backend under that policy, never a retry loop inside another.
 """
 from __future__ import annotations

@@ -10,20 +10,19 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import TextIO
-
-from rich.console import Console as RichConsole
-from rich.filesize import decimal as human_size
-from rich.live import Live
-from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
-from rich.spinner import Spinner
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, TextIO
 
 from bricktasks.backends.base import Run, TaskRun
 from bricktasks.console.console import printable
 from bricktasks.console.redaction import redact
 from bricktasks.durations import format_duration
+
+if TYPE_CHECKING:  # rich is imported where a terminal draws (0.15 s): a log, or nothing to upload, never needs it
+    from rich.console import Console as RichConsole
+    from rich.live import Live
+    from rich.progress import Progress, TaskID
+    from rich.table import Table
+    from rich.text import Text
 
 __all__ = ["RedactingFile", "rich_console", "UploadProgress", "RunStatusLine", "task_state", "human_size"]
 
@@ -55,8 +54,21 @@ class RedactingFile:
         return getattr(self.stream, "encoding", None) or "utf-8"
 
 
+def human_size(size: int) -> str:
+    """`size` bytes in decimal units, as rich writes them: 1 byte, 512 bytes, 1.2 kB, 3.5 MB."""
+    if size == 1:
+        return "1 byte"
+    if size < 1000:
+        return f"{size:,} bytes"
+    suffixes = ("kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
+    power = next((power for power in range(2, len(suffixes) + 1) if size < 1000**power), len(suffixes) + 1)
+    return f"{1000 * size / 1000**power:,.1f} {suffixes[power - 2]}"
+
+
 def rich_console(stream: TextIO, secrets: list[str], *, width: int | None = None) -> RichConsole:
     """A rich console drawing on `stream` as on a terminal; no markup or highlighting of our texts."""
+    from rich.console import Console as RichConsole
+
     return RichConsole(
         # rich types `file` as IO[str] but uses only write, flush, isatty and encoding, which RedactingFile has
         file=RedactingFile(stream, secrets), force_terminal=True, force_interactive=True, width=width,  # type: ignore[arg-type]
@@ -97,6 +109,8 @@ class UploadProgress:
             # the label on a line of its own: a long folder path beside the bar would push the counts
             # onto a second line in an 80-column terminal
             self.rich.print(self.label, highlight=False)
+            from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+
             self._progress = Progress(
                 BarColumn(),
                 TextColumn("{task.fields[done_files]}/{task.fields[files]} files"),
@@ -215,6 +229,9 @@ class RunStatusLine:
         if self.rich is None:
             self._print_changes(run, elapsed)
             return
+        from rich.live import Live
+        from rich.text import Text
+
         if live is None and not run.is_terminal:
             live = Live(
                 get_renderable=self._render, console=self.rich, refresh_per_second=4,
@@ -242,6 +259,10 @@ class RunStatusLine:
             self.print_line(line)
 
     def _render(self) -> Table | Text:
+        from rich.spinner import Spinner
+        from rich.table import Table
+        from rich.text import Text
+
         with self._lock:
             run = self._run
             if run is None:

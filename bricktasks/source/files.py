@@ -21,14 +21,14 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 import pathspec
 
 from bricktasks.errors import UserInputError
 
-__all__ = ["select_files", "read_file", "refuse_links", "refuse_linked_folder", "git_listing"]
+__all__ = ["select_files", "read_file", "refuse_linked_folder", "git_listing"]
 
 GIT_TIMEOUT_SECONDS = 60
 GITIGNORE = ".gitignore"
@@ -56,9 +56,7 @@ def select_files(
             "remove the .gitignore pattern that matches the folder (git check-ignore -v shows it)",
         )
     selected = sorted(rel for rel in set(listed) if keep(rel))
-    refuse_links(folder, selected, label)
-    # a path git still has in its index but that is gone from the disk, a submodule, a FIFO: not a file to send
-    return [rel for rel in selected if _is_regular_file(folder / rel)]
+    return _regular_files(folder, selected, label)
 
 
 def _holds_files(folder: Path) -> bool:
@@ -98,20 +96,6 @@ def refuse_linked_folder(folder: Path, label: str | None = None) -> None:
         )
 
 
-def refuse_links(folder: Path, rels: Iterable[str], label: str | None = None) -> None:
-    """Raise UserInputError naming the first of `rels` that is a link or lies below a linked folder."""
-    checked: set[str] = set()
-    for rel in rels:
-        parts = rel.split("/")
-        for depth in range(1, len(parts) + 1):
-            prefix = "/".join(parts[:depth])
-            if prefix in checked:
-                continue
-            checked.add(prefix)
-            if (folder / prefix).is_symlink():
-                raise _link_error(folder, prefix, label)
-
-
 def _link_error(folder: Path, rel: str, label: str | None = None) -> UserInputError:
     label = label or folder.name
     shown = f"{label}/{rel}"
@@ -125,21 +109,40 @@ def _link_error(folder: Path, rel: str, label: str | None = None) -> UserInputEr
     )
 
 
-def _is_regular_file(path: Path) -> bool:
-    try:
-        return stat.S_ISREG(path.lstat().st_mode)
-    except OSError:
-        return False
+def _regular_files(folder: Path, rels: list[str], label: str | None) -> list[str]:
+    """`rels` (sorted) without what is not a regular file: a path git still has in its index but
+    that is gone from the disk, a submodule, a FIFO. UserInputError at the first path that is a
+    link or lies below a linked folder. One lstat per path and per folder, on plain strings: at
+    5,000 files pathlib's objects cost more than the system calls."""
+    base = os.fspath(folder)
+    checked: set[str] = set()
+    regular = []
+    for rel in rels:
+        parts = rel.split("/")
+        for depth in range(1, len(parts)):
+            prefix = "/".join(parts[:depth])
+            if prefix not in checked:
+                checked.add(prefix)
+                if os.path.islink(os.path.join(base, prefix)):
+                    raise _link_error(folder, prefix, label)
+        try:
+            mode = os.lstat(os.path.join(base, rel)).st_mode
+        except OSError:
+            continue
+        if stat.S_ISLNK(mode):
+            raise _link_error(folder, rel, label)
+        if stat.S_ISREG(mode):
+            regular.append(rel)
+    return regular
 
 
 def read_file(folder: Path, rel: str) -> bytes:
     """The bytes of a selected file, opened without following a link (one swapped in since the
     selection is refused too, not read)."""
-    path = folder / rel
     try:
-        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        descriptor = os.open(os.path.join(folder, rel), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
-        if path.is_symlink():
+        if (folder / rel).is_symlink():
             raise _link_error(folder, rel) from None
         raise UserInputError(f"cannot read {folder.name}/{rel}: {exc.strerror}", "check the file's permissions") from None
     with os.fdopen(descriptor, "rb") as handle:

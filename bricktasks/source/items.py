@@ -3,6 +3,7 @@
 once, so the credential scan and the upload see exactly the same thing."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import posixpath
 from collections.abc import Collection
@@ -12,7 +13,7 @@ from pathlib import Path
 from bricktasks.backends.base import NOTEBOOK_EXTENSIONS, ObjectType, notebook_language
 from bricktasks.source.files import read_file, select_files
 
-__all__ = ["SourceItem", "collect_source", "is_hidden", "is_sent", "source_item"]
+__all__ = ["SourceItem", "collect_source", "is_hidden", "is_sent", "source_item", "with_replaced"]
 
 SKIPPED_DIRS = {"__pycache__", "node_modules"}
 
@@ -26,8 +27,8 @@ class SourceItem:
     object_type: ObjectType
     content: bytes = field(repr=False)
 
-    @property
-    def digest(self) -> str:
+    @functools.cached_property
+    def digest(self) -> str:  # asked by the plan, the manifest and status: hashed once
         return hashlib.sha256(self.content).hexdigest()
 
     @property
@@ -54,16 +55,17 @@ def collect_source(source_dir: Path, *, replace: dict[str, bytes] | None = None,
     `exclude` names relative paths not to send at all.
     """
     replace = replace or {}
-    items = []
-    for rel in select_files(source_dir, keep=is_sent):
-        if rel in exclude:
-            continue
-        content = replace[rel] if rel in replace else read_file(source_dir, rel)
-        items.append(source_item(rel, content))
-    for rel, content in replace.items():
-        if not any(item.local_rel == rel for item in items):
-            items.append(source_item(rel, content))
-    return sorted(items, key=lambda item: item.local_rel)
+    selected = [rel for rel in select_files(source_dir, keep=is_sent) if rel not in exclude and rel not in replace]
+    items = [source_item(rel, read_file(source_dir, rel)) for rel in selected]
+    return with_replaced(items, replace)
+
+
+def with_replaced(items: list[SourceItem], replace: dict[str, bytes]) -> list[SourceItem]:
+    """`items` with the content of each relative path in `replace` sent instead (added if absent):
+    one collection of the working copy then serves the secret scan, the name checks and the sync,
+    which therefore see the same bytes."""
+    kept = [item for item in items if item.local_rel not in replace]
+    return sorted([*kept, *(source_item(rel, content) for rel, content in replace.items())], key=lambda item: item.local_rel)
 
 
 def source_item(rel: str, content: bytes) -> SourceItem:

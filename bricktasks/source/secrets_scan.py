@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from bricktasks.errors import UserInputError
-from bricktasks.source.items import collect_source  # the same file selection, and the same bytes, as the upload
+from bricktasks.source.items import SourceItem, collect_source  # the same file selection, and the same bytes, as the upload
 
 __all__ = [
     "ALLOW_MARKER",
@@ -278,10 +278,12 @@ def scan_archive(path: Path) -> Hit | None:
     return scan_bytes(path.read_bytes(), path.name)
 
 
-def scan_for_credentials(source_dir: Path) -> None:
-    """Raise UserInputError at the first file that would upload a credential."""
-
-    refuse_hits(scan_bytes(item.content, f"{source_dir.name}/{item.local_rel}") for item in collect_source(source_dir))
+def scan_for_credentials(source_dir: Path) -> list[SourceItem]:
+    """Raise UserInputError at the first file that would upload a credential; else the files
+    scanned, to send exactly those bytes (a file edited after the scan is not sent unscanned)."""
+    items = collect_source(source_dir)
+    refuse_hits(scan_bytes(item.content, f"{source_dir.name}/{item.local_rel}") for item in items)
+    return items
 
 
 def refuse_hits(hits: Iterable[Hit | None]) -> None:

@@ -15,17 +15,20 @@ from bricktasks.console.console import Console, printable
 from bricktasks.errors import NotFound, UserInputError
 from bricktasks.layout import HELPER_NOTEBOOKS, SET_ENVIRONMENT, ProjectLayout, join
 from bricktasks.libraries.upload import newest_libraries
-from bricktasks.source.items import collect_source
+from bricktasks.source.items import SourceItem, collect_source
 from bricktasks.workspace.helpers import SET_ENVIRONMENT_FILE, desired_items, set_environment_source
 from bricktasks.workspace.overwritten import Keeper
 from bricktasks.workspace.sync import Destination, SyncResult, apply_sync, check_uploadable, plan_sync, survey
 
 __all__ = ["check_source", "push_source", "folder_exists", "checkout", "switch_env", "report_overwritten"]
 
-def check_source(source_dir: Path) -> None:
+def check_source(source_dir: Path, source: list[SourceItem] | None = None) -> list[SourceItem]:
     """Refuse, before any request, a working copy the workspace cannot hold as it is: a name over
-    255 bytes, a notebook or file over the 10 MB import limit, two paths that become one object."""
-    check_uploadable(collect_source(source_dir), prefix=f"{source_dir.name}/")
+    255 bytes, a notebook or file over the 10 MB import limit, two paths that become one object.
+    Returns what was checked (`source`, when the caller collected it already), for the sync."""
+    items = collect_source(source_dir) if source is None else source
+    check_uploadable(items, prefix=f"{source_dir.name}/")
+    return items
 
 
 def push_source(
@@ -40,13 +43,15 @@ def push_source(
     keeper: Keeper | None,
     libraries: list[str] | None = None,
     destination: Destination | None = None,
+    source: list[SourceItem] | None = None,
 ) -> SyncResult:
     """Sync the working copy into `target`; with `env`, set_environment selects conf/<env>_config;
     with `libraries`, install_libraries installs those uploads (else the committed one goes up).
-    `destination` is the target's survey, when the caller read it already. `keeper` keeps the
+    `destination` is the target's survey, when the caller read it already; `source` the working
+    copy as collected (and scanned) already: what was scanned is what is sent. `keeper` keeps the
     workspace's version of what the sync writes over or prunes although it was edited there since
     the last sync; None (--force) keeps no copy, and the warning says so."""
-    items = desired_items(source_dir, env=env, libraries=libraries)
+    items = desired_items(source_dir, env=env, libraries=libraries, source=source)
     plan = plan_sync(backend, items, target, destination)
     # the helper notebooks are the tool's own, rewritten on every sync (switch-env edits set_environment
     # in place): an edit of theirs is never a loss to keep
@@ -110,9 +115,10 @@ def checkout(
     dry_run: bool,
     console: Console,
     keeper: Keeper | None,
+    source: list[SourceItem] | None = None,
 ) -> SyncResult:
     """Put the working copy into the branch's folder, set_environment pointing at the developer's config;
-    `keeper`: see push_source."""
+    `keeper`, `source`: see push_source."""
     refuse_protected(branch, action="check out")
     target = layout.branch(branch)
     console.info(f"checking out {branch} into {target} (env {env})")
@@ -125,7 +131,7 @@ def checkout(
         console.info(f"no library uploaded for {branch} yet: run invoke upload-lib to have its notebooks install one")
     result = push_source(
         backend, source_dir, target, env=env, prune=prune, dry_run=dry_run, console=console, libraries=libraries,
-        destination=destination, keeper=keeper,
+        destination=destination, keeper=keeper, source=source,
     )
     verb = "would upload" if dry_run else "uploaded"
     console.result(

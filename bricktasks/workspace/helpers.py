@@ -11,7 +11,7 @@ from bricktasks.backends.base import NOTEBOOK_HEADERS, Backend, file_kind
 from bricktasks.console.console import Console
 from bricktasks.layout import INSTALL_LIBRARIES, SET_ENVIRONMENT, join
 from bricktasks.libraries.upload import cluster_path
-from bricktasks.source.items import SourceItem, collect_source
+from bricktasks.source.items import SourceItem, collect_source, with_replaced
 
 __all__ = [
     "SET_ENVIRONMENT_FILE",
@@ -27,14 +27,17 @@ SET_ENVIRONMENT_FILE = f"{SET_ENVIRONMENT}.py"
 INSTALL_LIBRARIES_FILE = f"{INSTALL_LIBRARIES}.py"
 
 
-def desired_items(source_dir: Path, *, env: str | None, libraries: list[str] | None) -> list[SourceItem]:
+def desired_items(
+    source_dir: Path, *, env: str | None, libraries: list[str] | None, source: list[SourceItem] | None = None
+) -> list[SourceItem]:
     """What a folder filled from `source_dir` should hold: with `env`, set_environment selects
     conf/<env>_config; with `libraries`, install_libraries installs those uploads (else the
-    committed copies of the helpers go up as they are)."""
+    committed copies of the helpers go up as they are). `source` is `collect_source(source_dir)`
+    when the caller read it already (for the secret scan): the working copy is read once."""
     replace = {SET_ENVIRONMENT_FILE: set_environment_source(env)} if env else {}
     if libraries is not None:
         replace[INSTALL_LIBRARIES_FILE] = install_libraries_source(libraries)
-    return collect_source(source_dir, replace=replace)
+    return collect_source(source_dir, replace=replace) if source is None else with_replaced(source, replace)
 
 
 def set_environment_source(env: str) -> bytes:

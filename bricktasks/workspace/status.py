@@ -96,12 +96,13 @@ class FolderStatus:
 
 def folder_status(backend: Backend, source_dir: Path, target: str, *, env: str | None, libraries: list[str] | None,
                   destination: Destination | None = None, made_by: str = "invoke checkout",
-                  workers: int = LIST_WORKERS) -> FolderStatus:
-    """Compare the working copy (as a sync with `env` and `libraries` would send it) with `target`."""
+                  workers: int = LIST_WORKERS, source: list[SourceItem] | None = None) -> FolderStatus:
+    """Compare the working copy (as a sync with `env` and `libraries` would send it) with `target`;
+    `source`: the working copy as collected already (check_source's answer), else read here."""
     destination = destination or survey(backend, target)
     if not destination.exists:
         raise UserInputError(f"{target} does not exist (or is not a folder)", f"run {made_by} first")
-    items = desired_items(source_dir, env=env, libraries=libraries)
+    items = desired_items(source_dir, env=env, libraries=libraries, source=source)
     helpers = {item.remote_rel: item for item in items if item.remote_rel in HELPER_NOTEBOOKS}
     found = [difference for difference in differences(items, destination.objects, destination.manifest)
              if difference.rel not in helpers]

@@ -42,7 +42,7 @@ MANIFEST_VERSION = 2  # 2: entries carry the object id, written only for verifie
 CLAIM_PREFIX = ".bricktasks-sync-claim-"  # + a unique id: a sync writing into the folder now
 STALE_CLAIM_MS = 30 * 60 * 1000  # a claim older than this (by the workspace's clock) is a dead sync's
 MAX_NAME_BYTES = 255  # the longest path component the workspace (and most file systems) holds, in UTF-8 bytes
-DEFAULT_WORKERS = 16  # writes at once; a rate limit shrinks it (AdaptiveConcurrency)
+DEFAULT_WORKERS = 16  # writes at once; after a rate limit they are also paced (AdaptiveConcurrency)
 LIST_WORKERS = 32  # listings at once: reads, one per folder (the Databricks backend keeps 32 connections)
 
 
@@ -344,14 +344,17 @@ def apply_sync(
             write_manifest(backend, plan, workers=workers)
         return result
     claim = claim_folder(backend, plan.target)
+    # one pace for the writes and the listings that observe them (see AdaptiveConcurrency): the
+    # listings right after the last upload would otherwise meet the rate limit it ran into
+    limiter = AdaptiveConcurrency(workers)
     try:
-        write_objects(backend, plan, result, prune=prune, workers=workers, on_upload=on_upload)
+        write_objects(backend, plan, result, prune=prune, workers=workers, limiter=limiter, on_upload=on_upload)
     except Exception:
-        _finish_quietly(backend, plan, result, claim, workers)
+        _finish_quietly(backend, plan, result, claim, limiter)
         raise
     # a signal (KeyboardInterrupt, SystemExit) goes straight up: exiting promptly matters more, and
     # the claim left behind only makes the syncs of the next half hour trust none of their uploads
-    _finish(backend, plan, result, claim, workers)
+    _finish(backend, plan, result, claim, limiter)
     result.uploaded.sort()
     return result
 
@@ -382,14 +385,16 @@ def keep_edits(backend: Backend, plan: SyncPlan, result: SyncResult, *, prune: b
 
 def write_objects(
     backend: Backend, plan: SyncPlan, result: SyncResult, *, prune: bool, workers: int,
-    on_upload: Callable[[SourceItem], None] | None,
+    on_upload: Callable[[SourceItem], None] | None, limiter: AdaptiveConcurrency | None = None,
 ) -> None:
+    """Delete what is in the way, create the missing folders, upload, prune: `workers` at once, at
+    `limiter`'s pace (a new one unless the caller goes on at the same pace, as apply_sync does)."""
     # mkdirs is mkdir -p: creating only the deepest missing folders covers their parents
     leaves = [folder for folder in plan.folders if not any(other.startswith(folder + "/") for other in plan.folders)]
-    limiter = AdaptiveConcurrency(workers)
+    limiter = limiter or AdaptiveConcurrency(workers)
     # the writes go to the backend without our retries: the limiter retries them itself, and must
-    # see each RateLimited at once to halve how many run together (a retrying backend would sleep
-    # through the rate limit with all its workers still sending, and hide it from the limiter)
+    # see each RateLimited at once to slow its pace (a retrying backend would sleep through the
+    # rate limit with all its workers still sending, and hide it from the limiter)
     backend = without_retries(backend)
     lock = threading.Lock()
 
@@ -450,8 +455,9 @@ def raced(backend: Backend, target: str, claim: str, manifest_nonce: str | None)
     return bool(set(claims) - set(stale)) or nonce != manifest_nonce, stale
 
 
-def _finish(backend: Backend, plan: SyncPlan, result: SyncResult, claim: str, workers: int) -> None:
-    observed = _observe(backend, plan, result.uploaded, workers)
+def _finish(backend: Backend, plan: SyncPlan, result: SyncResult, claim: str, limiter: AdaptiveConcurrency) -> None:
+    workers = limiter.maximum
+    observed = _observe(backend, plan, result.uploaded, limiter)
     others, stale = raced(backend, plan.target, claim, plan.manifest_nonce)
     if others:  # what we observed may be a racing sync's write: trust none of our uploads
         result.unverified = sorted(result.uploaded)
@@ -461,21 +467,23 @@ def _finish(backend: Backend, plan: SyncPlan, result: SyncResult, claim: str, wo
         delete_quietly(without_retries(backend), f"{plan.target}/{name}")
 
 
-def _finish_quietly(backend: Backend, plan: SyncPlan, result: SyncResult, claim: str, workers: int) -> None:
+def _finish_quietly(backend: Backend, plan: SyncPlan, result: SyncResult, claim: str, limiter: AdaptiveConcurrency) -> None:
     """After a failed or interrupted sync: record what is known and drop the claim. If even that
     fails, the claim stays: racing syncs then trust none of their uploads until it is stale."""
     try:
-        _finish(backend, plan, result, claim, workers)
+        _finish(backend, plan, result, claim, limiter)
     except Exception:  # noqa: BLE001 - the original error is the one to report
         pass
 
 
-def _observe(backend: Backend, plan: SyncPlan, uploaded: list[str], workers: int) -> dict[str, ObjectInfo]:
+def _observe(backend: Backend, plan: SyncPlan, uploaded: list[str], limiter: AdaptiveConcurrency) -> dict[str, ObjectInfo]:
     """List the folders that received an upload, all at once (an import does not answer with the
-    object's new modification time): what each uploaded object looks like right after our writes."""
+    object's new modification time): what each uploaded object looks like right after our writes.
+    At the writes' pace, retried by the limiter as they are."""
     touched = sorted({posixpath.dirname(f"{plan.target}/{rel}") for rel in uploaded})
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        listings = pool.map(backend.list, touched)
+    plain = without_retries(backend)
+    with plain.throttle_listener(limiter.throttled), ThreadPoolExecutor(max_workers=limiter.maximum) as pool:
+        listings = pool.map(lambda folder: limiter.run(lambda: plain.list(folder)), touched)
         return {info.path[len(plan.target):].lstrip("/"): info for listing in listings for info in listing}
 
 

@@ -83,25 +83,73 @@ def test_nothing_is_retried_after_a_signal():
 
 
 # -- AdaptiveConcurrency ------------------------------------------------------------------------
-def test_a_burst_of_429s_halves_the_limit_once_then_successes_grow_it_back():
-    limiter = AdaptiveConcurrency(16)
+class FakeClock:
+    """Time that moves only when the limiter sleeps or the test says so."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def paced(maximum: int = 16) -> tuple[AdaptiveConcurrency, FakeClock]:
+    clock = FakeClock()
+    return AdaptiveConcurrency(maximum, clock=clock, sleep=clock.sleep), clock
+
+
+def test_without_a_rate_limit_nothing_waits():
+    limiter, clock = paced()
+    for _ in range(50):
+        limiter.run(lambda: None)
+    assert clock.slept == [] and limiter.interval == 0
+
+
+def test_the_first_429_paces_starts_at_the_rate_the_last_second_let_through():
+    limiter, clock = paced()
+    for _ in range(30):  # 30 successes within the last second, then the server says 429
+        limiter.run(lambda: None)
+        clock.now += 0.01
     for _ in range(10):  # ten 429s answered together are one signal
         limiter.throttled()
-    assert limiter.limit == 8 and limiter.rate_limited == 1
-    for _ in range(8 + 9):  # a full window of successes at each size adds one
+    assert limiter.rate_limited == 1 and limiter.interval == pytest.approx(1 / 30)
+    starts = []
+    for _ in range(5):
+        limiter.run(lambda: starts.append(clock.now))
+    gaps = [later - earlier for earlier, later in zip(starts, starts[1:], strict=False)]
+    assert all(gap >= (1 / 30) * 0.99 for gap in gaps)  # spaced by the pace (successes speed it up a little)
+    assert limiter.limit == 16  # concurrency is not cut: one request in flight would cap the rate at 1/latency
+
+
+def test_each_further_rate_limit_slows_the_pace_and_successes_speed_it_up_again():
+    limiter, clock = paced()
+    limiter.run(lambda: None)
+    limiter.throttled()
+    first = limiter.interval
+    clock.now += AdaptiveConcurrency.PACE_WINDOW  # a later signal, not the same burst
+    limiter.throttled()
+    assert limiter.interval == pytest.approx(first * AdaptiveConcurrency.SLOWER) and limiter.rate_limited == 2
+    slowed = limiter.interval
+    for _ in range(100):
         limiter.run(lambda: None)
-    assert limiter.limit == 10
+    assert limiter.interval < slowed
 
 
-def test_a_rate_limited_action_is_retried_after_its_retry_after_and_halves_the_limit():
-    limiter = AdaptiveConcurrency(4)
+def test_a_rate_limited_action_is_retried_after_its_retry_after_and_paces_the_rest():
+    limiter, clock = paced(4)
     attempts = []
 
     def action():
-        attempts.append(1)
+        attempts.append(clock.now)
         if len(attempts) == 1:
-            raise RateLimited("429", "slow down", 0.01)
+            raise RateLimited("429", "slow down", 2.0)
         return "done"
 
     assert limiter.run(action) == "done"
-    assert len(attempts) == 2 and limiter.limit == 2 and limiter.active == 0
+    assert len(attempts) == 2 and attempts[1] - attempts[0] >= 2.0 and limiter.active == 0
+    assert limiter.rate_limited == 1 and limiter.interval > 0
