@@ -110,6 +110,11 @@ class AdaptiveConcurrency:
                     raise
                 self._sleep((getattr(exc, "retry_after", None) or 0.5 * attempt) + random.uniform(0, 0.25))
                 continue
+            except BaseException:
+                # any other failure (or a signal) still frees its place: a caller that goes on with the
+                # same limiter after it (a failed sync observing what it wrote) must not wait forever
+                self._release(success=False, rate_limited=False)
+                raise
             self._release(success=True, rate_limited=False)
             return value
         raise AssertionError("unreachable")

@@ -153,3 +153,17 @@ def test_a_rate_limited_action_is_retried_after_its_retry_after_and_paces_the_re
     assert limiter.run(action) == "done"
     assert len(attempts) == 2 and attempts[1] - attempts[0] >= 2.0 and limiter.active == 0
     assert limiter.rate_limited == 1 and limiter.interval > 0
+
+
+@pytest.mark.parametrize("failure", [ConnectionError("reset"), NotFound("gone"), KeyboardInterrupt()])
+def test_an_action_that_fails_otherwise_frees_its_place(failure):
+    """A failed sync goes on with its limiter (it observes what it wrote): a leaked place would hang it."""
+    limiter = AdaptiveConcurrency(1)
+
+    def fail():
+        raise failure
+
+    with pytest.raises(type(failure)):
+        limiter.run(fail)
+    assert limiter.active == 0
+    assert limiter.run(lambda: "next") == "next"
