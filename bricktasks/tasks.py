@@ -9,7 +9,6 @@ changed); 124 --timeout reached (run cancelled); 130/143 SIGINT/SIGTERM (run can
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -26,14 +25,12 @@ from bricktasks.console.console import Console, printable
 from bricktasks.durations import parse_duration, parse_timeout
 from bricktasks.errors import UserInputError
 from bricktasks.layout import branch_folder
-from bricktasks.libraries.upload import newest_libraries
 from bricktasks.project import Project, load_project, local_secrets, open_backend
 from bricktasks.settings import unvalidated_secrets
 from bricktasks.source.items import SourceItem
 from bricktasks.source.secrets_scan import refuse_tracked_dotenv, scan_for_credentials
 from bricktasks.workspace import checkout as workspace
 from bricktasks.workspace.overwritten import Keeper
-from bricktasks.workspace.sync import survey
 
 __all__ = ["namespace"]
 
@@ -231,10 +228,8 @@ def status(c, out, branch=None, master=False, build=None, env=None):
     folder = compared_folder(project, branch=branch, master=master, build=build)
     source = workspace.check_source(project.source_dir)
     backend = open_backend(project, os.environ)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        libraries = pool.submit(newest_libraries, backend, folder.library_folder)
-        destination = survey(backend, folder.target)
-    compared = folder_status(backend, project.source_dir, folder.target, env=folder.env, libraries=libraries.result(),
+    destination, libraries = workspace.survey_with_libraries(backend, folder.target, folder.library_folder)
+    compared = folder_status(backend, project.source_dir, folder.target, env=folder.env, libraries=libraries,
                              destination=destination, made_by=folder.made_by, source=source)
     out.record(**status_record(compared))
     console.info(f"{project.settings.source_dir}/ vs {folder.target}; {LEGEND}")
@@ -270,14 +265,12 @@ def pull(c, out, branch=None, theirs=False, ours=False, env=None, dry_run=False)
     if folder.read_only:
         raise UserInputError(f"pull brings a branch folder's edits; {folder.target} is written only by {folder.made_by}",
                              "check out a branch (git switch -c BI-1) and pull from its folder")
-    workspace.check_source(project.source_dir)
+    source_items = workspace.check_source(project.source_dir)
     backend = open_backend(project, os.environ)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        libraries = pool.submit(newest_libraries, backend, folder.library_folder)
-        destination = survey(backend, folder.target)
+    destination, libraries = workspace.survey_with_libraries(backend, folder.target, folder.library_folder)
     resolve = "theirs" if theirs else ("ours" if ours else None)
-    plan = plan_pull(backend, project.source_dir, folder.target, env=folder.env, libraries=libraries.result(),
-                     resolve=resolve, destination=destination)
+    plan = plan_pull(backend, project.source_dir, folder.target, env=folder.env, libraries=libraries,
+                     resolve=resolve, destination=destination, source=source_items)
     for difference, why in plan.skipped:
         console.warn(f"not pulled {folder.target}/{printable(difference.rel)}: {why}")
     source = project.settings.source_dir

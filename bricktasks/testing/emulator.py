@@ -14,6 +14,8 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ __all__ = [
     "databricks_backend",
     "workspace_client",
     "client_environment",
+    "raw_api",
     "LISTENING",
 ]
 
@@ -175,3 +178,21 @@ def databricks_backend(url: str, token: str = "emulator-token", **options: Any):
 def client_environment(url: str, token: str = "emulator-token") -> dict[str, str]:
     """Variables that point `invoke` (or any Databricks client) at the emulator, for subprocess envs."""
     return {"DATABRICKS_HOST": url, "DATABRICKS_TOKEN": token, "BRICKTASKS_BACKEND": "databricks"}
+
+
+@contextmanager
+def raw_api(url: str, token: str) -> Iterator[Callable[..., Any]]:
+    """`call(method, path, **requests_kwargs)` against the emulator at `url` with `token`: the raw HTTP a
+    test needs where the SDK would hide the status or reshape the body (one keep-alive session)."""
+    import requests  # the SDK's own dependency; imported here so that importing this module stays cheap
+
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {token}"
+
+    def call(method: str, path: str, **kwargs: Any) -> Any:
+        return session.request(method, url + path, timeout=30, **kwargs)
+
+    try:
+        yield call
+    finally:
+        session.close()

@@ -20,7 +20,7 @@ from bricktasks.workspace.helpers import SET_ENVIRONMENT_FILE, desired_items, se
 from bricktasks.workspace.overwritten import Keeper
 from bricktasks.workspace.sync import Destination, SyncResult, apply_sync, check_uploadable, plan_sync, survey
 
-__all__ = ["check_source", "push_source", "folder_exists", "checkout", "switch_env", "report_overwritten"]
+__all__ = ["check_source", "survey_with_libraries", "push_source", "folder_exists", "checkout", "switch_env", "report_overwritten"]
 
 def check_source(source_dir: Path, source: list[SourceItem] | None = None) -> list[SourceItem]:
     """Refuse, before any request, a working copy the workspace cannot hold as it is: a name over
@@ -29,6 +29,14 @@ def check_source(source_dir: Path, source: list[SourceItem] | None = None) -> li
     items = collect_source(source_dir) if source is None else source
     check_uploadable(items, prefix=f"{source_dir.name}/")
     return items
+
+
+def survey_with_libraries(backend: Backend, target: str, library_folder: str) -> tuple[Destination, list[str]]:
+    """`target`'s survey and the newest uploads in `library_folder`, read at once: the folder's libraries
+    decide install_libraries' content (what a sync writes), not what the folder holds."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        newest = pool.submit(newest_libraries, backend, library_folder)
+        return survey(backend, target), newest.result()
 
 
 def push_source(
@@ -122,11 +130,7 @@ def checkout(
     refuse_protected(branch, action="check out")
     target = layout.branch(branch)
     console.info(f"checking out {branch} into {target} (env {env})")
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        # the branch's libraries decide install_libraries' content, not what the folder holds: read both at once
-        newest = pool.submit(newest_libraries, backend, layout.branch_libraries(branch))
-        destination = survey(backend, target)
-        libraries = newest.result()
+    destination, libraries = survey_with_libraries(backend, target, layout.branch_libraries(branch))
     if not libraries:
         console.info(f"no library uploaded for {branch} yet: run invoke upload-lib to have its notebooks install one")
     result = push_source(

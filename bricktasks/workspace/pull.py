@@ -83,15 +83,17 @@ class PullResult:
 
 
 def plan_pull(backend: Backend, source_dir: Path, target: str, *, env: str | None, libraries: list[str] | None,
-              resolve: str | None, destination: Destination | None = None) -> PullPlan:
-    """Decide what to pull from `target`; `resolve` is None, THEIRS or OURS for the conflicts."""
+              resolve: str | None, destination: Destination | None = None,
+              source: list[SourceItem] | None = None) -> PullPlan:
+    """Decide what to pull from `target`; `resolve` is None, THEIRS or OURS for the conflicts; `source`:
+    the working copy as collected already (check_source's answer), else read here."""
     destination = destination or survey(backend, target)
     if not destination.exists:
         raise UserInputError(f"{target} does not exist (or is not a folder)", "run invoke checkout first")
     if not destination.manifest:
         raise UserInputError(f"{target} has no sync record, so nothing tells which side changed what",
                              "run invoke status to compare, then invoke checkout to record the folder's state")
-    items = desired_items(source_dir, env=env, libraries=libraries)
+    items = desired_items(source_dir, env=env, libraries=libraries, source=source)
     by_rel = {item.remote_rel: item for item in items}
     moving = [difference for difference in differences(items, destination.objects, destination.manifest)
               if difference.rel not in HELPER_NOTEBOOKS and difference.workspace != SAME]  # changed here only: checkout sends it

@@ -19,7 +19,7 @@ from databricks.sdk.service.workspace import ImportFormat, Language, ObjectType
 from bricktasks.backends.base import ExistingCluster, NewCluster, Serverless
 from bricktasks.backends.local import LocalBackend
 from bricktasks.emulator.jobs_api import spec_from_body
-from bricktasks.testing.emulator import start_emulator, workspace_client
+from bricktasks.testing.emulator import raw_api, start_emulator, workspace_client
 
 HEADER = b"# Databricks notebook source\n"
 TOKEN = "client-token"
@@ -40,14 +40,8 @@ def w(emulator):
 
 @pytest.fixture
 def api(emulator):
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {TOKEN}"
-
-    def call(method: str, path: str, **kwargs) -> requests.Response:
-        return session.request(method, emulator.url + path, timeout=30, **kwargs)
-
-    yield call
-    session.close()
+    with raw_api(emulator.url, TOKEN) as call:
+        yield call
 
 
 # -- workspace ------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from databricks.sdk.service.workspace import ObjectType
 from bricktasks.emulator.__main__ import parse_args
 from bricktasks.emulator.identity import Identity
 from bricktasks.emulator.routing import DEFAULT_CLUSTER_ID
-from bricktasks.testing.emulator import LISTENING, start_emulator, workspace_client
+from bricktasks.testing.emulator import LISTENING, raw_api, start_emulator, workspace_client
 
 HEADER = b"# Databricks notebook source\n"
 TOKEN = "identity-token"
@@ -38,14 +38,8 @@ def w(emulator):
 
 @pytest.fixture
 def api(emulator):
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {TOKEN}"
-
-    def call(method: str, path: str, **kwargs) -> requests.Response:
-        return session.request(method, emulator.url + path, timeout=30, **kwargs)
-
-    yield call
-    session.close()
+    with raw_api(emulator.url, TOKEN) as call:
+        yield call
 
 
 # -- identity -------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from bricktasks.backends.local import LocalBackend
-from bricktasks.testing.emulator import start_emulator
+from bricktasks.testing.emulator import raw_api, start_emulator
 
 TOKEN = "uc-token"
 UC = "/api/2.1/unity-catalog"
@@ -22,14 +22,8 @@ def emulator(tmp_path: Path):
 
 @pytest.fixture
 def api(emulator):
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {TOKEN}"
-
-    def call(method: str, path: str, **kwargs) -> requests.Response:
-        return session.request(method, emulator.url + path, timeout=30, **kwargs)
-
-    yield call
-    session.close()
+    with raw_api(emulator.url, TOKEN) as call:
+        yield call
 
 
 def _disk(root: Path) -> set[str]:
