@@ -160,9 +160,11 @@ def open_backend(project: Project, environ: Mapping[str, str]) -> Backend:
     if settings.backend == "local":
         return open_local_backend(project, environ)
     from bricktasks.backends.databricks import DatabricksBackend
+    from bricktasks.backends.host_metadata import default_cache_file
 
     return RetryingBackend(
-        DatabricksBackend(host=settings.databricks_host, token=settings.databricks_token, profile=settings.databricks_config_profile),
+        DatabricksBackend(host=settings.databricks_host, token=settings.databricks_token, profile=settings.databricks_config_profile,
+                          metadata_cache=default_cache_file(environ)),
         DEFAULT_POLICY,
     )
 
