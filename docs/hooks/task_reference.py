@@ -46,7 +46,7 @@ def _section(name: str, aliases: list[str], task: Any) -> list[str]:
     from invoke.parser import ParserContext
 
     context = ParserContext(name=name, aliases=aliases, args=task.get_arguments())
-    positional = " ".join(arg.name.upper() for arg in context.positional_args)
+    positional = " ".join((arg.name or "").upper() for arg in context.positional_args)
     usage = f"invoke {name} [--options]" + (f" {positional}" if positional else "")
     lines = [f"### `{name}`", ""]
     if aliases:
