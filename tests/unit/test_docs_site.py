@@ -1,6 +1,6 @@
 """The docs site: `mkdocs build --strict` passes (real mkdocs, in a subprocess), its task reference
 says what the tasks' own help says, a broken link, anchor, nav entry or marker fails the build, and
-every relative link of README.md resolves, on GitHub and on the site.
+every relative link of README.md and of the docs pages resolves, on GitHub and on the site.
 """
 from __future__ import annotations
 
@@ -194,6 +194,12 @@ def test_every_relative_link_of_the_readme_resolves_on_github_and_on_the_site() 
     assert sum(link.startswith("docs/") for link in _relative_links(readme)) >= 10, "README links into the docs"
     assert _link_problems(readme, REPO) == []
 
+
+
+@pytest.mark.parametrize("page", sorted(path.name for path in (REPO / "docs").glob("*.md")))
+def test_every_relative_link_of_a_docs_page_resolves_on_github_too(page: str) -> None:
+    # the strict build checks them by mkdocs' rule; GitHub shows docs/ as well, by its own rule
+    assert _link_problems(REPO / "docs" / page, REPO) == []
 
 def test_the_link_check_finds_each_kind_of_broken_link(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
