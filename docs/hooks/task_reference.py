@@ -7,6 +7,7 @@ the tasks: a task, flag or help text changed in `bricktasks/tasks.py` changes th
 """
 from __future__ import annotations
 
+import importlib
 import inspect
 import sys
 from collections.abc import Iterator
@@ -75,10 +76,13 @@ def task_reference(namespace: Any) -> str:
 
 def _namespace_of(root: Path) -> Any:
     """This checkout's `bricktasks.tasks.namespace`, not that of another installed copy."""
-    sys.path.insert(0, str(root))
+    if sys.path[:1] != [str(root)]:
+        sys.path.insert(0, str(root))
     import bricktasks
-    from bricktasks.tasks import namespace
+    import bricktasks.tasks
 
+    # mkdocs serve rebuilds in the same process: read the tasks as they are now, not as first imported
+    namespace = importlib.reload(bricktasks.tasks).namespace
     package = Path(bricktasks.__file__).resolve().parent
     if package != root / "bricktasks":
         raise PluginError(f"the task reference imported bricktasks from {package}, not {root / 'bricktasks'}; "
