@@ -112,7 +112,7 @@ class Settings:
 
 
 def setting_specs() -> list[dataclasses.Field]:
-    """The declared fields, in order (used to write .env.example and the README table)."""
+    """The declared fields, in order (used to write .env.example and the table of docs/settings.md)."""
     return list(fields(Settings))
 
 
