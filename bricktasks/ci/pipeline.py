@@ -214,7 +214,8 @@ def _finish(project, backend, plan, run, elapsed, manifest, console, secrets, pr
     manifest["result"] = run.result_state if run else "CANCELED"
     progress.record(
         run_page_url=run.run_page_url if run else None, life_cycle_state=run.life_cycle_state if run else None,
-        result=manifest["result"], notebooks=tuple(NotebookOutcome.of(nb) for nb in reports), reports=ReportPaths(junit, html, summary, markdown),
+        result=manifest["result"], notebooks=tuple(NotebookOutcome.of(nb) for nb in reports),
+        reports=ReportPaths(junit, html, summary, markdown),
     )
     try:
         write_build_manifest(backend, plan.ci_folder, manifest)

@@ -122,13 +122,14 @@ def task_metrics(nb: NotebookRunReport) -> list[tuple[str, float | int]]:
 
 def figures_of(report: BuildReport) -> list[Figure]:
     """Every raster image the tasks displayed, in order, each with a file name made from its task's number."""
-    figures = []
+    figures: list[Figure] = []
     for number, nb in enumerate(report.notebooks, 1):
         stem = re.sub(r"[^A-Za-z0-9._-]+", "_", nb.key).strip("._")[:40]
         for cell in (nb.result or {}).get("cells") or []:
             if not isinstance(cell, dict):
                 continue
-            index = cell.get("index") if isinstance(cell.get("index"), int) else 0
+            given = cell.get("index")
+            index = given if isinstance(given, int) and not isinstance(given, bool) else 0
             for output in cell.get("outputs") or []:
                 if not isinstance(output, dict) or output.get("type") != "image":
                     continue
