@@ -43,7 +43,9 @@ def _project_dir(c) -> Path:
 def _load(c, out: TaskOutput, **flags: Any) -> tuple[Project, Console]:
     root = _project_dir(c)
     out.console(unvalidated_secrets(root, os.environ))  # an error raised while loading the settings is redacted too
-    project = load_project(root, os.environ, flags)
+    # the project's own defaults (BRICKTASKS_SOURCE_DIR, ...), as its tasks.py configures them
+    defaults = dict(c.config.get("bricktasks", {}).get("settings", {}) or {})
+    project = load_project(root, os.environ, flags, project_defaults=defaults)
     # the workspace token, and the local runs' secret values (a notebook may print them back)
     local = [value for scope in local_secrets(os.environ, project.root).values() for value in scope.values()]
     return project, out.console([*project.settings.secret_values(), *local])

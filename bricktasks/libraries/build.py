@@ -58,6 +58,7 @@ __all__ = [
     "BuildError",
     "Artifact",
     "find_libraries",
+    "named_libraries",
     "check_library_source",
     "version_env_var",
     "stamp_version",
@@ -127,6 +128,23 @@ def find_libraries(libs_dir: Path) -> list[Path]:
     )
     for library in libraries:
         check_library_source(library)
+    return libraries
+
+
+def named_libraries(folders: Sequence[Path], project_dir: Path) -> list[Path]:
+    """The libraries BRICKTASKS_LIBS names, each a folder inside the project with a pyproject.toml or setup.py
+    (`.`, the project itself, when its pyproject.toml builds a src/ package)."""
+    hint = "set BRICKTASKS_LIBS to project folders holding a pyproject.toml or setup.py (comma-separated), or none"
+    libraries = []
+    for folder in folders:
+        resolved = folder.resolve()
+        if not resolved.is_relative_to(project_dir.resolve()):
+            raise ConfigError(f"the library folder {folder} is outside the project", hint)
+        if not ((resolved / "pyproject.toml").is_file() or (resolved / "setup.py").is_file()):
+            raise ConfigError(f"the library folder {folder} has no pyproject.toml or setup.py", hint)
+        refuse_linked_folder(folder)
+        check_library_source(resolved)
+        libraries.append(resolved)
     return libraries
 
 
