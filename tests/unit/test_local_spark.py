@@ -41,7 +41,8 @@ def test_without_java_a_spark_notebook_or_its_parent_is_refused_in_one_line(tmp_
     with pytest.raises(ConfigError) as refused:
         check_local_spark(tmp_path, ["Main"])
     assert refused.value.exit_code == 2
-    assert refused.value.one_line().startswith(f"sub/Child uses Spark, and local Spark needs a Java 17 runtime: JAVA_HOME={tmp_path / 'jdk'}")
+    expected = f"sub/Child uses Spark, and local Spark needs a Java 17 runtime: JAVA_HOME={tmp_path / 'jdk'} has no bin/java"
+    assert refused.value.one_line().startswith(expected)
     check_local_spark(tmp_path, ["Plain"])  # no Spark: nothing to ask of the machine
 
 
