@@ -294,9 +294,21 @@ def build_eggs(
 # ---- running a build ----------------------------------------------------------------------
 
 
+_SETUPTOOLS_BUILD_PREFIXES = ("lib.", "bdist.", "temp.", "scripts-")  # and "lib" itself
+
+
+def _setuptools_build_folder(folder: Path) -> bool:
+    """True when `folder` holds nothing but what setuptools puts in build/: a library that is the whole
+    repository (BRICKTASKS_LIBS=.) may have a build/ folder of its own, which must never be deleted."""
+    if not folder.is_dir() or folder.is_symlink():
+        return False
+    return all(child.name == "lib" or child.name.startswith(_SETUPTOOLS_BUILD_PREFIXES) for child in folder.iterdir())
+
+
 def clean_build_leftovers(library_dir: Path) -> None:
     """Remove build/ and *.egg-info from a library: setuptools reuses them, so files deleted from the source would ship."""
-    shutil.rmtree(library_dir / "build", ignore_errors=True)
+    if _setuptools_build_folder(library_dir / "build"):
+        shutil.rmtree(library_dir / "build", ignore_errors=True)
     for folder in (library_dir, library_dir / "src"):
         for info in folder.glob("*.egg-info"):
             if info.is_dir():

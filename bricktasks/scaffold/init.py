@@ -38,8 +38,11 @@ def scaffold(
     if not dry_run:
         apply_writes(target, writes)
     said = _WOULD if dry_run else _SAID
+    wired = {item.path for item in planned if item.edit}
     for change in writes.changes:
-        if change.action in said:
+        if change.path in wired and change.action == "overwrite":
+            say(f"{'would add' if dry_run else 'added'} the %run cells to {change.path}")
+        elif change.action in said:
             say(f"{said[change.action]} {change.path}")
     skipped = writes.of("skip")
     if skipped:

@@ -87,7 +87,7 @@ def test_init_then_checkout_ci_and_deploy_locally_and_over_the_emulator(tmp_path
                     "notebooks/conf/dev_config.py", "notebooks/set_environment.py", "notebooks/install_libraries.py",
                     "jobs/ci.json", "jobs/production/churn.json", ".github/workflows/ci.yml"):
         assert f"wrote {written}" in init.stdout
-    assert "added lines to .gitignore" in init.stdout
+    assert "added lines to .gitignore" in init.stdout and "added the %run cells to notebooks/Train.py" in init.stdout
     assert "tasks.py" in init.stdout and "Example.py" not in init.stdout  # the repo had a notebook: no example
     tasks = (root / "tasks.py").read_text()
     assert '"BRICKTASKS_SOURCE_DIR": "notebooks"' in tasks and '"BRICKTASKS_LIBS": "."' in tasks
@@ -160,7 +160,7 @@ def test_wire_notebooks_adds_the_run_cells_once(tmp_path: Path):
     (root / "notebooks" / "deep").mkdir()
     (root / "notebooks" / "deep" / "Score.py").write_text(HEADER + "# MAGIC %run ../set_environment\n\nprint(1)\n")
     dry = _init(root, *FLAGS, "--wire-notebooks", "--dry-run")
-    assert "would overwrite notebooks/Train.py" in dry.stdout and not (root / "tasks.py").exists()
+    assert "would add the %run cells to notebooks/Train.py" in dry.stdout and not (root / "tasks.py").exists()
     assert _init(root, *FLAGS, "--wire-notebooks").returncode == 0
     train = (root / "notebooks" / "Train.py").read_text()
     assert train.startswith(HEADER + "\n# MAGIC %run ./install_libraries\n\n# COMMAND ----------\n\n# MAGIC %run ./set_environment\n")

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from bricktasks.errors import ConfigError
-from bricktasks.libraries.build import named_libraries
+from bricktasks.libraries.build import clean_build_leftovers, named_libraries
 from bricktasks.project import load_project
 from bricktasks.settings import load_settings
 
@@ -49,3 +49,15 @@ def test_named_libraries_are_folders_inside_the_project_with_a_build_file(tmp_pa
         named_libraries([tmp_path.parent], tmp_path)
     with pytest.raises(ConfigError, match="has no pyproject.toml or setup.py"):
         named_libraries([tmp_path / "notebooks"], tmp_path)
+
+
+def test_a_repositorys_own_build_folder_is_never_cleaned_away(tmp_path: Path):
+    (tmp_path / "build").mkdir()
+    (tmp_path / "build" / "release.sh").write_text("echo ours\n")  # the team's, beside a library that is the repository
+    clean_build_leftovers(tmp_path)
+    assert (tmp_path / "build" / "release.sh").is_file()
+    (tmp_path / "build" / "release.sh").unlink()
+    (tmp_path / "build" / "lib").mkdir()
+    (tmp_path / "build" / "bdist.linux-x86_64").mkdir()
+    clean_build_leftovers(tmp_path)
+    assert not (tmp_path / "build").exists()
