@@ -65,6 +65,8 @@ def _init(args: argparse.Namespace) -> int:
     if not given:
         if sys.stdin.isatty():
             for key, value in list(proposed.items()):
+                if key == "workspace_root":  # follows the name just answered
+                    value = f"/Projects/{proposed['name']}"
                 answer = input(f"{key.replace('_', ' ')} [{value}]: ").strip()
                 proposed[key] = answer or value
         else:

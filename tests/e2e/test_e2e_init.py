@@ -217,3 +217,37 @@ def test_with_no_flags_and_no_terminal_it_prints_and_uses_the_detected_defaults(
         "using the detected defaults: --name churn, --source notebooks, --libs ., --workspace-root /Projects/churn, --ci github"
     )
     assert _init(root, *FLAGS).stdout.strip() == "nothing to change: every file is as init would write it"
+
+
+def test_on_a_terminal_it_asks_with_the_detected_defaults(tmp_path: Path):
+    import os
+    import pty
+
+    root = _repo(tmp_path / "churn")
+    primary, secondary = pty.openpty()
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bricktasks", "init"], cwd=root, env=clean_environment(GIT_ENV),
+            stdin=secondary, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        # the name changed, every other proposal kept (Enter): the workspace root's proposal follows the name
+        os.write(primary, b"retention\n\n\n\n\n")
+        out, err = process.communicate(timeout=120)
+    finally:
+        os.close(primary)
+        os.close(secondary)
+    assert process.returncode == 0, out + err
+    assert "name [churn]: " in out and "ci [github]: " in out
+    assert (root / "jobs" / "production" / "retention.json").is_file()
+    assert "workspace root [/Projects/retention]: " in out
+    assert '"BRICKTASKS_WORKSPACE_ROOT": "/Projects/retention"' in (root / "tasks.py").read_text()
+
+
+def test_a_folder_that_is_no_git_repository_yet_is_scaffolded(tmp_path: Path):
+    root = tmp_path / "fresh"
+    root.mkdir()
+    init = _init(root, *FLAGS)
+    assert init.returncode == 0, init.stderr
+    assert "wrote notebooks/Example.py" in init.stdout and (root / ".github" / "workflows" / "ci.yml").is_file()
+    assert sorted(json.loads((root / "jobs" / "ci.json").read_text())["tasks"][0]) == [
+        "environment_key", "notebook_task", "task_key", "timeout_seconds"]
