@@ -7,6 +7,8 @@ tests/e2e/test_e2e_package.py proves the wheel.)"""
 from __future__ import annotations
 
 import json
+import os
+import pty
 import subprocess
 import sys
 from pathlib import Path
@@ -220,9 +222,6 @@ def test_with_no_flags_and_no_terminal_it_prints_and_uses_the_detected_defaults(
 
 
 def test_on_a_terminal_it_asks_with_the_detected_defaults(tmp_path: Path):
-    import os
-    import pty
-
     root = _repo(tmp_path / "churn")
     primary, secondary = pty.openpty()
     try:
