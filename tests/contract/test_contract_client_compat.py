@@ -285,7 +285,8 @@ def test_secrets_scope_keys_acls_and_deletion(compat):
     assert base64.b64decode(w.secrets.get_secret(scope, "api-key").value or "").decode() == "s3cr3t-compat-value"
     w.secrets.put_acl(scope, "users", AclPermission.READ)
     assert w.secrets.get_acl(scope, "users").permission == AclPermission.READ
-    assert {(a.principal, a.permission) for a in w.secrets.list_acls(scope)} >= {("users", AclPermission.READ), (USER, AclPermission.MANAGE)}
+    acls = {(a.principal, a.permission) for a in w.secrets.list_acls(scope)}
+    assert acls >= {("users", AclPermission.READ), (USER, AclPermission.MANAGE)}
     w.secrets.delete_acl(scope, "users")
     assert "users" not in [a.principal for a in w.secrets.list_acls(scope)]
     w.secrets.delete_secret(scope, "api-key")
@@ -373,6 +374,9 @@ def test_submit_result_and_output_of_a_notebook_task(compat, notebooks):
     assert output.notebook_output and output.notebook_output.result == "heard compat"
     assert output.metadata and output.metadata.run_id == task_run.run_id  # the task run's own metadata
     assert [r.run_id for r in w.jobs.list_runs(limit=5)][0] == run.run_id
+    w.jobs.delete_run(run.run_id)  # a script's clean-up
+    with pytest.raises(ResourceDoesNotExist):
+        w.jobs.get_run(run.run_id)
 
 
 def test_a_failing_run_raises_the_sdks_operation_failed(compat, notebooks):
