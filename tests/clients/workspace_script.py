@@ -7,7 +7,8 @@ a PyPI library: the notebook reads the secret and the CSV and answers with what 
 (never the secret). The script waits, prints that answer and cleans everything up.
 
     SCRIPT_PYPI_PACKAGE   the PyPI library the run installs (default: tabulate)
-    SCRIPT_PYPI_REPO      the index it comes from (default: unset, i.e. PyPI)
+    SCRIPT_PYPI_REPO      the index it comes from on a cluster (default: unset, i.e. PyPI); a serverless
+                          environment takes plain requirements only, from the workspace's default index
     SCRIPT_CLUSTER_ID     run on this all-purpose cluster (default: unset, i.e. serverless)
     SCRIPT_CATALOG, SCRIPT_SCHEMA   where the volume is made (default: main.default)
 
@@ -112,9 +113,8 @@ def main() -> int:
             task.existing_cluster_id = cluster_id
             task.libraries = [compute.Library(pypi=library)]
         else:  # serverless: the library comes with the task's environment
-            dependencies = ([f"--index-url {repo}"] if repo else []) + [package]
             environments = [jobs.JobEnvironment(environment_key="default",
-                                                spec=compute.Environment(environment_version="2", dependencies=dependencies))]
+                                                spec=compute.Environment(environment_version="2", dependencies=[package]))]
             task.environment_key = "default"
         waiter = w.jobs.submit(run_name=f"client-script-{suffix}", tasks=[task], environments=environments)
         run_id = waiter.run_id

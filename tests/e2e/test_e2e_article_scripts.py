@@ -7,6 +7,10 @@ emulator with only their host plumbing changed:
 - its bash `deploy-library.sh` with the legacy `databricks-cli`: a `~/.databrickscfg` profile on
   `http://127.0.0.1` reaches the emulator as the HTTP proxy, the trick the benchmarks use.
 
+Its run's libraries are `pandas` (this environment has it) and `sentry-sdk`, installed for the run from
+the index pip is configured with (PIP_INDEX_URL): a package index on loopback serving a stand-in
+`sentry-sdk` wheel built by the test, so no test needs PyPI.
+
 The CI script polls every 2 minutes; a `sitecustomize` of the test's own caps each `time.sleep` of that
 process at 0.5 s, so the script's code runs unchanged and the test does not wait minutes.
 """
@@ -23,6 +27,7 @@ from pathlib import Path
 from e2e_helpers import REPO
 
 from bricktasks.testing.emulator import start_emulator
+from bricktasks.testing.package_index import PackageIndex, build_wheel
 from bricktasks.testing.projectcopy import clean_environment
 
 ARTICLE = REPO / "tests" / "clients" / "article"
@@ -46,13 +51,15 @@ def _emulator_on_443(root: Path, log: Path):
     raise RuntimeError("no free loopback address for port 443")
 
 
-def test_the_articles_ci_script_imports_the_folder_submits_and_waits(tmp_path: Path, end_checks):
+def test_the_articles_ci_script_imports_the_folder_submits_and_waits(tmp_path: Path, end_checks, monkeypatch):
     end_checks.library_roots.append("/Projects/ProjectName/CI")  # where the article's CI script writes
     project = tmp_path / "project"
     shutil.copytree(ARTICLE, project)
     (tmp_path / "site").mkdir()
     (tmp_path / "site" / "sitecustomize.py").write_text(SHORT_SLEEP)
-    with _emulator_on_443(tmp_path / "root", tmp_path / "article.requests.jsonl") as emulator:
+    sentry = build_wheel(tmp_path / "wheels", "sentry-sdk", "2.99.0", {"sentry_sdk": "VERSION = '2.99.0'\n"})
+    with PackageIndex([sentry]) as index, _emulator_on_443(tmp_path / "root", tmp_path / "article.requests.jsonl") as emulator:
+        monkeypatch.setenv("PIP_INDEX_URL", index.url)  # the emulator's runs install from it
         assert emulator.server.tls is not None
         env = clean_environment({
             "DATABRICKS_HOST": emulator.url.rsplit(":", 1)[0],  # https://127.a.b.c: the port is 443
@@ -66,8 +73,12 @@ def test_the_articles_ci_script_imports_the_folder_submits_and_waits(tmp_path: P
         listed = sorted(o.path for o in emulator.backend.list(folder))
         runs = emulator.backend.list_runs()
         requests = emulator.requests
+        output = emulator.backend.get_run_output(runs[0].tasks[0].run_id) if runs else None
+        asked = index.requests()
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.splitlines()[0] == "BI-4811 4242"
+    assert output is not None and "trained on 50 rows in ci, slope 2.0, sentry-sdk 2.99.0" in (output.logs or ""), output
+    assert "/simple/sentry-sdk/" in asked and not any("pandas" in path for path in asked)
     assert f"job id {runs[0].run_id}" in result.stdout
     assert listed == [f"{folder}/{name}" for name in ("ModelTraining", "ci", "conf", "set_environment")]
     assert runs[0].result_state == "SUCCESS" and runs[0].run_name == "CI-4242-BI-4811"

@@ -7,15 +7,25 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from e2e_helpers import REPO
 
 from bricktasks.testing.emulator import client_environment, start_emulator
+from bricktasks.testing.package_index import PackageIndex, build_wheel
 from bricktasks.testing.projectcopy import clean_environment
 
 SCRIPT = REPO / "tests" / "clients" / "workspace_script.py"
 TOKEN = "client-script-token"
 USER = "script.user@example.com"
 CLUSTER_ID = "0303-000000-script"
+PACKAGE = "bricktasks-scriptlib"  # a library no environment here has: the run must install it from the index
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory):
+    wheel = build_wheel(tmp_path_factory.mktemp("wheels"), PACKAGE, "1.2.3", {"bricktasks_scriptlib": "MADE_FOR = 'the script'\n"})
+    with PackageIndex([wheel]) as served:
+        yield served
 
 
 def _run_script(url: str, **extra: str) -> subprocess.CompletedProcess[str]:
@@ -24,11 +34,18 @@ def _run_script(url: str, **extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, str(SCRIPT)], env=env, capture_output=True, text=True, timeout=600, cwd=SCRIPT.parent)
 
 
-def test_the_workspace_script_runs_unchanged_and_cleans_up(tmp_path: Path, end_checks):
+@pytest.mark.parametrize("compute", ["cluster", "serverless"])
+def test_the_workspace_script_runs_unchanged_and_cleans_up(compute, index, tmp_path: Path, end_checks, monkeypatch):
     end_checks.library_roots += [f"/Users/{USER}", "/Volumes/main/default"]  # where this script writes
     log = tmp_path / "script.requests.jsonl"
+    settings = {"SCRIPT_PYPI_PACKAGE": PACKAGE}
+    if compute == "cluster":  # the task's pypi library names its repo
+        settings.update(SCRIPT_CLUSTER_ID=CLUSTER_ID, SCRIPT_PYPI_REPO=index.url)
+    else:  # a serverless environment's dependency comes from the workspace's index: the emulator's pip configuration
+        monkeypatch.setenv("PIP_INDEX_URL", index.url)
+    asked_before = len(index.requests())
     with start_emulator(tmp_path / "root", token=TOKEN, user=USER, cluster_id=CLUSTER_ID, request_log=log) as emulator:
-        result = _run_script(emulator.url, SCRIPT_CLUSTER_ID=CLUSTER_ID)
+        result = _run_script(emulator.url, **settings)
         requests = emulator.requests
         backend = emulator.backend
         home = backend.list(f"/Users/{USER}")
@@ -40,9 +57,11 @@ def test_the_workspace_script_runs_unchanged_and_cleans_up(tmp_path: Path, end_c
     assert "JUPYTER 3 cells (markdown, code, code)" in out
     assert "secret scope client-script-" in out and "['signing-key']" in out
     assert "parts.csv (40 bytes)" in out
-    assert f"on cluster {CLUSTER_ID} with tabulate" in out
+    assert (f"on cluster {CLUSTER_ID}" if compute == "cluster" else "on serverless") + f" with {PACKAGE}" in out
     assert "TERMINATED SUCCESS" in out
-    assert '"rows": 3' in out and '"total": 100' in out and '"library": "tabulate ' in out
+    assert '"rows": 3' in out and '"total": 100' in out
+    assert f'"library": "{PACKAGE} 1.2.3 (bricktasks_scriptlib)"' in out
+    assert f"/simple/{PACKAGE}/" in index.requests()[asked_before:]  # installed from the index, not found locally
     assert "signature of the CSV under the secret: matches" in out
     assert out.rstrip().endswith("cleaned up") and result.stderr.strip() == "", result.stderr
     # what it made is gone: folder, run, volume (and the scope: no secret file is left)
