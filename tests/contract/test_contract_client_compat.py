@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import subprocess
 import uuid
 import zipfile
 from collections.abc import Iterator
@@ -33,6 +34,7 @@ from databricks.sdk.service.jobs import NotebookTask, RunLifeCycleState, RunResu
 from databricks.sdk.service.workspace import AclPermission, ExportFormat, ImportFormat, Language, ObjectType
 
 from bricktasks.testing.emulator import EmulatorHandle, start_emulator, workspace_client
+from bricktasks.testing.projectcopy import clean_environment
 
 TOKEN = "compat-token"
 USER = "compat.user@example.com"
@@ -397,3 +399,41 @@ def test_a_failing_run_raises_the_sdks_operation_failed(compat, notebooks):
 def test_a_submit_the_api_rejects_is_a_bad_request(compat, notebooks):
     with pytest.raises((BadRequest, InvalidParameterValue)):
         compat.w.jobs.submit(run_name="no task type", tasks=[SubmitTask(task_key="t")])
+
+
+# -- the legacy databricks-cli, through the proxy trick ---------------------------------------------------
+
+
+def test_the_legacy_cli_through_the_proxy_trick(compat, tmp_path):
+    # databricks-cli 0.18 drops the host's port: its host is http://127.0.0.1 and the emulator its HTTP proxy
+    port = compat.emulator.url.rsplit(":", 1)[1]
+    env = clean_environment({"DATABRICKS_HOST": "http://127.0.0.1", "DATABRICKS_TOKEN": TOKEN, "HOME": str(tmp_path),
+                             "HTTP_PROXY": f"http://127.0.0.1:{port}", "NO_PROXY": ""})
+    folder = f"/Shared/{_unique('legacy')}"
+    (tmp_path / "nb.py").write_text(NOTEBOOK)
+    (tmp_path / "data.txt").write_text("legacy bytes")
+    scope = _unique("legacy")
+
+    def cli(*args: str) -> str:
+        done = subprocess.run(["databricks", *args], env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
+        return done.stdout
+
+    # each start of the legacy CLI costs about a second: the commands a script of its time runs, once each
+    compat.w.workspace.mkdirs(folder)
+    cli("workspace", "import", "-l", "PYTHON", str(tmp_path / "nb.py"), f"{folder}/nb")
+    assert cli("workspace", "ls", "-l", folder).split() == ["NOTEBOOK", "nb", "PYTHON"]
+    cli("workspace", "export", f"{folder}/nb", str(tmp_path / "back.py"))
+    assert (tmp_path / "back.py").read_text() == NOTEBOOK
+    cli("fs", "cp", str(tmp_path / "data.txt"), f"dbfs:{folder}/data.txt")
+    assert cli("fs", "cat", f"dbfs:{folder}/data.txt") == "legacy bytes"
+    assert "Delete finished successfully." in cli("fs", "rm", "-r", f"dbfs:{folder}")
+    assert "Delete finished successfully." in cli("fs", "rm", f"dbfs:{folder}/never-there")  # 200, as on Databricks
+    compat.w.secrets.create_scope(scope)
+    cli("secrets", "put", "--scope", scope, "--key", "k", "--string-value", "legacy-secret-value")
+    listed = cli("secrets", "list", "--scope", scope)
+    assert "k" in listed.split() and "legacy-secret-value" not in listed
+    assert compat.w.dbutils.secrets.get(scope, "k") == "legacy-secret-value"
+    assert json.loads(cli("clusters", "get", "--cluster-id", CLUSTER_ID))["state"] == "RUNNING"
+    compat.w.secrets.delete_scope(scope)
+    compat.w.workspace.delete(folder, recursive=True)
