@@ -1,5 +1,6 @@
-"""runs/delete (`w.jobs.delete_run`): a finished run and its task runs go; an active run, a task
-run's id and an unknown run are refused with 400, and nothing is removed."""
+"""Cleaning up runs. runs/delete (`w.jobs.delete_run`): a finished run and its task runs go; an active
+run, a task run's id and an unknown run are refused with 400, and nothing is removed. runs/cancel-all
+(`w.jobs.cancel_all_runs`): a job's active runs end CANCELED, other runs go on."""
 from __future__ import annotations
 
 import pytest
@@ -60,3 +61,28 @@ def test_unknown_and_malformed_run_ids_answer_400(emulator):
     assert (unknown.status_code, unknown.json()["message"]) == (400, "Run 987654 does not exist.")
     assert (malformed.status_code, malformed.json()["error_code"]) == (400, "INVALID_PARAMETER_VALUE")
     assert all(e["status"] < 500 for e in emulator.requests)
+
+
+def test_cancel_all_runs_cancels_the_jobs_active_runs_only(emulator):
+    w = workspace_client(emulator.url, TOKEN)
+    slow = [jobs.Task(task_key="t", notebook_task=jobs.NotebookTask("/Shared/slow"))]
+    job_id = w.jobs.create(name="cancel me", tasks=slow, max_concurrent_runs=2).job_id
+    job_runs = [w.jobs.run_now(job_id).run_id for _ in range(2)]
+    other = _submit(w, "slow")
+    w.jobs.cancel_all_runs(job_id=job_id)
+    for run_id in job_runs:
+        state = w.jobs.wait_get_run_job_terminated_or_skipped(run_id).state
+        assert state.result_state == jobs.RunResultState.CANCELED
+    assert not w.jobs.get_run(other.run_id).state.result_state  # the one-time run goes on
+    w.jobs.cancel_run(other.run_id).result()
+    w.jobs.delete(job_id)
+
+
+def test_cancel_all_runs_without_a_job_or_all_queued_runs_is_refused(emulator):
+    with raw_api(emulator.url, TOKEN) as call:
+        nothing = call("POST", "/api/2.2/jobs/runs/cancel-all", json={})
+        malformed = call("POST", "/api/2.1/jobs/runs/cancel-all", json={"job_id": "x"})
+        queued = call("POST", "/api/2.2/jobs/runs/cancel-all", json={"all_queued_runs": True})
+    assert (nothing.status_code, nothing.json()["error_code"]) == (400, "INVALID_PARAMETER_VALUE")
+    assert malformed.status_code == 400
+    assert (queued.status_code, queued.json()) == (200, {})
