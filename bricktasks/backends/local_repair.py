@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bricktasks.backends.base import Run, RunSpec
+from bricktasks.backends.library_rules import check_environments, check_libraries
 from bricktasks.dag.graph import GraphError, check_graph, downstream_of
 from bricktasks.dag.outcomes import RUN_IF_VALUES, SUCCEEDED
 from bricktasks.errors import InvalidRequest
@@ -21,7 +22,8 @@ __all__ = ["check_spec", "RepairRequest", "tasks_to_rerun"]
 
 
 def check_spec(spec: RunSpec) -> None:
-    """InvalidRequest unless the tasks form a valid graph with known run_if values."""
+    """InvalidRequest unless the tasks form a valid graph with known run_if values and well-formed
+    libraries (`library_rules`)."""
     try:
         check_graph([(task.task_key, task.depends_on) for task in spec.tasks])
     except GraphError as error:
@@ -29,6 +31,8 @@ def check_spec(spec: RunSpec) -> None:
     for task in spec.tasks:
         if task.run_if not in RUN_IF_VALUES:
             raise InvalidRequest(f"task {task.task_key!r} has an unknown run_if {task.run_if!r}", "use one of " + ", ".join(RUN_IF_VALUES))
+        check_libraries(task.task_key, spec.task_libraries(task))
+    check_environments(spec.environments)
 
 
 @dataclass(frozen=True)

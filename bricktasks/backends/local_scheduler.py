@@ -24,8 +24,9 @@ from typing import Any
 from urllib.parse import quote
 
 from bricktasks.backends.base import TERMINAL_STATES
+from bricktasks.backends.local_libraries import task_libraries
 from bricktasks.backends.local_runs import LocalRunStore, kill_process_group, now_ms
-from bricktasks.backends.local_worker import library_paths, start_task, task_outcome
+from bricktasks.backends.local_worker import start_task, task_outcome
 from bricktasks.dag.graph import topological_order, upstream_of
 from bricktasks.dag.outcomes import CANCELLED, FAILED, RUN, decide, run_verdict
 
@@ -60,6 +61,7 @@ class RunScheduler:
             key: [dependency["task_key"] for dependency in task.get("depends_on", [])] for key, task in self.settings.items()
         }
         self.order = topological_order(self.dependencies)
+        self.environments = {env["environment_key"]: env for env in record["spec"].get("environments") or []}
         self.cluster_start_s = float(record.get("cluster_start_s") or 0.0)
         timeout = record["spec"].get("timeout_seconds") or 0
         self.run_timeout_s = timeout
@@ -182,10 +184,12 @@ class RunScheduler:
 
     def _start(self, key: str, task_id: int) -> None:
         settings = self.settings[key]
-        files, problems = library_paths(self.store.paths, settings.get("libraries", []))
-        if problems:  # as a cluster that cannot install a library: the task fails without running
+        libraries = task_libraries(
+            self.store.paths, settings.get("libraries", []), self.environments.get(settings.get("environment_key") or "")
+        )
+        if libraries.problems:  # as a cluster that cannot install a library: the task fails without running
             self.store.update(task_id, start_time=now_ms())
-            self._ended(key, _state("INTERNAL_ERROR", "FAILED", "; ".join(problems)))
+            self._ended(key, _state("INTERNAL_ERROR", "FAILED", "; ".join(libraries.problems)))
             return
         self.values_dir.mkdir(parents=True, exist_ok=True)
         # this attempt's values are the task's values: none left over from an earlier attempt or run of it
@@ -196,7 +200,7 @@ class RunScheduler:
             "upstream_task_keys": sorted(upstream_of(self.dependencies, key)),
             "run_task_keys": list(self.settings),
         }
-        process = start_task(self.store, task_id, libraries=files, dag_context=dag_context, secrets=self.secrets)
+        process = start_task(self.store, task_id, libraries=libraries, dag_context=dag_context, secrets=self.secrets)
         timeout = int(settings.get("timeout_seconds") or 0)
         deadline = time.monotonic() + timeout if timeout > 0 else None
         self.running[key] = _Running(task_id, process, deadline, timeout)

@@ -13,14 +13,15 @@ import signal
 import subprocess
 import sys
 from collections.abc import Mapping
-from importlib import metadata
 from typing import Any
 
+from bricktasks.backends.local_libraries import TaskLibraries
 from bricktasks.backends.local_paths import LocalPaths
 from bricktasks.backends.local_runs import LocalRunStore, now_ms, process_start_time, send_secrets, without_credentials
 from bricktasks.dag.outcomes import TASK_FAILURE_MESSAGE
+from bricktasks.pipcache import pip_request_json
 
-__all__ = ["library_paths", "worker_environment", "start_task", "task_outcome", "RUNNING"]
+__all__ = ["worker_environment", "start_task", "task_outcome", "RUNNING"]
 
 PR_SET_PDEATHSIG = 1
 RUNNING = {"life_cycle_state": "RUNNING", "result_state": None, "state_message": "In run"}
@@ -35,29 +36,6 @@ def _die_with_parent() -> None:
     os.setsid()
 
 
-def library_paths(paths: LocalPaths, libraries: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
-    """Local files of the whl/egg libraries, and problems with the others (as a cluster would report)."""
-    files, problems = [], []
-    for library in libraries:
-        if "whl" in library or "egg" in library:
-            location = library.get("whl") or library["egg"]
-            local = paths.file_path(location)
-            if local.is_file():
-                files.append(str(local))
-            else:
-                problems.append(f"library {location} does not exist")
-        elif "pypi" in library:
-            package = library["pypi"].get("package", "")
-            name = package.split("==")[0].split(">")[0].split("<")[0].split("[")[0].strip()
-            try:
-                metadata.version(name)
-            except metadata.PackageNotFoundError:
-                problems.append(f"pypi library {package} is not installed locally and there is no network")
-        elif "requirements" in library:
-            problems.append("requirements.txt libraries are not supported by the local backend")
-    return files, problems
-
-
 def worker_environment(environ: Mapping[str, str], paths: LocalPaths) -> dict[str, str]:
     """The notebook's environment: ours minus credentials, plus where Volumes and DBFS live locally."""
     env = without_credentials(environ)
@@ -68,10 +46,12 @@ def worker_environment(environ: Mapping[str, str], paths: LocalPaths) -> dict[st
 
 
 def start_task(
-    store: LocalRunStore, task_id: int, *, libraries: list[str], dag_context: dict[str, Any], secrets: dict[str, dict[str, str]]
+    store: LocalRunStore, task_id: int, *, libraries: TaskLibraries, dag_context: dict[str, Any],
+    secrets: dict[str, dict[str, str]],
 ) -> subprocess.Popen[bytes]:
     """Start a task run's notebook; `dag_context` is what the runtime needs of the run's graph
-    (task_key, task_values_dir, upstream_task_keys, run_task_keys)."""
+    (task_key, task_values_dir, upstream_task_keys, run_task_keys). The runtime installs the
+    libraries' pip requests before the first cell."""
     record = store.read(task_id)
     folder = store.run_dir(task_id)
     folder.mkdir(parents=True, exist_ok=True)
@@ -80,7 +60,8 @@ def start_task(
         "run_dir": str(folder),
         "parameters": record.get("base_parameters", {}),
         "overrides": {},
-        "libraries": libraries,
+        "libraries": libraries.files,
+        "pip_requests": [pip_request_json(request) for request in libraries.pip_requests],
         **dag_context,
     }
     context_file = folder / "context.json"
@@ -114,6 +95,8 @@ def task_outcome(store: LocalRunStore, task_id: int, exit_code: int) -> dict[str
     if result is None:
         message = f"The notebook process exited with code {exit_code} before reporting a result"
         return {"life_cycle_state": "INTERNAL_ERROR", "result_state": "FAILED", "state_message": message}
+    if result.get("library_error"):  # as a cluster that could not install a library: the notebook never ran
+        return {"life_cycle_state": "INTERNAL_ERROR", "result_state": "FAILED", "state_message": result["library_error"]}
     if result.get("status") == "SUCCESS":
         return {"life_cycle_state": "TERMINATED", "result_state": "SUCCESS", "state_message": ""}
     return {"life_cycle_state": "TERMINATED", "result_state": "FAILED", "state_message": TASK_FAILURE_MESSAGE}

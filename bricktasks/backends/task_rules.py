@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bricktasks.backends.base import Compute, ExistingCluster, NewCluster, NotebookTask, RunSpec, Serverless
+from bricktasks.backends.library_rules import check_environments, check_libraries
 from bricktasks.dag.graph import GraphError, check_graph
 from bricktasks.dag.outcomes import RUN_IF_VALUES
 from bricktasks.errors import InvalidRequest
@@ -127,6 +128,7 @@ def _task(task: dict[str, Any], environments: Mapping[str, dict[str, Any]], *, v
         raise _bad(f"task {key!r}: libraries must be a list of objects such as {{\"whl\": \"/Volumes/...\"}}")
     if libraries and isinstance(compute, Serverless):
         raise _bad(SERVERLESS_LIBRARIES)
+    check_libraries(key, libraries)
     notebook = _notebook(key, task)
     return NotebookTask(
         task_key=key,
@@ -202,6 +204,7 @@ def environments_from_json(value: Any) -> dict[str, dict[str, Any]]:
         if not isinstance(environment.get("spec"), dict):
             raise _bad(f"Missing required field: environments.spec (environment {key!r})")
         found[key] = dict(environment)
+    check_environments(found.values())
     return found
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from bricktasks.pipcache import PipRequest, pip_request_from_json, pip_request_json
 from bricktasks.runtime.paths import normal_workspace_path, to_local_path, workspace_file
 
 __all__ = ["RuntimeContext", "read_secrets"]
@@ -42,6 +43,7 @@ class RuntimeContext:
     parameters: dict[str, str] = field(default_factory=dict)
     overrides: dict[str, str] = field(default_factory=dict)
     libraries: tuple[str, ...] = ()
+    pip_requests: tuple[PipRequest, ...] = ()  # cluster pypi/requirements libraries, installed before the first cell
     secrets: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
     spark_master: str = "local[2]"
     # the task of a job run this is (None: outside a job run); the supervisor fills these in
@@ -90,6 +92,7 @@ class RuntimeContext:
             "parameters": dict(self.parameters),
             "overrides": dict(self.overrides),
             "libraries": list(self.libraries),
+            "pip_requests": [pip_request_json(request) for request in self.pip_requests],
             "spark_master": self.spark_master,
             "task_key": self.task_key,
             "task_values_dir": None if self.task_values_dir is None else str(self.task_values_dir),
@@ -107,6 +110,7 @@ class RuntimeContext:
             parameters=dict(data.get("parameters") or {}),
             overrides=dict(data.get("overrides") or {}),
             libraries=tuple(data.get("libraries") or ()),
+            pip_requests=tuple(pip_request_from_json(request) for request in data.get("pip_requests") or ()),
             spark_master=data.get("spark_master") or "local[2]",
             task_key=data.get("task_key") or None,
             task_values_dir=Path(data["task_values_dir"]) if data.get("task_values_dir") else None,

@@ -26,8 +26,8 @@ from bricktasks.runtime.context import RuntimeContext
 from bricktasks.runtime.dbutils import DBUtils, LibraryUtils, NotebookExit, NotebookUtils, SecretsUtils, Widgets
 from bricktasks.runtime.deadline import DeadlineExceeded, deadline
 from bricktasks.runtime.display import Display, DisplayHTML, OutputSink, expression_output
-from bricktasks.runtime.errors import MagicCommandError, NotebookRunFailed
-from bricktasks.runtime.magics import pip_targets, run_fs, run_sh, run_sql
+from bricktasks.runtime.errors import LibraryInstallError, MagicCommandError, NotebookRunFailed
+from bricktasks.runtime.magics import pip_install, run_fs, run_sh, run_sql
 from bricktasks.runtime.notebook import Cell, Notebook
 from bricktasks.runtime.paths import normal_workspace_path, resolve_notebook_path
 from bricktasks.runtime.result import FAILED, SUCCESS, CellRecord, NotebookResult
@@ -52,6 +52,8 @@ def execute_notebook(ctx: RuntimeContext, notebook_path: str, *, listener: CellL
             session.open()
         except Exception as exc:  # a cluster library that cannot be installed: the run never starts
             result = NotebookResult(plain, FAILED, error=_one_line(exc), error_trace=_trace(exc, session))
+            if isinstance(exc, LibraryInstallError):  # the task's state says so, as a cluster's would
+                result.library_error = f"Library installation failed: {exc.one_line()}"
         else:
             result = _NotebookRun(session, plain, ctx.parameters, listener).execute()
     finally:
@@ -60,6 +62,7 @@ def execute_notebook(ctx: RuntimeContext, notebook_path: str, *, listener: CellL
     result.exit_value = session.redact(result.exit_value)
     result.error = session.redact(result.error)
     result.error_trace = session.redact(result.error_trace)
+    result.library_error = session.redact(result.library_error)
     return result
 
 
@@ -175,8 +178,7 @@ class _NotebookRun:
         elif kind == "run":
             self._run_included(body, path, depth)
         elif kind == "pip":
-            for target in pip_targets(body, lambda file: session.requirements_text(file, path)):
-                print(session.install(target, path))
+            print(session.pip_install(pip_install(body, lambda file: session.requirements_text(file, path)), path))
         elif kind == "sh":
             run_sh(body, session.ctx.run_dir, session.libraries.pythonpath)
         elif kind == "sql":

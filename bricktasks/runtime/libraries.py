@@ -1,11 +1,14 @@
-"""Libraries of one run: wheels and eggs on the run's own path, never in the caller's environment.
+"""Libraries of one run: wheels, eggs and index packages on the run's own path, never in the
+caller's environment.
 
 A wheel is installed with `pip install --no-deps --no-index --target <run_dir>/site-packages`;
-an egg is put on the path as it is (Python imports from zipped eggs). Both go to the front
-of `sys.path` for the run only: `deactivate()` puts `sys.path` back and forgets the modules
-loaded from them, so an in-process run leaves the caller as it found it, and a runtime
-process starts clean anyway. Nothing here uses the network: a dependency or requirement
-that is not installed locally is an error that says so.
+an egg is put on the path as it is (Python imports from zipped eggs); requirements this
+environment does not satisfy are installed from the package index into the pip cache shared by
+every run of the local root (`bricktasks.pipcache`), whose folder goes on the path. All go to the
+front of `sys.path` for the run only: `deactivate()` puts `sys.path` back and forgets the modules
+loaded from them, so an in-process run leaves the caller as it found it, and a runtime process
+starts clean anyway. A wheel's own dependencies must already be installed (or come first, as a
+pypi library): the wheel itself is installed without the network.
 """
 from __future__ import annotations
 
@@ -16,11 +19,13 @@ import re
 import subprocess
 import sys
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 
+from bricktasks.pipcache import PipInstallFailed, PipRequest, install_cached
 from bricktasks.runtime.errors import LibraryInstallError
 
-__all__ = ["RunLibraries", "check_requirement"]
+__all__ = ["RunLibraries"]
 
 _EGG_PYTHON = re.compile(r"-py(\d+)\.(\d+)(?:-|\.egg$)")
 
@@ -66,6 +71,17 @@ class RunLibraries:
             "build a wheel (invoke build-wheel) and install that",
         )
 
+    def install_requirements(self, request: PipRequest, cache_root: Path, environ: Mapping[str, str]) -> str:
+        """Requirements on the run's path: from this environment when it satisfies them, else from
+        the pip cache (installed there from the index first if no run did yet); returns the note."""
+        try:
+            installed = install_cached(cache_root, request, environ)
+        except PipInstallFailed as exc:
+            raise LibraryInstallError(exc.message, exc.hint) from None
+        if installed.site_dir is not None:
+            self._put_first(str(installed.site_dir))
+        return "\n".join(installed.notes)
+
     def _install_wheel(self, wheel: Path) -> str:
         missing = _missing_dependencies(wheel)
         if missing:
@@ -104,31 +120,6 @@ class RunLibraries:
             sys.path.remove(entry)
         sys.path.insert(0, entry)
         importlib.invalidate_caches()
-
-
-def check_requirement(requirement: str) -> str:
-    """`%pip install pandas`: a note if an installed version satisfies it; an error if it needs the network."""
-    from packaging.requirements import InvalidRequirement, Requirement
-
-    try:
-        parsed = Requirement(requirement)
-    except InvalidRequirement as exc:
-        raise LibraryInstallError(f"{requirement!r} is not a requirement or a library file: {exc}") from None
-    if parsed.url:
-        raise LibraryInstallError(f"{requirement} is fetched from {parsed.url}, and there is no network here")
-    try:
-        version = importlib.metadata.version(parsed.name)
-    except importlib.metadata.PackageNotFoundError:
-        raise LibraryInstallError(
-            f"{requirement} is not installed locally and installing it needs the network",
-            "add it to requirements.txt and install that, or attach a local wheel",
-        ) from None
-    if not parsed.specifier.contains(version, prereleases=True):
-        raise LibraryInstallError(
-            f"{requirement} needs the network: {parsed.name} {version} is installed locally",
-            "pin the version requirements.txt installs",
-        )
-    return f"{parsed.name} {version} is already installed; nothing to install offline"
 
 
 def _missing_dependencies(wheel: Path) -> list[str]:

@@ -9,40 +9,65 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bricktasks.pipcache import index_problem
 from bricktasks.runtime.errors import LibraryInstallError, MagicCommandError
 from bricktasks.runtime.fsutils import FsUtils
 
-__all__ = ["pip_targets", "is_library_path", "run_sh", "run_sql", "split_sql", "run_fs"]
+__all__ = ["PipInstall", "pip_install", "is_library_path", "run_sh", "run_sql", "split_sql", "run_fs"]
 
-# pip options that change nothing offline, and the ones that would fetch from somewhere
+# pip options that change nothing here (the install goes to the run's cache either way)
 _HARMLESS_FLAGS = {
     "-q", "--quiet", "-U", "--upgrade", "--no-deps", "--force-reinstall", "--no-cache-dir",
     "--disable-pip-version-check", "--pre", "--user", "--no-input", "--no-warn-script-location", "-v", "--verbose",
 }
-_NETWORK_OPTIONS = {"-i", "--index-url", "--extra-index-url", "-f", "--find-links", "--trusted-host", "--proxy"}
+_INDEX_OPTIONS = ("-i", "--index-url")
+_EXTRA_INDEX_OPTIONS = ("--extra-index-url",)
+# options that would change what pip fetches in ways the pip cache's key does not capture
+_REFUSED_OPTIONS = {"-f", "--find-links", "--trusted-host", "--proxy", "-c", "--constraint", "--no-index"}
 
 
-def pip_targets(body: str, read_requirements: Callable[[str], str]) -> list[str]:
-    """The requirements and library files a `%pip install ...` names (`-r FILE` read through)."""
+@dataclass(frozen=True)
+class PipInstall:
+    """What one `%pip install` cell names: targets (library files and requirements, in order) and
+    the index the requirements come from (None: pip's own configuration)."""
+
+    targets: tuple[str, ...]
+    index_url: str | None = None
+    extra_index_urls: tuple[str, ...] = ()
+
+
+def pip_install(body: str, read_requirements: Callable[[str], str]) -> PipInstall:
+    """The `%pip install ...` cell parsed (`-r FILE` read through); never run through a shell."""
     tokens = shlex.split(body, comments=True)
     if not tokens or tokens[0] != "install":
         raise MagicCommandError(
             f"%pip {tokens[0] if tokens else ''} is not supported locally".replace("  ", " "),
-            "only %pip install works, with library files or requirements that are already installed",
+            "only %pip install works, with library files or requirements",
         )
     targets: list[str] = []
+    index_url: str | None = None
+    extra: list[str] = []
     args = iter(tokens[1:])
     for token in args:
         option = token.split("=", 1)[0]
-        if option in _NETWORK_OPTIONS:
-            raise LibraryInstallError(f"%pip install {option} needs the network, and there is none here")
-        if option in ("-r", "--requirement"):
-            requirement_file = token.split("=", 1)[1] if "=" in token else next(args, "")
-            for line in read_requirements(requirement_file).splitlines():
+        if option in _INDEX_OPTIONS + _EXTRA_INDEX_OPTIONS:
+            url = _option_value(token, args)
+            problem = index_problem(url)
+            if problem:
+                raise LibraryInstallError(f"%pip install {option}: {problem}")
+            if option in _INDEX_OPTIONS:
+                index_url = url
+            else:
+                extra.append(url)
+        elif option in _REFUSED_OPTIONS:
+            raise LibraryInstallError(f"%pip install {option} is not supported locally", "name the index with --index-url")
+        elif option in ("-r", "--requirement"):
+            for line in read_requirements(_option_value(token, args)).splitlines():
                 line = line.split("#", 1)[0].strip()
                 if line:
                     targets.append(line)
@@ -55,7 +80,12 @@ def pip_targets(body: str, read_requirements: Callable[[str], str]) -> list[str]
             targets.append(token)
     if not targets:
         raise MagicCommandError("%pip install names nothing to install")
-    return targets
+    return PipInstall(tuple(targets), index_url, tuple(extra))
+
+
+def _option_value(token: str, args: Iterator[str]) -> str:
+    """`--opt=value`'s value, or the next token's for `--opt value`."""
+    return token.split("=", 1)[1] if "=" in token else next(args, "")
 
 
 def is_library_path(target: str) -> bool:

@@ -3,6 +3,7 @@
     {"notebook_path": "/Projects/x/ModelTraining", "status": "SUCCESS" | "FAILED",
      "exit_value": str | null, "error": "ValueError: ..." | null, "error_trace": str | null,
      "failed_cell": int | null, "duration_s": float,
+     "library_error": str | null (a cluster library could not be installed: the notebook never ran),
      "cells": [{"index": 1, "kind": "python", "source": "...", "stdout": "...",
                 "outputs": [{"type": "table", "columns": [...], "rows": [[...]], "truncated": false},
                             {"type": "image", "format": "png", "data_base64": "..."},
@@ -58,6 +59,7 @@ class NotebookResult:
     failed_cell: int | None = None
     duration_s: float = 0.0
     cells: list[CellRecord] = field(default_factory=list)
+    library_error: str | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -77,6 +79,7 @@ class NotebookResult:
             failed_cell=data.get("failed_cell"),
             duration_s=float(data.get("duration_s", 0.0)),
             cells=[CellRecord.from_dict(cell) for cell in data.get("cells") or []],
+            library_error=data.get("library_error"),
         )
 
 

@@ -14,13 +14,14 @@ import os
 import sys
 from pathlib import Path
 
+from bricktasks.pipcache import PipRequest, requirement_problem
 from bricktasks.runtime.context import RuntimeContext
 from bricktasks.runtime.display import OutputSink
-from bricktasks.runtime.errors import NotebookNotFound
+from bricktasks.runtime.errors import LibraryInstallError, NotebookNotFound
 from bricktasks.runtime.figures import FigureCapture
 from bricktasks.runtime.fsutils import FsUtils
-from bricktasks.runtime.libraries import RunLibraries, check_requirement
-from bricktasks.runtime.magics import is_library_path
+from bricktasks.runtime.libraries import RunLibraries
+from bricktasks.runtime.magics import PipInstall, is_library_path
 from bricktasks.runtime.notebook import Notebook, parse_notebook
 from bricktasks.runtime.paths import normal_workspace_path, resolve_notebook_path
 from bricktasks.runtime.result import Redactor
@@ -68,6 +69,9 @@ class Session:
         # source name and git tags) see the notebook's file, not this runtime in the toolkit's checkout
         self._saved_argv = list(sys.argv)
         sys.argv[:] = [str(self.ctx.workspace_file(self.notebook_path + ".py"))]
+        # index packages first: a wheel's dependencies may be among them
+        for request in self.ctx.pip_requests:
+            self.libraries.install_requirements(request, self.pip_cache, os.environ)
         for library in self.ctx.libraries:
             self.libraries.install_file(Path(library))
 
@@ -121,13 +125,32 @@ class Session:
         return filename in self._filenames
 
     # -- libraries ------------------------------------------------------------------
+    @property
+    def pip_cache(self) -> Path:
+        """The local root's pip cache: shared by every run of it, so an install happens once."""
+        return self.ctx.local_root / "pip-cache"
+
     def install(self, target: str, notebook_path: str) -> str:
-        """`%pip install target` or `dbutils.library.install(target)`; returns the note to print."""
-        if not is_library_path(target):
-            return check_requirement(target)
-        note = self.libraries.install_file(self.library_file(target, notebook_path))
+        """`dbutils.library.install(target)`: a library file, or a requirement; returns the note to print."""
+        return self.pip_install(PipInstall((target,)), notebook_path)
+
+    def pip_install(self, command: PipInstall, notebook_path: str) -> str:
+        """`%pip install ...`: its files one by one, its requirements as one pip request (they
+        resolve together, as one pip command would); returns the notes to print."""
+        notes = [
+            self.libraries.install_file(self.library_file(target, notebook_path))
+            for target in command.targets if is_library_path(target)
+        ]
+        requirements = tuple(target for target in command.targets if not is_library_path(target))
+        if requirements:
+            for requirement in requirements:
+                problem = requirement_problem(requirement)
+                if problem:
+                    raise LibraryInstallError(f"%pip install: {problem}")
+            request = PipRequest(requirements, command.index_url, command.extra_index_urls)
+            notes.append(self.libraries.install_requirements(request, self.pip_cache, os.environ))
         self.spark.libraries_changed()
-        return note
+        return "\n".join(note for note in notes if note)
 
     def library_file(self, target: str, notebook_path: str) -> Path:
         """The local file of a library path as a notebook names it."""
