@@ -149,6 +149,8 @@ def quality_comparison(
     successful = [found for found in [*known.values(), *(found for found, _ in master_read)]
                   if found is not None and found.branch in PROTECTED_BRANCHES and found.result == "SUCCESS"]
     master = max(successful, key=lambda found: found.created, default=None)
+    if master is not None and not master.metrics:
+        notes.extend(master.notes)  # why it has none, when it is its manifest's fault
     return compare_quality(
         this, master if master and master.metrics else None, history, directions=directions, notes=notes,
         requests=requests, master_found=master.name if master else None,
