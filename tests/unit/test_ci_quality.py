@@ -188,5 +188,6 @@ def emulator(tmp_path_factory):
 def test_over_the_emulator_mlflow_is_not_served_and_is_skipped_silently(emulator):
     backend = databricks_backend(emulator.url, TOKEN)
     assert backend.tracked_metrics("717d0a95b0df404f98a7d1e5d24d066f") is None
-    metrics = build_metrics(backend, [report("ModelTraining", json.dumps({"mae_ratio": 0.4, "mlflow_run_id": "717d0a95b0df404f98a7d1e5d24d066f"}))])
+    exit_value = json.dumps({"mae_ratio": 0.4, "mlflow_run_id": "717d0a95b0df404f98a7d1e5d24d066f"})
+    metrics = build_metrics(backend, [report("ModelTraining", exit_value)])
     assert metrics.values == {"ModelTraining.mae_ratio": 0.4} and metrics.notes == ()

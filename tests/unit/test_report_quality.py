@@ -62,7 +62,8 @@ def test_hostile_metrics_are_capped_and_reported_never_trusted():
     assert any("2 metric names ignored" in note for note in cleaned.notes)
     assert any("5 values ignored (not finite numbers)" in note for note in cleaned.notes)
     assert any(f"only the first {MAX_METRICS} by name kept" in note for note in cleaned.notes)
-    assert clean_metrics([1, 2], source="m").values == {} and clean_metrics([1, 2], source="m").notes == ("m is not a JSON object: ignored",)
+    not_an_object = clean_metrics([1, 2], source="m")
+    assert not_an_object.values == {} and not_an_object.notes == ("m is not a JSON object: ignored",)
     assert clean_metrics("text").values == {}
 
 
