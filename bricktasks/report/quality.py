@@ -21,7 +21,7 @@ from fnmatch import fnmatchcase
 
 __all__ = [
     "BuildMetrics", "MetricRow", "QualityComparison", "Directions", "compare_quality", "render_quality_markdown",
-    "format_value", "format_change", "sparkline", "markdown_text", "describe_better", "MAX_ROWS",
+    "format_value", "format_change", "sparkline", "markdown_text", "describe_better", "last_builds", "MAX_ROWS",
 ]
 
 MAX_ROWS = 30  # rows shown; the rest are counted
@@ -223,6 +223,10 @@ def sparkline(values: Sequence[float | None]) -> str:
     )
 
 
+def last_builds(count: int) -> str:
+    return "the last build" if count == 1 else f"the last {count} builds"
+
+
 def markdown_text(text: str) -> str:
     """Text from a manifest or an exit value, shown as itself: no markup, no HTML, one line."""
     text = " ".join(text.split())
@@ -246,10 +250,10 @@ def render_quality_markdown(comparison: QualityComparison) -> str:
         lines += [f"_{reason}_", ""]
     if master is not None and master.metrics:
         lines.append(f"Compared with master build `{master.name}` (the newest successful, {master.created})"
-                     + (f" and the last {len(history)} builds of `{comparison.current.branch}`." if history else "."))
+                     + (f" and {last_builds(len(history))} of `{comparison.current.branch}`." if history else "."))
         lines.append("")
     elif history and comparison.current.metrics:
-        lines += [f"The last {len(history)} builds of `{comparison.current.branch}`.", ""]
+        lines += [f"{last_builds(len(history)).capitalize()} of `{comparison.current.branch}`.", ""]
     if comparison.rows:
         lines += ["| Metric | This build | master | Change | Trend |", "|---|---:|---:|---|---|"]
         for row in comparison.rows:

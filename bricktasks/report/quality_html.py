@@ -7,7 +7,7 @@ Content-Security-Policy allows and nothing else in it loads.
 from __future__ import annotations
 
 from bricktasks.backends.notebook_html import esc
-from bricktasks.report.quality import QualityComparison, describe_better, format_change, format_value
+from bricktasks.report.quality import QualityComparison, describe_better, format_change, format_value, last_builds
 from bricktasks.report.quality_plot import trend_png
 
 __all__ = ["quality_section"]
@@ -28,7 +28,7 @@ def quality_section(comparison: QualityComparison | None) -> str:
         history = comparison.branch_builds
         parts.append(
             f'<p class="meta">compared with master build <code>{esc(master.name)}</code> (the newest successful, '
-            f"{esc(master.created)})" + (f" and the last {len(history)} builds of this branch" if history else "")
+            f"{esc(master.created)})" + (f" and {last_builds(len(history))} of this branch" if history else "")
             + "</p>"
         )
     if comparison.rows:

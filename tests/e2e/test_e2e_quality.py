@@ -68,7 +68,7 @@ def test_the_report_compares_with_master_on_the_local_backend(project):
     assert second.returncode == 0, second.stdout + second.stderr
     section = quality_section(project)
     assert "nothing to compare yet" not in section
-    assert "compared with master build <code>3-master</code>" in section and "last 1 builds of this branch" in section
+    assert "compared with master build <code>3-master</code>" in section and "the last build of this branch" in section
     row = re.search(r"<tr><td><code>Scored.mae</code>.*?</tr>", section).group(0)
     assert "<td>0.45</td><td>0.5</td>" in row and "▼ -10.0% (better)" in row and "0.4 → 0.45" in row
     assert re.search(r"<tr><td><code>Scored.rows</code></td><td>10</td><td>10</td><td[^>]*>=</td>", section)

@@ -153,7 +153,7 @@ def test_markdown_table_with_change_and_trend():
                                  notes=["build 2-BI-1: its manifest is not trusted (<b>|x|</b> is not JSON)"])
     markdown = render_quality_markdown(comparison)
     assert markdown.startswith("### Model quality against master\n")
-    assert "Compared with master build `12-master`" in markdown and "the last 1 builds of `BI-1`" in markdown
+    assert "Compared with master build `12-master`" in markdown and "and the last build of `BI-1`." in markdown
     assert "| `ModelTraining.mae_ratio` (lower is better) | 0.4 | 0.5 | ▼ -20.0% (better) | █▁ |" in markdown
     # a note from a manifest is shown as text, not markup
     assert "&lt;b&gt;\\|x\\|&lt;/b&gt;" in markdown and "<b>" not in markdown
