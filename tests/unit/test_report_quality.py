@@ -192,3 +192,19 @@ def test_html_section_says_there_is_nothing_to_compare():
     html = quality_section(compare_quality(build("1-BI-1", "BI-1", {"T.mae": 0.4}), None, []))
     assert "nothing to compare yet: this is the branch&#x27;s first build" in html
     assert "quality-trend" not in html  # one point and no master: no plot
+
+
+def test_secrets_in_a_metric_name_or_a_note_are_redacted_from_report_html(tmp_path):
+    from bricktasks.report.html import write_html_report
+    from bricktasks.report.model import BuildReport
+
+    secret = "dapi-quality-secret-0123456789"
+    current = build("5-BI-1", "BI-1", {f"T.{secret}": 1.0, "T.mae": 0.4})
+    comparison = compare_quality(current, build("1-master", "master", {"T.mae": 0.5}), [], notes=[f"build 2-BI-1: {secret}"])
+    report = BuildReport("5", "BI-1", "abc", "/Projects/forecasting/CI/5-BI-1", "local", "2026-11-20T10:00:00+00:00", [],
+                         quality=comparison)
+    page = write_html_report(report, tmp_path, secrets=[secret]).read_text()
+    assert "Model quality against master" in page and "▼ -20.0% (better)" in page
+    assert secret not in page
+    markdown = render_quality_markdown(comparison.redacted(lambda text: text.replace(secret, "***")))
+    assert secret not in markdown and "`T.***`" in markdown
