@@ -75,6 +75,10 @@ def test_the_report_compares_with_master_on_the_local_backend(project):
     assert "<code>Scored.detail.rmse</code>" in section
     images = plots(section)
     assert len(images) == 2 and all(image.startswith(b"\x89PNG") for image in images)  # mae and rmse: the key metrics
+    # the same comparison in summary.md, the page a CI system shows and a pull-request comment carries
+    summary = (project.root / "ci-results" / "summary.md").read_text()
+    assert "### Model quality against master" in summary and "Compared with master build `3-master`" in summary
+    assert re.search(r"^\| `Scored\.mae` \(lower is better\) \| 0\.45 \| 0\.5 \| ▼ -10\.0% \(better\)", summary, re.M), summary
 
 
 def test_the_report_compares_with_master_over_the_emulator(project, tmp_path):
