@@ -57,9 +57,9 @@ def pip_install(body: str, read_requirements: Callable[[str], str]) -> PipInstal
         option = token.split("=", 1)[0]
         if option in _INDEX_OPTIONS + _EXTRA_INDEX_OPTIONS:
             url = _option_value(token, args)
-            problem = index_problem(url)
+            problem = index_problem(url, option)
             if problem:
-                raise LibraryInstallError(f"%pip install {option}: {problem}")
+                raise LibraryInstallError(f"%pip install: {problem}")
             if option in _INDEX_OPTIONS:
                 index_url = url
             else:
