@@ -79,8 +79,13 @@ def test_a_requirements_file_parses_to_one_request():
     assert parse_requirements_text(text, "/Volumes/c/s/v/r.txt") == PipRequest(
         ("foo==1", "bar>=2"), "https://idx.example.com/simple", ("https://more.example.com/simple",)
     )
-    for bad, message in [("-e .\n", "line 1: option -e is not supported"), ("ok==1\nnot valid!\n", "line 2: 'not valid!'"),
-                         ("--index-url ftp://x\n", "line 1: --index-url 'ftp://x' is not an http(s) index URL"), ("# nothing\n", "names no requirement")]:
+    bad_files = [
+        ("-e .\n", "line 1: option -e is not supported"),
+        ("ok==1\nnot valid!\n", "line 2: 'not valid!'"),
+        ("--index-url ftp://x\n", "line 1: --index-url 'ftp://x' is not an http(s) index URL"),
+        ("# nothing\n", "names no requirement"),
+    ]
+    for bad, message in bad_files:
         with pytest.raises(ValueError, match=re.escape(message)):
             parse_requirements_text(bad, "r.txt")
 
@@ -117,7 +122,8 @@ def test_processes_asking_at_once_install_once(index, tmp_path):
     assert len({site for site, _ in answers}) == 1
     assert sorted(reused for _, reused in answers) == [False, True, True]
     assert len([path for path in index.requests() if path.startswith("/files/")]) == 1
-    assert sorted(path.name for path in (tmp_path / "cache").iterdir() if not path.name.endswith(".lock")) == [Path(answers[0][0]).parent.name]
+    folders = [path.name for path in (tmp_path / "cache").iterdir() if not path.name.endswith(".lock")]
+    assert folders == [Path(answers[0][0]).parent.name]  # no temporary folder left behind
     assert (Path(answers[0][0]) / "bt_cachepkg.py").is_file()
 
 
