@@ -28,6 +28,7 @@ _HARMLESS_FLAGS = {
 _INDEX_OPTIONS = ("-i", "--index-url")
 _EXTRA_INDEX_OPTIONS = ("--extra-index-url",)
 # options that would change what pip fetches in ways the pip cache's key does not capture
+MAX_REQUIREMENT_FILES = 20
 _REFUSED_OPTIONS = {"-f", "--find-links", "--trusted-host", "--proxy", "-c", "--constraint", "--no-index"}
 
 
@@ -42,7 +43,8 @@ class PipInstall:
 
 
 def pip_install(body: str, read_requirements: Callable[[str], str]) -> PipInstall:
-    """The `%pip install ...` cell parsed (`-r FILE` read through); never run through a shell."""
+    """The `%pip install ...` cell parsed (`-r FILE` read through: its lines are read as more
+    arguments, so a file may name its index too); never run through a shell."""
     tokens = shlex.split(body, comments=True)
     if not tokens or tokens[0] != "install":
         raise MagicCommandError(
@@ -52,7 +54,9 @@ def pip_install(body: str, read_requirements: Callable[[str], str]) -> PipInstal
     targets: list[str] = []
     index_url: str | None = None
     extra: list[str] = []
-    args = iter(tokens[1:])
+    pending = list(reversed(tokens[1:]))  # a stack: a -r file's tokens go on top, in order
+    args = _popping(pending)
+    files_read = 0
     for token in args:
         option = token.split("=", 1)[0]
         if option in _INDEX_OPTIONS + _EXTRA_INDEX_OPTIONS:
@@ -67,10 +71,11 @@ def pip_install(body: str, read_requirements: Callable[[str], str]) -> PipInstal
         elif option in _REFUSED_OPTIONS:
             raise LibraryInstallError(f"%pip install {option} is not supported locally", "name the index with --index-url")
         elif option in ("-r", "--requirement"):
-            for line in read_requirements(_option_value(token, args)).splitlines():
-                line = line.split("#", 1)[0].strip()
-                if line:
-                    targets.append(line)
+            files_read += 1
+            if files_read > MAX_REQUIREMENT_FILES:
+                raise MagicCommandError(f"%pip install reads more than {MAX_REQUIREMENT_FILES} requirements files (a -r loop?)")
+            lines = read_requirements(_option_value(token, args)).splitlines()
+            pending.extend(reversed([token for line in lines for token in _requirement_line_tokens(line)]))
         elif option in ("-e", "--editable"):
             raise LibraryInstallError("%pip install -e is not supported locally", "build a wheel and install that")
         elif token.startswith("-"):
@@ -81,6 +86,21 @@ def pip_install(body: str, read_requirements: Callable[[str], str]) -> PipInstal
     if not targets:
         raise MagicCommandError("%pip install names nothing to install")
     return PipInstall(tuple(targets), index_url, tuple(extra))
+
+
+def _requirement_line_tokens(line: str) -> list[str]:
+    """A requirements-file line as arguments: an option line split as a shell would; a requirement
+    whole (`pandas >= 2 ; python_version < '3.12'` is one requirement)."""
+    line = line.strip()
+    if line.startswith("-"):
+        return shlex.split(line, comments=True)
+    line = line.split(" #", 1)[0].strip() if not line.startswith("#") else ""
+    return [line] if line else []
+
+
+def _popping(stack: list[str]) -> Iterator[str]:
+    while stack:
+        yield stack.pop()
 
 
 def _option_value(token: str, args: Iterator[str]) -> str:

@@ -156,3 +156,17 @@ def test_a_missing_cluster_library_fails_the_run_before_any_cell(local: LocalRoo
     result = local.run("/Projects/p/Main", libraries=(str(tmp_path / "gone.whl"),))
     assert result.status == "FAILED" and result.failed_cell is None and result.cells == []
     assert "gone.whl does not exist" in (result.error or "")
+
+
+def test_a_requirements_file_may_name_its_index_and_keeps_markers_whole() -> None:
+    from bricktasks.runtime.magics import pip_install
+
+    files = {
+        "/r.txt": "--index-url https://idx.example.com/simple  # ours\npandas >= 1 ; python_version >= '3.8'  # spaced\n-r /more.txt\n",
+        "/more.txt": "numpy\n--extra-index-url=https://more.example.com/simple\n",
+    }
+    command = pip_install("install -q -r /r.txt ./libs/x.whl", files.__getitem__)
+    assert command.targets == ("pandas >= 1 ; python_version >= '3.8'", "numpy", "./libs/x.whl")
+    assert (command.index_url, command.extra_index_urls) == ("https://idx.example.com/simple", ("https://more.example.com/simple",))
+    with pytest.raises(Exception, match="more than 20 requirements files"):
+        pip_install("install -r /loop.txt", {"/loop.txt": "-r /loop.txt\n"}.__getitem__)
