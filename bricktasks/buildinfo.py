@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import quote
 
 from bricktasks.errors import UserInputError
 from bricktasks.git import current_git_branch, current_git_commit, git_output, hex_commit
@@ -38,6 +39,8 @@ __all__ = [
     "resolve_branch",
     "BranchUnknown",
     "refuse_protected",
+    "ci_system_of",
+    "build_page_url",
 ]
 
 TRUTHY = {"1", "true", "yes", "on"}
@@ -277,3 +280,33 @@ def refuse_protected(branch: str, *, action: str) -> None:
         raise UserInputError(f"refusing to {action} {branch}: master/ is written only by deploy", "use invoke deploy")
 
 
+
+
+# ---- the CI system's own page of this build (for summaries) -------------------------------
+
+
+def ci_system_of(env: Mapping[str, str]) -> str | None:
+    """The CI system running us by its own markers ("azure-pipelines", "github-actions", ...), or None."""
+    ci = _detect_ci(env)
+    return ci.system if ci else None
+
+
+def build_page_url(env: Mapping[str, str]) -> str | None:
+    """The CI system's page of this build (where its artifacts are), from the variables it sets; None
+    when there is none or a variable is missing. Only http(s) URLs: the value ends up as a link."""
+    system = ci_system_of(env)
+    url: str | None = None
+    if system == "github-actions":
+        server, repo, run = _get(env, "GITHUB_SERVER_URL"), _get(env, "GITHUB_REPOSITORY"), _get(env, "GITHUB_RUN_ID")
+        attempt = _get(env, "GITHUB_RUN_ATTEMPT")
+        if server and repo and run:
+            url = f"{server.rstrip('/')}/{repo}/actions/runs/{run}" + (f"/attempts/{attempt}" if attempt and attempt != "1" else "")
+    elif system == "azure-pipelines":
+        collection, team, build = _get(env, "SYSTEM_COLLECTIONURI"), _get(env, "SYSTEM_TEAMPROJECT"), _get(env, "BUILD_BUILDID")
+        if collection and team and build:
+            url = f"{collection.rstrip('/')}/{quote(team)}/_build/results?buildId={quote(build)}"
+    elif system == "gitlab-ci":
+        url = _get(env, "CI_JOB_URL") or _get(env, "CI_PIPELINE_URL")
+    elif system is not None:
+        url = _get(env, "BUILD_URL") or _get(env, "BUILDKITE_BUILD_URL") or _get(env, "CIRCLE_BUILD_URL")
+    return url if url and re.match(r"^https?://", url, re.IGNORECASE) else None

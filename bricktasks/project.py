@@ -53,6 +53,11 @@ class Project:
     def libs_dir(self) -> Path:
         return self._local(self.settings.libs_dir)
 
+    def library_dirs(self) -> list[Path] | None:
+        """The folders BRICKTASKS_LIBS names (each one library), or None: every library under BRICKTASKS_LIBS_DIR."""
+        folders = self.settings.library_folders
+        return None if folders is None else [self._local(folder) for folder in folders]
+
     @property
     def dist_dir(self) -> Path:
         return self._local(self.settings.dist_dir)
@@ -114,8 +119,12 @@ class Project:
         return cleaned
 
 
-def load_project(root: Path, environ: Mapping[str, str], flags: Mapping[str, Any] | None = None) -> Project:
-    settings = load_settings(root, environ, flags)
+def load_project(
+    root: Path, environ: Mapping[str, str], flags: Mapping[str, Any] | None = None,
+    *, project_defaults: Mapping[str, str] | None = None,
+) -> Project:
+    """The project in `root`; `project_defaults` are its tasks.py's settings (below .env, above the built-in defaults)."""
+    settings = load_settings(root, environ, flags, project_defaults=project_defaults)
     layout = ProjectLayout(settings.workspace_root, settings.resolved_library_root)
     project = Project(root=root, settings=settings, layout=layout, environ=dict(environ))
     if not project.source_dir.is_dir():
@@ -160,9 +169,11 @@ def open_backend(project: Project, environ: Mapping[str, str]) -> Backend:
     if settings.backend == "local":
         return open_local_backend(project, environ)
     from bricktasks.backends.databricks import DatabricksBackend
+    from bricktasks.backends.host_metadata import default_cache_file
 
     return RetryingBackend(
-        DatabricksBackend(host=settings.databricks_host, token=settings.databricks_token, profile=settings.databricks_config_profile),
+        DatabricksBackend(host=settings.databricks_host, token=settings.databricks_token, profile=settings.databricks_config_profile,
+                          metadata_cache=default_cache_file(environ)),
         DEFAULT_POLICY,
     )
 

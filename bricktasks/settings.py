@@ -25,6 +25,7 @@ BACKENDS = ("local", "databricks")
 TRUTHY = {"1", "true", "yes", "on"}
 DEFAULT_CI_JOB = "jobs/ci.json"
 DEFAULT_CI_NOTEBOOKS = "ModelTraining"  # the shorthand's, when BRICKTASKS_CI_NOTEBOOKS is unset
+NO_LIBRARIES = "none"  # BRICKTASKS_LIBS=none: a project without a library (an empty value means unset)
 
 
 def setting(env: str, default: Any, doc: str, *, sensitive: bool = False) -> Any:
@@ -65,6 +66,12 @@ class Settings:
     )
     source_dir: str = setting("BRICKTASKS_SOURCE_DIR", "forecasting", "Local folder of notebooks pushed to the workspace")
     libs_dir: str = setting("BRICKTASKS_LIBS_DIR", "libs", "Local folder whose subfolders are the libraries to build")
+    libs: str | None = setting(
+        "BRICKTASKS_LIBS",
+        None,
+        "Comma-separated project folders, each one library to build (pyproject.toml or setup.py), e.g. . or packages/churn; "
+        "none for no library (default: every subfolder of BRICKTASKS_LIBS_DIR)",
+    )
     dist_dir: str = setting("BRICKTASKS_DIST_DIR", "dist", "Where build-wheel and build-egg put the artifacts")
     env: str = setting("BRICKTASKS_ENV", "dev", "Your config: checkout points set_environment at conf/<env>_config")
     results_dir: str = setting("BRICKTASKS_RESULTS_DIR", "ci-results", "Where ci writes the JUnit XML and HTML report")
@@ -106,13 +113,21 @@ class Settings:
         return self.library_root or f"{self.workspace_root.rstrip('/')}/libraries"
 
     @property
+    def library_folders(self) -> list[str] | None:
+        """BRICKTASKS_LIBS as a list (empty for `none`); None when unset: every subfolder of BRICKTASKS_LIBS_DIR."""
+        if self.libs is None:
+            return None
+        names = [name.strip() for name in self.libs.split(",") if name.strip()]
+        return [] if [name.lower() for name in names] == [NO_LIBRARIES] else names
+
+    @property
     def ci_notebook_list(self) -> list[str]:
         given = DEFAULT_CI_NOTEBOOKS if self.ci_notebooks is None else self.ci_notebooks
         return [name.strip() for name in given.split(",") if name.strip()]
 
 
 def setting_specs() -> list[dataclasses.Field]:
-    """The declared fields, in order (used to write .env.example and the README table)."""
+    """The declared fields, in order (used to write .env.example and the table of docs/settings.md)."""
     return list(fields(Settings))
 
 
@@ -168,19 +183,30 @@ def _known_env_names() -> set[str]:
     return {f.metadata["env"] for f in fields(Settings)}
 
 
+def spec_is_sensitive(env_name: str) -> bool:
+    return any(f.metadata["env"] == env_name and f.metadata["sensitive"] for f in fields(Settings))
+
+
 def load_settings(
     project_dir: Path,
     environ: Mapping[str, str],
     flags: Mapping[str, Any] | None = None,
     *,
     dotenv_path: Path | None = None,
+    project_defaults: Mapping[str, str] | None = None,
 ) -> Settings:
-    """Resolve settings: flags > environ > .env > defaults, then validate them."""
+    """Resolve settings: flags > environ > .env > the project's defaults (its tasks.py) > built-in defaults,
+    then validate them. `project_defaults` is keyed by the settings' variable names."""
     dotenv_values = read_dotenv(dotenv_path or project_dir / ".env")
     known = _known_env_names()
     for name in dotenv_values:
         if name.startswith("BRICKTASKS_") and name not in known and not name.startswith("BRICKTASKS_SECRET__"):
             raise ConfigError(f"unknown setting {name} in .env", "see .env.example for the valid names")
+    defaults = dict(project_defaults or {})
+    for name in defaults:
+        if name not in known or spec_is_sensitive(name):
+            # a token is never a committed default: tasks.py is in git
+            raise ConfigError(f"tasks.py sets {name}, which is not a setting a project may default", "see .env.example for the valid names")
 
     values: dict[str, Any] = {}
     explicit_backend = False
@@ -196,6 +222,9 @@ def load_settings(
         if value is not None:
             values[spec.name] = value
             explicit_backend |= spec.name == "backend"
+        elif str(defaults.get(env_name, "")) != "":
+            # not "explicit": a committed default must not let a CI that lost its host run locally
+            values[spec.name] = str(defaults[env_name])
     settings = Settings(**values)
     ci = environ.get("CI", "").strip().lower() in TRUTHY
     return _validated(settings, running_in_ci=ci, explicit_backend=explicit_backend)

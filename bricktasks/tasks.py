@@ -43,7 +43,9 @@ def _project_dir(c) -> Path:
 def _load(c, out: TaskOutput, **flags: Any) -> tuple[Project, Console]:
     root = _project_dir(c)
     out.console(unvalidated_secrets(root, os.environ))  # an error raised while loading the settings is redacted too
-    project = load_project(root, os.environ, flags)
+    # the project's own defaults (BRICKTASKS_SOURCE_DIR, ...), as its tasks.py configures them
+    defaults = dict(c.config.get("bricktasks", {}).get("settings", {}) or {})
+    project = load_project(root, os.environ, flags, project_defaults=defaults)
     # the workspace token, and the local runs' secret values (a notebook may print them back)
     local = [value for scope in local_secrets(os.environ, project.root).values() for value in scope.values()]
     return project, out.console([*project.settings.secret_values(), *local])
@@ -67,10 +69,12 @@ def run(c, out, notebook, env=None, timeout=None):
     """Run a notebook of the working copy on the local backend and print its exit value."""
     from bricktasks.libraries import targets
     from bricktasks.runs.local import run_notebook_locally
+    from bricktasks.runs.local_spark import check_local_spark
 
     project, console = _load(c, out, env=env, timeout=timeout)
     name = project.check_notebook(notebook)
     chosen_env = project.check_env(project.settings.env)
+    check_local_spark(project.source_dir, [name])  # pyspark is an extra: say so before anything runs
     limit = parse_timeout(project.settings.timeout)
     branch = project.resolve_branch(None, default="local")
     out.record(notebook=name, env=chosen_env, branch=branch)
@@ -317,6 +321,10 @@ def run_ci(c, out, timeout=None, notebooks=None, repair=False, dry_run=False):
     build = project.build_info()
     plan = choose_plan(project, build, notebooks)  # checked before any request, also for a repair
     cluster = None if plan.job or repair else load_cluster_spec(project.cluster_spec_path)
+    if project.settings.backend == "local" and not dry_run:
+        from bricktasks.runs.local_spark import check_local_spark
+
+        check_local_spark(project.source_dir, plan.notebooks)  # pyspark is an extra: say so before anything runs
     if not repair:
         _check_source(project)
     backend = open_backend(project, os.environ)

@@ -55,6 +55,8 @@ from bricktasks.backends.databricks_sdk import (
     SdkClient,
     jobs_types,
 )
+from bricktasks.backends.host_metadata import FIELDS as METADATA_FIELDS
+from bricktasks.backends.host_metadata import HostMetadataCache
 from bricktasks.backends.submit_json import submit_body
 from bricktasks.errors import AlreadyExists, BricktasksError, ConfigError, InvalidRequest, TransientError
 
@@ -78,10 +80,54 @@ _HOST_HINT = "check DATABRICKS_HOST (or the host of the ~/.databrickscfg profile
 CONNECTIONS = 32
 
 
-def _quiet_probe(record: logging.LogRecord) -> bool:
-    """The probe's failure is no news (the SDK falls back, check_reachable speaks for a dead host):
-    not a second line on stderr."""
-    return not record.getMessage().startswith("Failed to automatically resolve config from host metadata")
+class _ProbeFailure(logging.Filter):
+    """Silences the SDK's line for a failed host-metadata probe, and notes that it failed. The failure
+    is no news (the SDK falls back, check_reachable speaks for a dead host): not a second line on stderr."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage().startswith("Failed to automatically resolve config from host metadata"):
+            self.seen = True
+            return False
+        return True
+
+
+class _RememberingConfig(Config):
+    """The SDK's Config, its host-metadata probe answered from `HostMetadataCache` when the host
+    answered it within the day (see host_metadata: the probe is a request before every task's first)."""
+
+    def __init__(self, metadata_cache: HostMetadataCache | None, **options: Any) -> None:
+        self._metadata_cache = metadata_cache  # before Config's __init__, which probes
+        super().__init__(**options)
+
+    @classmethod
+    def attributes(cls) -> Any:
+        # Config finds its settings in its own class __dict__ and caches them on the class asked:
+        # asked of a subclass first, it would find none (no host, no token read from the environment)
+        return Config.attributes()
+
+    def _resolve_host_metadata(self) -> None:
+        cache = self._metadata_cache
+        remembered = cache.read(self.host) if cache is not None and self.host else None
+        if remembered is not None:
+            for name, value in remembered.items():
+                if not getattr(self, name):  # as the SDK: only what the configuration left unset
+                    setattr(self, name, value)
+            return
+        before = {name: getattr(self, name) for name in METADATA_FIELDS}
+        failure = _ProbeFailure()
+        sdk_logger = logging.getLogger("databricks.sdk")
+        sdk_logger.addFilter(failure)
+        try:
+            super()._resolve_host_metadata()
+        finally:
+            sdk_logger.removeFilter(failure)
+        if cache is not None and self.host and not failure.seen:
+            filled = {name: getattr(self, name) for name in METADATA_FIELDS if getattr(self, name) != before[name]}
+            cache.write(self.host, {name: str(getattr(value, "value", value)) for name, value in filled.items()})
 
 
 class _ConfigOptions(TypedDict, total=False):
@@ -96,7 +142,8 @@ class _ConfigOptions(TypedDict, total=False):
     auth_type: str
 
 
-def _build_config(host: str | None, token: str | None, profile: str | None, retry: int, http: int) -> Config:
+def _build_config(host: str | None, token: str | None, profile: str | None, retry: int, http: int,
+                  metadata_cache: HostMetadataCache | None) -> Config:
     options: _ConfigOptions = {
         "retry_timeout_seconds": min(retry, HOST_PROBE_SECONDS), "http_timeout_seconds": min(http, HOST_PROBE_HTTP_SECONDS),
         "max_connections_per_pool": CONNECTIONS,
@@ -108,18 +155,14 @@ def _build_config(host: str | None, token: str | None, profile: str | None, retr
     if token:
         options["token"] = token
         options["auth_type"] = "pat"  # explicit PAT wins over whatever else the environment holds
-    sdk_logger = logging.getLogger("databricks.sdk")
-    sdk_logger.addFilter(_quiet_probe)
     try:
-        config = Config(**options)
+        config = _RememberingConfig(metadata_cache, **options)
     except ValueError as exc:
         message = str(exc).replace(token, "***") if token else str(exc)
         raise ConfigError(
             f"cannot configure the Databricks client: {message}",
             "set DATABRICKS_HOST and DATABRICKS_TOKEN, or DATABRICKS_CONFIG_PROFILE naming a ~/.databrickscfg profile",
         ) from None
-    finally:
-        sdk_logger.removeFilter(_quiet_probe)
     config.retry_timeout_seconds, config.http_timeout_seconds = retry, http  # the budget for real requests
     return config
 
@@ -171,9 +214,12 @@ class DatabricksBackend(Backend):
         *,
         retry_timeout_seconds: int = 300,
         http_timeout_seconds: int = 60,
+        metadata_cache: Path | None = None,
     ) -> None:
+        """`metadata_cache`: the file remembering the host's metadata answer (host_metadata), None to ask every time."""
         self._secret = token
-        self.config = _build_config(host, token, profile, retry_timeout_seconds, http_timeout_seconds)
+        self.config = _build_config(host, token, profile, retry_timeout_seconds, http_timeout_seconds,
+                                    HostMetadataCache(metadata_cache) if metadata_cache else None)
         self.host = (self.config.host or "").rstrip("/")
         self._reachable = threading.Lock()  # held while the first request checks the host (once)
         self._checked = False

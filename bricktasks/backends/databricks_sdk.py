@@ -54,7 +54,32 @@ def _defer_package_init() -> None:
     setattr(sys.modules[parent], child, package)  # what the import system does for a package it loads
 
 
+# Google auth's service-account impersonation pulls in its IAM signer and `cryptography.x509` (70-95 ms,
+# a fifth of a remote task's start-up); the SDK imports it at the top of credentials_provider but only
+# calls it for `google-credentials` auth. Loaded lazily: its code runs at the first use of a name in it.
+_LAZY_MODULES = ("google.auth.impersonated_credentials", "google.oauth2.service_account")
+
+
+def _load_lazily(name: str) -> None:
+    if name in sys.modules:
+        return
+    try:
+        spec = importlib.util.find_spec(name)
+    except ImportError:  # the parent package is missing: the SDK's own import says so
+        return
+    if spec is None or spec.loader is None:
+        return
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)  # only arms the module: its body runs on the first attribute lookup
+    parent, _, child = name.rpartition(".")
+    setattr(sys.modules[parent], child, module)
+
+
 _defer_package_init()
+for _name in _LAZY_MODULES:
+    _load_lazily(_name)
 
 from databricks.sdk.core import ApiClient, Config  # noqa: E402 - after the deferral, on purpose
 from databricks.sdk.errors import DatabricksError  # noqa: E402

@@ -34,7 +34,7 @@ from bricktasks.backends.base import (
     RunSpec,
     notebook_language,
 )
-from bricktasks.backends.local_catalog import LocalCatalog
+from bricktasks.backends.local_catalog import LOCAL_USER, LocalCatalog
 from bricktasks.backends.local_jobs import JobRunRequest, LocalJobStore, job_run_spec
 from bricktasks.backends.local_paths import LocalPaths
 from bricktasks.backends.local_repair import RepairRequest, check_spec
@@ -117,7 +117,7 @@ class LocalBackend(Backend):
 
     def __init__(
         self, root: Path, *, secrets: dict[str, dict[str, str]] | None = None, cluster_start_s: float = 0.0,
-        clusters: frozenset[str] | None = None,
+        clusters: frozenset[str] | None = None, user_name: str = LOCAL_USER,
     ) -> None:
         self.paths = LocalPaths(root)
         self.paths.ensure()
@@ -125,8 +125,8 @@ class LocalBackend(Backend):
         # another one fails at once, as on Databricks
         self.runs = LocalRunStore(self.paths, secrets, cluster_start_s=cluster_start_s, clusters=clusters)
         self.secret_scopes = self.runs.secret_store  # the stored scopes every run reads (see local_secrets)
-        self.jobs = LocalJobStore(self.paths.jobs)
-        self.catalog = LocalCatalog(self.paths)  # Unity Catalog's catalogs, schemas and volumes (the emulator's)
+        self.jobs = LocalJobStore(self.paths.jobs, creator=user_name)
+        self.catalog = LocalCatalog(self.paths, owner=user_name)  # Unity Catalog's catalogs, schemas and volumes (the emulator's)
 
     @property
     def root(self) -> Path:

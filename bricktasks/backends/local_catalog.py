@@ -40,7 +40,7 @@ __all__ = [
 
 DEFAULT_CATALOG = "main"
 DEFAULT_SCHEMA = "default"
-OWNER = "emulator@localhost"  # the emulator's one user (the jobs store's creator too)
+LOCAL_USER = "emulator@localhost"  # the owner of what a local backend makes; the emulator passes its --user
 METASTORE_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, "bricktasks-emulator-metastore"))
 MAX_NAME_BYTES = 255  # one folder name on disk; Unity Catalog's own limit is the same
 KINDS = ("catalog", "schema", "volume")
@@ -110,8 +110,9 @@ def _now_ms() -> int:
 class LocalCatalog:
     """Catalogs, schemas and volumes over a local root (see the module docstring)."""
 
-    def __init__(self, paths: LocalPaths) -> None:
+    def __init__(self, paths: LocalPaths, *, owner: str = LOCAL_USER) -> None:
         self.paths = paths
+        self.owner = owner  # created_by, updated_by and owner of what is created
         self._meta = paths.root / "unity-catalog"
         self._seeded = False
 
@@ -195,7 +196,7 @@ class LocalCatalog:
         now = _now_ms()
         return {
             **details, f"{kind}_id": str(uuid.uuid4()), "created_at": now, "updated_at": now,
-            "created_by": OWNER, "updated_by": OWNER, "owner": OWNER,
+            "created_by": self.owner, "updated_by": self.owner, "owner": self.owner,
         }
 
     def _write(self, kind: str, parts: tuple[str, ...], info: dict[str, Any]) -> None:
@@ -223,7 +224,7 @@ class LocalCatalog:
         full = ".".join(parts)
         info: dict[str, Any] = {
             f"{kind}_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"bricktasks-{kind}:{full}")),
-            "created_at": modified, "updated_at": modified, "created_by": OWNER, "updated_by": OWNER, "owner": OWNER,
+            "created_at": modified, "updated_at": modified, "created_by": self.owner, "updated_by": self.owner, "owner": self.owner,
             **self._stored(kind, parts),
         }
         return Securable(kind, parts, info)

@@ -35,7 +35,6 @@ __all__ = [
 
 # job ids look like real ones (~15 digits) so nothing mistakes them for run ids, which count from 1
 JOB_ID_BASE = 100_000_000_000_000
-CREATOR = "emulator@localhost"
 MAX_NAME_BYTES = 4096
 MAX_TAGS = 25
 MAX_CONCURRENT_RUNS = 1000
@@ -268,8 +267,9 @@ def job_run_spec(job: Job, *, notebook_params: Mapping[str, str] | None, job_par
 class LocalJobStore:
     """Saved jobs under `<root>/jobs`, one JSON file each."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, creator: str) -> None:
         self.folder = folder
+        self.creator = creator  # creator_user_name of the jobs created
 
     def _locked(self) -> contextlib.AbstractContextManager[None]:
         return store_lock(self.folder)
@@ -299,7 +299,7 @@ class LocalJobStore:
         checked = check_settings(settings)
         with self._locked():
             job_id = self._next_id()
-            self._write({"job_id": job_id, "creator_user_name": CREATOR, "created_time": created_time, "settings": checked})
+            self._write({"job_id": job_id, "creator_user_name": self.creator, "created_time": created_time, "settings": checked})
         return job_id
 
     def get(self, job_id: int) -> Job:

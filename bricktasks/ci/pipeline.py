@@ -4,7 +4,7 @@ settings -> job definition (jobs/ci.json, or the shorthand cluster.json + notebo
 -> (libraries built by the caller) -> upload libraries -> sync notebooks into CI/<build>-<branch>
 -> set_environment(ci) and install_libraries naming the build's uploads -> build manifest -> submit
 (the build filled in: bricktasks.ci.runspec) -> wait (timeout, SIGINT/SIGTERM cancel the run)
--> outputs and HTML export -> JUnit + HTML -> exit code.
+-> outputs and HTML export -> JUnit + HTML + Markdown (and the CI system's summary) -> exit code.
 
 Repair reruns the failed and skipped tasks of the build's newest run (runs/repair, same run id) with
 what that build uploaded: nothing is built or uploaded again. It then waits and reports as ci does.
@@ -33,6 +33,7 @@ from bricktasks.jobdef.definition import JobDefinition
 from bricktasks.jobdef.shorthand import shorthand_job
 from bricktasks.libraries.upload import LibraryFile, library_spec, require_volume, upload_libraries
 from bricktasks.project import Project
+from bricktasks.report.ci_native import write_ci_summary
 from bricktasks.report.reports import BuildReport, write_reports
 from bricktasks.runs.supervise import (
     Interrupted,
@@ -207,11 +208,14 @@ def _finish(project, backend, plan, run, elapsed, manifest, console, secrets, pr
         notebooks=reports,
     )
     junit, html, summary = write_reports(report, project.results_dir, secrets=secrets)
-    console.info(f"reports: {junit} {html}")
+    markdown = write_ci_summary(report, project.results_dir, secrets=secrets, environ=project.environ, console=console,
+                                run_url=run.run_page_url if run else None)
+    console.info(f"reports: {junit} {html} {markdown}")
     manifest["result"] = run.result_state if run else "CANCELED"
     progress.record(
         run_page_url=run.run_page_url if run else None, life_cycle_state=run.life_cycle_state if run else None,
-        result=manifest["result"], notebooks=tuple(NotebookOutcome.of(nb) for nb in reports), reports=ReportPaths(junit, html, summary),
+        result=manifest["result"], notebooks=tuple(NotebookOutcome.of(nb) for nb in reports),
+        reports=ReportPaths(junit, html, summary, markdown),
     )
     try:
         write_build_manifest(backend, plan.ci_folder, manifest)

@@ -54,9 +54,13 @@ class ReportPaths:
     junit: Path
     html: Path
     summary: Path
+    markdown: Path | None = None  # summary.md, the build as Markdown (report/markdown_summary)
 
     def json_fields(self) -> dict[str, str]:
-        return {"junit": str(self.junit), "html": str(self.html), "summary": str(self.summary)}
+        fields = {"junit": str(self.junit), "html": str(self.html), "summary": str(self.summary)}
+        if self.markdown is not None:
+            fields["markdown"] = str(self.markdown)
+        return fields
 
 
 @dataclass(frozen=True)

@@ -56,12 +56,12 @@ class DbfsHandle:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def _local_backend(root: Path, cluster_start_s: float, cluster_id: str) -> LocalBackend:
+def _local_backend(root: Path, cluster_start_s: float, cluster_id: str, user_name: str) -> LocalBackend:
     """The backend the emulator serves; `cluster_start_s` > 0 models a new cluster's start-up; a
     run on an existing cluster other than `cluster_id` fails at once, as on Databricks."""
     if cluster_start_s < 0:
         raise ValueError(f"cluster_start_s must be 0 or more seconds; got {cluster_start_s}")
-    return LocalBackend(root, cluster_start_s=cluster_start_s, clusters=frozenset({cluster_id}))
+    return LocalBackend(root, cluster_start_s=cluster_start_s, clusters=frozenset({cluster_id}), user_name=user_name)
 
 
 class EmulatorState:
@@ -78,7 +78,7 @@ class EmulatorState:
             raise ValueError(f"cluster id {cluster_id!r} must be 1-100 letters, digits, '-', '_' or '.'")
         self.cluster_id = cluster_id  # the emulated all-purpose cluster (clusters_api.py)
         self.identity = Identity(user)  # the token's user (SCIM Me, run creator, /Users/<user>)
-        self.backend = _local_backend(root, cluster_start_s, cluster_id)
+        self.backend = _local_backend(root, cluster_start_s, cluster_id, self.identity.user_name)
         ensure_default_folders(self.backend.paths, self.identity)
         self.quirks = frozenset(quirks)  # real-API misbehaviours to reproduce on request (see QUIRKS)
         # False: a workspace without serverless jobs (runs/submit refuses a task naming no cluster)

@@ -31,7 +31,7 @@ __all__ = ["TaskDefinition", "JobDefinition", "load_job_definition", "check_task
 
 PERFORMANCE_TARGETS = ("PERFORMANCE_OPTIMIZED", "STANDARD")  # the SDK 0.162 enum (jobs.PerformanceTarget)
 COMPUTE_CHOICES = ("job_cluster_key", "existing_cluster_id", "new_cluster", "environment_key")
-HINT = "see README, \"The CI run's definition\""
+HINT = "see bricktasks' docs/ci-definition.md"
 MAX_TASKS = 1000  # the Jobs API's documented limit on write
 
 

@@ -37,7 +37,7 @@ from bricktasks.jobdef.quartz import DATABRICKS_CRON_HINT, quartz_problem
 
 __all__ = ["ProductionJob", "load_production_jobs", "TAG_PREFIX", "PAUSE_STATUSES", "EDIT_MODES"]
 
-HINT = "see README, \"Jobs\""
+HINT = "see bricktasks' docs/jobs.md"
 PAUSE_STATUSES = ("UNPAUSED", "PAUSED")  # jobs.PauseStatus
 EDIT_MODES = ("EDITABLE", "UI_LOCKED")  # jobs.JobEditMode
 HEALTH_METRICS = ("RUN_DURATION_SECONDS", "STREAMING_BACKLOG_BYTES", "STREAMING_BACKLOG_FILES",

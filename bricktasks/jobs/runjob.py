@@ -7,7 +7,7 @@ job_parameters, each checked against the job's declared `parameters` before run_
 token per invocation: a retried run-now finds the same run, a second invocation starts a new one.
 
 The wait, timeout and SIGINT/SIGTERM cancel are runs/supervise's; each task's report is ci/results'; the
-JUnit, HTML and summary.json are report/'s, written into ci-results/ as `ci` writes them. The report's
+JUnit, HTML, summary.json and summary.md are report/'s, written into ci-results/ as `ci` writes them. The report's
 build fields name the job (build id) and its target (branch: master or the branch).
 """
 from __future__ import annotations
@@ -28,6 +28,7 @@ from bricktasks.errors import UserInputError
 from bricktasks.jobs.desired import TAG_JOB, copy_name
 from bricktasks.jobs.listing import project_jobs, target_of
 from bricktasks.project import Project
+from bricktasks.report.ci_native import write_ci_summary
 from bricktasks.report.reports import BuildReport, write_reports
 from bricktasks.runs.supervise import Interrupted, cancel_briefly, submit_answered, supervise_run
 
@@ -178,11 +179,13 @@ def _finish(project: Project, backend: Backend, run: Run | None, tasks: Sequence
     report = BuildReport(build_id=outcome.build_id, branch=outcome.branch, commit="", ci_folder=outcome.ci_folder,
                          backend=backend.name, started_at=started, notebooks=reports)
     junit, html, summary = write_reports(report, project.results_dir, secrets=secrets)
-    console.info(f"reports: {junit} {html}")
+    markdown = write_ci_summary(report, project.results_dir, secrets=secrets, environ=project.environ, console=console,
+                                run_url=run.run_page_url if run else outcome.run_page_url)
+    console.info(f"reports: {junit} {html} {markdown}")
     result = (run.result_state or run.life_cycle_state) if run else "CANCELED"
     progress.record(
         run_page_url=run.run_page_url if run else outcome.run_page_url, life_cycle_state=run.life_cycle_state if run else None,
-        result=result, notebooks=tuple(NotebookOutcome.of(nb) for nb in reports), reports=ReportPaths(junit, html, summary),
+        result=result, notebooks=tuple(NotebookOutcome.of(nb) for nb in reports), reports=ReportPaths(junit, html, summary, markdown),
     )
     name = f"{printable(outcome.build_id)} ({printable(outcome.branch)})"
     if run is not None and run.life_cycle_state == SKIPPED:

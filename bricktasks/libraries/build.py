@@ -58,6 +58,7 @@ __all__ = [
     "BuildError",
     "Artifact",
     "find_libraries",
+    "named_libraries",
     "check_library_source",
     "version_env_var",
     "stamp_version",
@@ -127,6 +128,23 @@ def find_libraries(libs_dir: Path) -> list[Path]:
     )
     for library in libraries:
         check_library_source(library)
+    return libraries
+
+
+def named_libraries(folders: Sequence[Path], project_dir: Path) -> list[Path]:
+    """The libraries BRICKTASKS_LIBS names, each a folder inside the project with a pyproject.toml or setup.py
+    (`.`, the project itself, when its pyproject.toml builds a src/ package)."""
+    hint = "set BRICKTASKS_LIBS to project folders holding a pyproject.toml or setup.py (comma-separated), or none"
+    libraries = []
+    for folder in folders:
+        resolved = folder.resolve()
+        if not resolved.is_relative_to(project_dir.resolve()):
+            raise ConfigError(f"the library folder {folder} is outside the project", hint)
+        if not ((resolved / "pyproject.toml").is_file() or (resolved / "setup.py").is_file()):
+            raise ConfigError(f"the library folder {folder} has no pyproject.toml or setup.py", hint)
+        refuse_linked_folder(folder)
+        check_library_source(resolved)
+        libraries.append(resolved)
     return libraries
 
 
@@ -276,9 +294,21 @@ def build_eggs(
 # ---- running a build ----------------------------------------------------------------------
 
 
+_SETUPTOOLS_BUILD_PREFIXES = ("lib.", "bdist.", "temp.", "scripts-")  # and "lib" itself
+
+
+def _setuptools_build_folder(folder: Path) -> bool:
+    """True when `folder` holds nothing but what setuptools puts in build/: a library that is the whole
+    repository (BRICKTASKS_LIBS=.) may have a build/ folder of its own, which must never be deleted."""
+    if not folder.is_dir() or folder.is_symlink():
+        return False
+    return all(child.name == "lib" or child.name.startswith(_SETUPTOOLS_BUILD_PREFIXES) for child in folder.iterdir())
+
+
 def clean_build_leftovers(library_dir: Path) -> None:
     """Remove build/ and *.egg-info from a library: setuptools reuses them, so files deleted from the source would ship."""
-    shutil.rmtree(library_dir / "build", ignore_errors=True)
+    if _setuptools_build_folder(library_dir / "build"):
+        shutil.rmtree(library_dir / "build", ignore_errors=True)
     for folder in (library_dir, library_dir / "src"):
         for info in folder.glob("*.egg-info"):
             if info.is_dir():

@@ -24,6 +24,7 @@ from bricktasks.libraries.build import (
     check_egg_supported,
     find_libraries,
     library_base_version,
+    named_libraries,
     stamp_version,
 )
 from bricktasks.project import Project
@@ -106,7 +107,8 @@ def build_for(project: Project, target: BuildTarget, *, kind: str, console: Cons
     check_kind_supported(project, kind)
     builder = build_egg if kind == "egg" else build_wheel
     artifacts = []
-    for library in find_libraries(project.libs_dir):
+    named = project.library_dirs()
+    for library in find_libraries(project.libs_dir) if named is None else named_libraries(named, project.root):
         version = stamp_version(library_base_version(library), _library_build(project, target, library),
                                 release=target.kind == "master")
         if dry_run:

@@ -2,6 +2,8 @@
 
 One module per file kind (`junit`, `html` with the task graph from `dag_svg`, `summary_json`), on
 the shared `model` (a report per task of the run); this module gathers their entry points.
+`summary.md` (`markdown_summary`) is written apart, by `ci_native.write_ci_summary`: it also hands the
+Markdown to the CI system running us, which needs the environment and the console.
 
 Every writer takes `secrets` and redacts them twice (`redaction`): from the data before it is
 rendered (so an escaped or encoded form cannot slip through) and from the text it writes. A run's

@@ -9,6 +9,7 @@ in an editor meanwhile is left alone.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import tempfile
@@ -60,8 +61,12 @@ def scratch_folder(project_root: Path) -> Path:
     return folder
 
 
+@functools.cache
 def _default_mode() -> int:
-    mask = os.umask(0o022)  # the only way to read it; set back at once
+    """A new file's mode under the process's umask. Read once: setting the umask is the only portable
+    way to read it, and the umask is process-wide, so a toggle per file would race other threads'
+    file creation."""
+    mask = os.umask(0o022)
     os.umask(mask)
     return 0o666 & ~mask
 

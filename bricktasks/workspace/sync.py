@@ -14,6 +14,7 @@ An object of another type in the way (a notebook where a folder goes) is deleted
 """
 from __future__ import annotations
 
+import bisect
 import itertools
 import json
 import posixpath
@@ -305,8 +306,15 @@ def _edited(remote: dict[str, ObjectInfo], manifest: dict[str, dict], *, overwri
     for rel in overwritten:
         if rel in remote and remote[rel].object_type is not ObjectType.DIRECTORY and not vouched_for(remote[rel], manifest.get(rel)):
             found.add(rel)
+    # what is below a folder is one contiguous range of the sorted paths: a prune of many folders in a big
+    # tree stays n log n, not a scan of the whole listing per deleted folder
+    ordered = sorted(remote) if deleted else []
     for rel in deleted:
-        below = [other for other in remote if other == rel or other.startswith(rel + "/")]
+        below = [rel] if rel in remote else []
+        index = bisect.bisect_left(ordered, rel + "/")
+        while index < len(ordered) and ordered[index].startswith(rel + "/"):
+            below.append(ordered[index])
+            index += 1
         found.update(other for other in below if remote[other].object_type is not ObjectType.DIRECTORY
                      and not is_sync_object(other) and not vouched_for(remote[other], manifest.get(other)))
     return sorted(found)

@@ -3,6 +3,7 @@ SIGTERM, re-runs (the other tests use the shorthand: a copy without jobs/ runs B
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import signal
 import xml.etree.ElementTree as ET
@@ -23,12 +24,24 @@ def task_runs(run):
     return {task.task_key: (task.run_id, task.result_state) for task in run.latest_tasks()}
 
 
+def ci_native(tmp_path):
+    """What GitHub Actions and Azure Pipelines set for a step: the step summary file and TF_BUILD (both at once
+    here, so one run checks both)."""
+    return {"GITHUB_STEP_SUMMARY": str(tmp_path / "step_summary.md"), "TF_BUILD": "True"}
+
+
+def uploadsummary_lines(stdout):
+    return [line for line in stdout.splitlines() if line.startswith("##vso[task.uploadsummary]")]
+
+
 @pytest.mark.spark
-def test_ci_runs_the_example_dag_and_repair_reruns_only_the_failed_gate(project):
+def test_ci_runs_the_example_dag_and_repair_reruns_only_the_failed_gate(project, tmp_path):
     """jobs/ci.json end to end: PrepareData -> ModelTraining -> Evaluate passing task values, the
-    gate failing (a threshold set for this run), then `ci --repair` rerunning Evaluate alone."""
+    gate failing (a threshold set for this run), then `ci --repair` rerunning Evaluate alone.
+    Both endings hand their Markdown summary to the CI system (step summary appended, uploadsummary)."""
     with_the_ci_job(project)
-    failed = project.invoke("ci", env={**CI_ENV, "FORECASTING_MAX_MAE_RATIO": "0.01"})
+    (tmp_path / "step_summary.md").write_text("## Unit tests\n\npassed\n")  # an earlier step's summary
+    failed = project.invoke("ci", env={**CI_ENV, **ci_native(tmp_path), "FORECASTING_MAX_MAE_RATIO": "0.01"})
     assert failed.returncode == 1, failed.stdout + failed.stderr
     assert "PrepareData: SUCCESS" in failed.stdout and "ModelTraining: SUCCESS" in failed.stdout
     assert "Evaluate: FAILED" in failed.stdout and "forecast quality too low" in failed.stdout
@@ -38,7 +51,14 @@ def test_ci_runs_the_example_dag_and_repair_reruns_only_the_failed_gate(project)
     assert [state for _, state in first.values()] == ["SUCCESS", "SUCCESS", "FAILED"]
     assert [case.get("name") for case in junit_cases(project)] == ["PrepareData", "ModelTraining", "Evaluate"]
 
-    repaired = project.invoke("ci", "--repair", env=CI_ENV)  # the threshold back to the config's
+    summary_md = project.root / "ci-results" / "summary.md"
+    assert uploadsummary_lines(failed.stdout) == [f"##vso[task.uploadsummary]{summary_md.resolve()}"]
+    first_summary = (tmp_path / "step_summary.md").read_text()
+    assert first_summary.startswith("## Unit tests\n\npassed\n## ❌ bricktasks ci 7-BI-5613: **FAILED**")
+    assert "| Evaluate | ❌ FAILED |" in first_summary and "forecast quality too low" in first_summary
+    assert "| ModelTraining | mae\\_ratio |" in first_summary  # the metrics of the tasks that passed
+
+    repaired = project.invoke("ci", "--repair", env={**CI_ENV, **ci_native(tmp_path)})  # the threshold back to the config's
     assert repaired.returncode == 0, repaired.stdout + repaired.stderr
     assert f"repairing run {run.run_id} (FAILED)" in repaired.stdout
     after = task_runs(backend.get_run(run.run_id))
@@ -53,6 +73,16 @@ def test_ci_runs_the_example_dag_and_repair_reruns_only_the_failed_gate(project)
     assert all(case.find("failure") is None and case.find("error") is None for case in cases)
     report = (project.root / "ci-results" / "report.html").read_text()
     assert "ModelTraining" in report and "data:image/png;base64," in report
+    step_summary = (tmp_path / "step_summary.md").read_text()
+    assert step_summary.startswith(first_summary) and step_summary.count("bricktasks ci 7-BI-5613:") == 2  # appended
+    assert "## ✅ bricktasks ci 7-BI-5613: **SUCCESS**" in step_summary[len(first_summary):]
+    assert "data:" not in step_summary and "figure" in step_summary  # named: the page reaches no file of the build
+    assert uploadsummary_lines(repaired.stdout) == [f"##vso[task.uploadsummary]{summary_md.resolve()}"]
+    markdown = summary_md.read_text()
+    assert markdown.startswith("## ✅ bricktasks ci 7-BI-5613: **SUCCESS**") and "| Evaluate | mae\\_ratio | 0." in markdown
+    figures = re.findall(r"!\[[^\]]*\]\((figures/[^)]+\.png)\)", markdown)
+    assert figures and all((project.root / "ci-results" / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for figure in figures)
+    assert "[report.html](report.html)" in markdown
     manifest = json.loads(backend.export(f"{CI_FOLDER}/.bricktasks-build.json"))
     assert manifest["build_id"] == "7" and manifest["branch"] == "BI-5613" and manifest["result"] == "SUCCESS"
     assert manifest["commit"] == project.git("rev-parse", "HEAD")
@@ -82,10 +112,13 @@ def test_a_failing_notebook_exits_1_and_names_the_cell(project):
     assert "Traceback" in (failure.text or "")
 
 
-def test_timeout_cancels_the_run_and_exits_124(project):
+def test_timeout_cancels_the_run_and_exits_124(project, tmp_path):
     project.write_notebook("Sleeper", SLEEPER)
-    result = project.invoke("ci", "--timeout", "4s", env={**CI_ENV, "BRICKTASKS_CI_NOTEBOOKS": "Sleeper"})
+    result = project.invoke("ci", "--timeout", "4s", env={**CI_ENV, **ci_native(tmp_path), "BRICKTASKS_CI_NOTEBOOKS": "Sleeper"})
     assert result.returncode == 124, result.stdout + result.stderr
+    step_summary = (tmp_path / "step_summary.md").read_text()  # a timed-out build has its summary too
+    assert step_summary.startswith("## ") and "| Sleeper |" in step_summary and "SUCCESS" not in step_summary
+    assert uploadsummary_lines(result.stdout) == [f"##vso[task.uploadsummary]{(project.root / 'ci-results' / 'summary.md').resolve()}"]
     (run,) = project.backend().list_runs()
     assert (run.life_cycle_state, run.result_state) == ("TERMINATED", "CANCELED")
     assert processes_mentioning(str(project.root)) == []

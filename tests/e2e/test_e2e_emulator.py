@@ -116,7 +116,7 @@ def test_the_tasks_over_the_emulator_leave_what_the_local_backend_holds(project,
     assert len(list(LocalBackend(emulated).list_runs())) == 1
     if conditions:
         faults, limited = sum(1 for r in requests if r.get("fault")), sum(1 for r in requests if r["status"] == 429)
-        print(f"{len(requests)} requests: {faults} faults injected, {limited} answered 429")  # README's figures (pytest -s)
+        print(f"{len(requests)} requests: {faults} faults injected, {limited} answered 429")  # docs/reliability.md's figures (pytest -s)
         assert faults and limited, "faults were injected"
 
     # conftest's confinement check (nothing written outside the project's folders, nor into master/)
@@ -186,7 +186,7 @@ def test_a_checkout_killed_halfway_converges_when_run_again(project, tmp_path):
         finally:
             terminate(process, signal.SIGKILL)
         assert 10 <= len(imports()) < 68, "killed halfway"
-        print(f"checkout killed after {len(imports())} of 68 imports")  # README's figures (pytest -s)
+        print(f"checkout killed after {len(imports())} of 68 imports")  # docs/reliability.md's figures (pytest -s)
         again = project.invoke("checkout", "BI-5613", env=env)
         assert again.returncode == 0, again.stdout + again.stderr
         remote = _sdk_tree(workspace_client(emulator.url, TOKEN), f"{ROOT}/BI-5613")
@@ -242,7 +242,7 @@ def test_an_upload_lib_killed_halfway_never_shows_a_partial_library_and_converge
         [wheel] = (project.root / "dist").glob("*.whl")
         assert wheel.stat().st_size > 3 * DBFS_BLOCK, "the upload takes several blocks"
         blocks = -(-wheel.stat().st_size // DBFS_BLOCK)
-        print(f"upload-lib killed at {kill_at} after {dbfs_calls().count('add-block')} of {blocks} blocks")  # README's figures
+        print(f"upload-lib killed at {kill_at} after {dbfs_calls().count('add-block')} of {blocks} blocks")  # docs/reliability.md's figures
 
         left = _dbfs_names(stored, folder)
         assert wheel.name not in left, "no library under its final name"

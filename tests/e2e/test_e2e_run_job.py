@@ -191,15 +191,22 @@ def test_a_branch_copy_is_listed_and_run_with_branch(project, tmp_path, end_chec
         assert project.invoke("run-job", "Smoke test", "--branch", "BI-\x1b[2J", env=env).returncode == 2
 
 
-def test_jobs_and_run_job_on_the_local_backend(project, end_checks):
+def test_jobs_and_run_job_on_the_local_backend(project, end_checks, tmp_path):
     end_checks.master_allowed = True
     _with_tiny_jobs(project)
     assert "no saved jobs" in succeeded(project.invoke("jobs"))
     succeeded(project.invoke("deploy"))
     assert "no run" in succeeded(project.invoke("jobs"))
-    ran = project.invoke("run-job", "Smoke test", "--json")
+    step_summary = tmp_path / "step_summary.md"
+    ran = project.invoke("run-job", "Smoke test", "--json", env={"GITHUB_STEP_SUMMARY": str(step_summary), "TF_BUILD": "True"})
     assert ran.returncode == 0, ran.stdout + ran.stderr
     record = _record(ran)
+    # the Markdown summary as ci hands it over; with --json the human lines (and the command) are on stderr
+    markdown = project.root / "ci-results" / "summary.md"
+    assert record["reports"]["markdown"] == str(markdown)
+    assert f"##vso[task.uploadsummary]{markdown.resolve()}" in ran.stderr.splitlines()
+    assert step_summary.read_text().startswith("## ✅ bricktasks ci Smoke test-master: **SUCCESS**")
+    assert "| Hello | ✅ SUCCESS |" in markdown.read_text() and "| After | ✅ SUCCESS |" in step_summary.read_text()
     assert _junit_cases(project) == {"Hello": False, "After": False}
     [job] = project.backend().list_jobs(name="Smoke test")
     [run] = project.backend().list_runs(job_id=job.job_id)

@@ -7,7 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from bricktasks.buildinfo import BranchUnknown, BuildInfo, branch_from_ref, detect_build_info, refuse_protected, resolve_branch
+from bricktasks.buildinfo import (
+    BranchUnknown,
+    BuildInfo,
+    branch_from_ref,
+    build_page_url,
+    ci_system_of,
+    detect_build_info,
+    refuse_protected,
+    resolve_branch,
+)
 from bricktasks.errors import UserInputError
 from bricktasks.git import current_git_branch, current_git_commit, git_output, git_tree_is_dirty
 
@@ -302,3 +311,25 @@ def test_master_and_main_are_written_only_by_deploy(branch):
     with pytest.raises(UserInputError, match="written only by deploy"):
         refuse_protected(branch, action="check out")
     refuse_protected("BI-1", action="check out")  # any other branch passes
+
+
+@pytest.mark.parametrize(("env", "url"), [
+    ({"GITHUB_ACTIONS": "true", "GITHUB_SERVER_URL": "https://github.com/", "GITHUB_REPOSITORY": "acme/f", "GITHUB_RUN_ID": "9"},
+     "https://github.com/acme/f/actions/runs/9"),
+    ({"GITHUB_ACTIONS": "true", "GITHUB_SERVER_URL": "https://ghe.acme.com", "GITHUB_REPOSITORY": "acme/f", "GITHUB_RUN_ID": "9",
+      "GITHUB_RUN_ATTEMPT": "3"}, "https://ghe.acme.com/acme/f/actions/runs/9/attempts/3"),
+    ({"TF_BUILD": "True", "SYSTEM_COLLECTIONURI": "https://dev.azure.com/acme/", "SYSTEM_TEAMPROJECT": "Demand Forecast",
+      "BUILD_BUILDID": "812"}, "https://dev.azure.com/acme/Demand%20Forecast/_build/results?buildId=812"),
+    ({"GITLAB_CI": "true", "CI_JOB_URL": "https://gitlab.com/acme/f/-/jobs/5"}, "https://gitlab.com/acme/f/-/jobs/5"),
+    ({"JENKINS_URL": "https://ci/", "BUILD_URL": "https://ci/job/f/5/"}, "https://ci/job/f/5/"),
+    ({"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "acme/f", "GITHUB_RUN_ID": "9"}, None),  # no server: no link
+    ({"JENKINS_URL": "https://ci/", "BUILD_URL": "javascript:alert(1)"}, None),  # only http(s) becomes a link
+    ({"BUILD_URL": "https://ci/job/f/5/"}, None),  # no CI system detected
+])
+def test_the_ci_systems_page_of_the_build(env: dict[str, str], url: str | None) -> None:
+    assert build_page_url(env) == url
+
+
+def test_ci_system_of_names_the_system_by_its_markers() -> None:
+    assert ci_system_of({"TF_BUILD": "True"}) == "azure-pipelines"
+    assert ci_system_of({"GITHUB_STEP_SUMMARY": "/tmp/x"}) is None  # the summary file alone is no CI system

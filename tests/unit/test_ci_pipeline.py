@@ -181,8 +181,10 @@ def test_a_passing_build_uploads_runs_reports_and_records_its_result(project, ba
             "junit": str(project.results_dir / "test-results.xml"),
             "html": str(project.results_dir / "report.html"),
             "summary": str(project.results_dir / "summary.json"),
+            "markdown": str(project.results_dir / "summary.md"),
         },
     }
+    assert (project.results_dir / "summary.md").read_text().startswith("## ✅ bricktasks ci 17-BI-7: **SUCCESS**")
 
 
 def test_a_failing_notebook_fails_the_build_and_a_rerun_replaces_the_previous_one(project, backend, recording, add_files):

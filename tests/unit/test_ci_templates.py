@@ -1,8 +1,9 @@
 """The CI templates: each installs, runs `invoke ci` with host and token from the CI system's
-secret store, publishes the JUnit XML, keeps the results folder, and deploys from main."""
+secret store, publishes the JUnit XML, keeps the results folder (with summary.md), and deploys from main."""
 from __future__ import annotations
 
 import re
+from fnmatch import fnmatch
 from pathlib import Path
 
 import yaml
@@ -87,3 +88,22 @@ def test_jenkinsfile() -> None:
     assert "archiveArtifacts artifacts: 'ci-results/**'" in text
     assert re.search(r"stage\('Deploy'\) \{\s*when \{ branch 'main' \}\s*steps \{ sh 'invoke deploy' \}", text)
     _no_secret_in_arguments(text)
+
+
+def test_every_template_keeps_the_markdown_summary() -> None:
+    """summary.md is kept wherever the results are; GitHub and Azure show it from what invoke ci does
+    itself (the step summary file the runner names, the uploadsummary command on the step's output)."""
+    summary = "ci-results/summary.md"
+    github = _load(".github/workflows/ci.yml")["jobs"]["test"]["steps"]
+    [ci] = [s for s in github if s.get("run") == "invoke ci"]
+    assert "GITHUB_STEP_SUMMARY" not in ci["env"]  # the runner's own file, never redirected
+    [artifact] = [s for s in github if str(s.get("uses", "")).startswith("actions/upload-artifact")]
+    assert any(summary.startswith(path.strip()) for path in artifact["with"]["path"].split())
+    azure = _load("azure-pipelines.yml")["stages"][0]["jobs"][0]["steps"]
+    [ci] = [s for s in azure if s.get("script") == "invoke ci"]  # a script step: the agent reads its logging commands
+    assert any(s.get("task") == "PublishPipelineArtifact@1" and summary.startswith(s["inputs"]["targetPath"] + "/") for s in azure)
+    gitlab = _load(".gitlab-ci.yml")["ci"]["artifacts"]
+    assert gitlab["expose_as"] and gitlab["when"] == "always"
+    assert any(summary.startswith(path) for path in gitlab["paths"] if path.endswith("/"))
+    [pattern] = re.findall(r"archiveArtifacts artifacts: '([^']+)'", (REPO / "Jenkinsfile").read_text())
+    assert fnmatch(summary, pattern)

@@ -65,3 +65,20 @@ def test_a_missing_name_is_still_an_attribute_error():
             print("AttributeError", "NoSuchThing" in str(exc))
     """)
     assert answer == "AttributeError True"
+
+
+def test_google_auth_loads_at_its_first_use_and_is_whole_then():
+    """Impersonation and service accounts (with their cryptography) are not loaded for a PAT, and
+    `google-credentials` auth still finds the real classes once it needs them."""
+    before, after = run_python("""
+        import json, sys
+        import bricktasks.backends.databricks
+        print("cryptography.x509" in sys.modules)
+        from google.oauth2 import service_account
+        from google.auth import impersonated_credentials
+        key = service_account.Credentials.from_service_account_info  # the first lookup runs the module's code
+        print(all(["cryptography.x509" in sys.modules, callable(key),
+                   impersonated_credentials.Credentials.__module__ == "google.auth.impersonated_credentials",
+                   sys.modules["databricks.sdk.credentials_provider"].service_account is service_account]))
+    """).splitlines()[-2:]
+    assert (before, after) == ("False", "True")

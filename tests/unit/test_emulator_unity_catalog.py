@@ -157,3 +157,16 @@ def test_an_older_roots_volume_folders_count_as_created_and_deleting_main_lasts(
         names = [c["name"] for c in requests.get(f"{emulator.url}{UC}/catalogs", headers={"Authorization": f"Bearer {TOKEN}"},
                                                  timeout=10).json()["catalogs"]]
         assert names == ["ml"]
+
+
+def test_what_a_client_creates_is_owned_by_the_emulators_user(tmp_path: Path):
+    """created_by/owner and a saved job's creator name the token's user (--user), as on Databricks."""
+    user = "ana.lyst@example.com"
+    with start_emulator(tmp_path / "root", token=TOKEN, user=user) as handle, raw_api(handle.url, TOKEN) as call:
+        volume = call("POST", f"{UC}/volumes", json={"catalog_name": "main", "schema_name": "default", "name": "v",
+                                                      "volume_type": "MANAGED"})
+        assert volume.status_code == 200, volume.text
+        assert {volume.json()[key] for key in ("owner", "created_by", "updated_by")} == {user}
+        schema = call("POST", f"{UC}/schemas", json={"catalog_name": "main", "name": "mine"}).json()
+        assert schema["owner"] == user
+    assert LocalBackend(tmp_path / "root").jobs.creator == "emulator@localhost"  # a local backend's own default

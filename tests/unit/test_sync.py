@@ -150,3 +150,21 @@ def test_the_manifest_records_hash_time_and_object_id_of_each_verified_write(tmp
     (source / "data.csv").write_text("a,b\n3,4\n")
     sync(backend, source)
     assert json.loads(backend.export(f"{TARGET}/{MANIFEST_NAME}"))["nonce"] != first["nonce"]  # each write its own
+
+
+def test_a_pruned_folder_counts_as_edited_exactly_what_is_below_it_and_unvouched():
+    from bricktasks.backends.base import ObjectInfo, ObjectType
+    from bricktasks.workspace.sync import _edited
+
+    def notebook(rel: str, modified: int) -> ObjectInfo:
+        return ObjectInfo(f"/t/{rel}", ObjectType.NOTEBOOK, modified_at=modified, object_id=modified)
+
+    remote = {rel: notebook(rel, number) for number, rel in enumerate(
+        ["a", "a-b/x", "a/x", "a/y/z", "ab", "b/a/x", "a/vouched"], start=1)}
+    remote["a/y"] = ObjectInfo("/t/a/y", ObjectType.DIRECTORY)
+    vouched = remote["a/vouched"]
+    manifest = {"a/vouched": {"modified_at": vouched.modified_at, "object_id": vouched.object_id}}
+    # "a-b" and "ab" sort between "a" and "a/": the range below a folder must not take them
+    assert _edited(remote, manifest, overwritten=[], deleted=["a"]) == ["a", "a/x", "a/y/z"]
+    assert _edited(remote, manifest, overwritten=[], deleted=["a/y", "zz"]) == ["a/y/z"]
+    assert _edited(remote, manifest, overwritten=["ab", "a/vouched", "a/y"], deleted=[]) == ["ab"]

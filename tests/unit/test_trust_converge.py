@@ -333,7 +333,7 @@ def test_racing_syncs_never_diverge_silently_at_any_point(tmp_path, other, clock
     if coarse:
         # B's writes after A's final check come round trips after A saw its own: a workspace with
         # millisecond times (Databricks, the local backend) tells them apart, a whole-second clock
-        # with fixed object ids cannot (the limit README states); every point up to it is covered
+        # with fixed object ids cannot (the limit docs/reliability.md states); every point up to it is covered
         points = final_check
     for at in range(1, points + 1):
         work = tmp_path / str(at)
