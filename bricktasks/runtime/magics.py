@@ -7,6 +7,7 @@ LibraryInstallError with a message that says what to do instead.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import subprocess
 from collections.abc import Callable, Iterator
@@ -29,6 +30,7 @@ _INDEX_OPTIONS = ("-i", "--index-url")
 _EXTRA_INDEX_OPTIONS = ("--extra-index-url",)
 # options that would change what pip fetches in ways the pip cache's key does not capture
 MAX_REQUIREMENT_FILES = 20
+_DIRECT_REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\s*(\[[^\]]*\])?\s*@")
 _REFUSED_OPTIONS = {"-f", "--find-links", "--trusted-host", "--proxy", "-c", "--constraint", "--no-index"}
 
 
@@ -109,7 +111,10 @@ def _option_value(token: str, args: Iterator[str]) -> str:
 
 
 def is_library_path(target: str) -> bool:
-    """Whether a %pip target is a file (as opposed to a requirement like `pandas==2.2.3`)."""
+    """Whether a %pip target is a file (as opposed to a requirement like `pandas==2.2.3`, or a
+    direct reference `name @ https://.../name-1.0-py3-none-any.whl`, which pip fetches)."""
+    if _DIRECT_REFERENCE.match(target):
+        return False
     return target.endswith((".whl", ".egg", ".tar.gz", ".zip")) or "/" in target or target.startswith(".")
 
 
