@@ -112,6 +112,7 @@ def test_an_unknown_package_fails_the_task_with_pips_error_and_no_credentials(ba
     assert task.state_message.startswith("Library installation failed: pip could not install bricktasks-nopkg==9.9 from http://***@")
     assert "No matching distribution found for bricktasks-nopkg==9.9" in task.state_message
     assert (run.life_cycle_state, run.result_state) == ("INTERNAL_ERROR", "FAILED")
+    assert run.state_message == f"Task main failed with message: {task.state_message}."  # the run quotes its task
     output = backend.get_run_output(task.run_id)
     log = (backend.runs.run_dir(task.run_id) / "stdout.txt").read_text()
     for text in (task.state_message, output.error or "", output.error_trace or "", log, run.state_message):
