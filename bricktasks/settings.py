@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -19,7 +20,7 @@ from dotenv.parser import parse_stream
 from bricktasks.errors import ConfigError
 from bricktasks.layout import check_workspace_root
 
-__all__ = ["Settings", "load_settings", "read_dotenv", "setting_specs", "unvalidated_secrets", "BACKENDS"]
+__all__ = ["Settings", "load_settings", "read_dotenv", "setting_specs", "unvalidated_secrets", "BACKENDS", "quality_build_count"]
 
 BACKENDS = ("local", "databricks")
 TRUTHY = {"1", "true", "yes", "on"}
@@ -99,6 +100,16 @@ class Settings:
     timeout: str = setting("BRICKTASKS_TIMEOUT", "25m", "How long ci waits before cancelling the run (e.g. 90s, 25m, 1h)")
     build_id: str | None = setting("BRICKTASKS_BUILD_ID", None, "Override the CI build id")
     branch: str | None = setting("BRICKTASKS_BRANCH", None, "Override the branch name (default: the current git branch)")
+    quality_builds: str = setting(
+        "BRICKTASKS_QUALITY_BUILDS", "5", "How many earlier builds of the branch the report's quality trend shows (0-50)"
+    )
+    lower_is_better: str | None = setting(
+        "BRICKTASKS_LOWER_IS_BETTER", None,
+        "Metrics whose decrease is an improvement, comma-separated names or patterns (e.g. *.mae_ratio,*.loss)",
+    )
+    higher_is_better: str | None = setting(
+        "BRICKTASKS_HIGHER_IS_BETTER", None, "Metrics whose increase is an improvement, comma-separated names or patterns"
+    )
 
     def __repr__(self) -> str:  # the dataclass repr already hides sensitive fields; say so explicitly
         shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr)
@@ -256,8 +267,35 @@ def _validated(settings: Settings, *, running_in_ci: bool, explicit_backend: boo
                 "add DATABRICKS_TOKEN to .env or the CI secret store, or use DATABRICKS_CONFIG_PROFILE",
             )
         _check_credentials(settings.databricks_host, settings.databricks_token)
+    _check_quality(settings)
     workspace_root = check_workspace_root(settings.workspace_root)
     return dataclasses.replace(settings, backend=backend, workspace_root=workspace_root)
+
+
+MAX_QUALITY_BUILDS = 50
+_METRIC_PATTERN = re.compile(r"^[\w.:/ *?\[\]-]{1,120}$")
+
+
+def quality_build_count(settings: Settings) -> int:
+    """BRICKTASKS_QUALITY_BUILDS as a number (checked by load_settings)."""
+    return int(settings.quality_builds.strip())
+
+
+def _check_quality(settings: Settings) -> None:
+    """The report's quality settings: a small count, metric patterns that are names."""
+    text = settings.quality_builds.strip()
+    if not text.isdigit() or int(text) > MAX_QUALITY_BUILDS:
+        raise ConfigError(
+            f"BRICKTASKS_QUALITY_BUILDS={settings.quality_builds!r} is not a number of builds",
+            f"use a whole number from 0 to {MAX_QUALITY_BUILDS} (default 5)",
+        )
+    for name in ("lower_is_better", "higher_is_better"):
+        for pattern in (getattr(settings, name) or "").split(","):
+            if pattern.strip() and not _METRIC_PATTERN.match(pattern.strip()):
+                raise ConfigError(
+                    f"BRICKTASKS_{name.upper()} holds {pattern.strip()[:40]!r}, which is not a metric name or pattern",
+                    "list dotted metric names or fnmatch patterns separated by commas, e.g. ModelTraining.mae_ratio,*.loss",
+                )
 
 
 # ---- the host and token: checked before they are used, never shown ---------------------------

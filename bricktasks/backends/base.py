@@ -475,6 +475,11 @@ class Backend(abc.ABC):
         """Where the run's logs can be read on this machine (a folder), or None if nowhere here."""
         return None
 
+    def tracked_metrics(self, mlflow_run_id: str) -> dict[str, float] | None:
+        """The metrics an MLflow run logged (the latest value of each), for the report's comparison
+        with master; None where this backend cannot read the run's tracking (the default)."""
+        return None
+
     def check_volume(self, catalog: str, schema: str, volume: str) -> None:  # noqa: B027  (a defined default)
         """NotFound (with the workspace's message) when the Unity Catalog volume `catalog.schema.volume`
         does not exist. The default finds every volume: on the local backend a volume is a folder that

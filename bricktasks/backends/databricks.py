@@ -416,6 +416,17 @@ class DatabricksBackend(Backend):
             listed = itertools.islice(found, min(limit, MAX_LISTED_RUNS) if limit else MAX_LISTED_RUNS)
             return sorted((_run(run) for run in listed), key=lambda r: r.run_id, reverse=True)
 
+    def tracked_metrics(self, mlflow_run_id: str) -> dict[str, float] | None:
+        """The workspace's MLflow tracking (runs/get); None where it does not answer (the emulator
+        serves no MLflow API) or refuses: the metrics are a report's extra, never a reason to fail."""
+        try:
+            with self._errors(f"MLflow run {mlflow_run_id}"):
+                run = self.client.experiments.get_run(mlflow_run_id).run
+        except BricktasksError:
+            return None
+        logged = (run.data.metrics if run and run.data else None) or []
+        return {metric.key: float(metric.value) for metric in logged if metric.key is not None and metric.value is not None}
+
     def job_page_url(self, job_id: int) -> str | None:
         return f"{str(self.client.config.host).rstrip('/')}/jobs/{job_id}"
 

@@ -118,6 +118,13 @@ class SdkClient:
 
         return VolumesAPI(self.api_client)
 
+    @functools.cached_property
+    def experiments(self):
+        # MLflow's runs/get, for a build's logged metrics: imported when a report first asks
+        from databricks.sdk.service.ml import ExperimentsAPI
+
+        return ExperimentsAPI(self.api_client)
+
 
 def jobs_types() -> tuple[types.ModuleType, types.ModuleType]:
     """The SDK's compute and jobs service modules, imported on the first run call: their types take

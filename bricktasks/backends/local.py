@@ -39,6 +39,7 @@ from bricktasks.backends.local_jobs import JobRunRequest, LocalJobStore, job_run
 from bricktasks.backends.local_paths import LocalPaths
 from bricktasks.backends.local_repair import RepairRequest, check_spec
 from bricktasks.backends.local_runs import LocalRunStore, now_ms
+from bricktasks.backends.local_tracking import file_store_metrics
 from bricktasks.backends.notebook_export import (
     check_export_format,
     export_file,
@@ -432,6 +433,10 @@ class LocalBackend(Backend):
     def run_log_location(self, run_id: int) -> str | None:
         """The run's folder under `<root>/runs`: the supervisor's log, each task's stdout."""
         return str(self.runs.run_dir(run_id))
+
+    def tracked_metrics(self, mlflow_run_id: str) -> dict[str, float] | None:
+        """From the MLflow file store the local runs log to, under the root."""
+        return file_store_metrics(self.root, mlflow_run_id)
 
 
 def _clean(path: str) -> str:

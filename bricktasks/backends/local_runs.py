@@ -27,6 +27,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -489,6 +490,21 @@ class LocalRunStore:
             if worker.get("pid"):
                 kill_process_group(worker["pid"])
             self.update(task_id, state=cancelled, end_time=now_ms())
+
+    # -- delete -------------------------------------------------------------------
+    def delete(self, run_id: int) -> None:
+        """runs/delete: a finished run and its task runs leave the store. An active run is refused (its
+        processes would write into a removed folder), and so is a task run's id: the API deletes runs."""
+        self._checked(self.read(run_id))  # a run whose supervisor died is ended first (it takes the lock itself)
+        with self._locked():
+            record = self.read(run_id)
+            if "tasks" not in record:
+                raise InvalidRequest(f"Run {run_id} is a task run: delete its run {record.get('parent_run_id')} instead.")
+            if record["state"]["life_cycle_state"] not in TERMINAL_STATES:
+                raise InvalidRequest(f"Run {run_id} is active: cancel it, wait for it to end, then delete it.")
+            for task_id in record.get("tasks", []):
+                shutil.rmtree(self.run_dir(task_id), ignore_errors=True)
+            shutil.rmtree(self.run_dir(run_id))
 
     # -- output -------------------------------------------------------------------
     def result(self, task_run_id: int) -> dict[str, Any] | None:

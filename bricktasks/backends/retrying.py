@@ -161,6 +161,9 @@ class RetryingBackend(Backend):
     def run_log_location(self, run_id: int) -> str | None:
         return self.inner.run_log_location(run_id)
 
+    def tracked_metrics(self, mlflow_run_id: str) -> dict[str, float] | None:
+        return self.inner.tracked_metrics(mlflow_run_id)  # best effort, read once: None is a fine answer
+
     @contextlib.contextmanager
     def throttle_listener(self, listener: Callable[[], None]) -> Iterator[None]:
         with self.inner.throttle_listener(listener):

@@ -17,12 +17,17 @@ from bricktasks.workspace.sync import (
     DEFAULT_WORKERS,
 )
 
-__all__ = ["BUILD_MANIFEST", "CiBuild", "CiFolders", "write_build_manifest", "read_build_manifest", "list_ci_builds", "survey_ci"]
+__all__ = [
+    "BUILD_MANIFEST", "CiBuild", "CiFolders", "write_build_manifest", "read_build_manifest", "load_build_manifest",
+    "list_ci_builds", "survey_ci",
+]
 
 BUILD_MANIFEST = ".bricktasks-build.json"
 # A manifest `created` this far ahead of our clock is not clock skew but a broken manifest.
 CLOCK_SKEW = timedelta(days=1)
 MAX_RUN_ID = 2**63 - 1  # the Jobs API's run ids are int64
+# ours stay far below (their metrics are capped): a larger one is hostile or broken, not parsed
+MAX_MANIFEST_BYTES = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,11 @@ def read_build_manifest(backend: Backend, ci_folder: str) -> dict | None:
     return data if problem is None else None
 
 
+def load_build_manifest(backend: Backend, ci_folder: str) -> tuple[dict | None, str | None]:
+    """(manifest, None), or (None, what is wrong with it) for a report to say: "missing", not JSON, ..."""
+    return _load_manifest(backend, ci_folder)
+
+
 def _load_manifest(backend: Backend, ci_folder: str) -> tuple[dict | None, str | None]:
     """(manifest, problem): (None, "missing") while the upload runs; a problem names what is malformed."""
     try:
@@ -63,9 +73,11 @@ def _load_manifest(backend: Backend, ci_folder: str) -> tuple[dict | None, str |
         return None, "missing"
     except (InvalidRequest, Conflict):  # a folder (or something else no file) in the manifest's place
         return None, f"{BUILD_MANIFEST} is not a file"
+    if len(body) > MAX_MANIFEST_BYTES:
+        return None, f"{BUILD_MANIFEST} is larger than {MAX_MANIFEST_BYTES // 1_000_000} MB"
     try:
         data = json.loads(body)
-    except ValueError:  # UnicodeDecodeError included
+    except (ValueError, RecursionError):  # UnicodeDecodeError included; RecursionError: nested too deep
         return None, f"{BUILD_MANIFEST} is not JSON"
     if not isinstance(data, dict):
         return None, f"{BUILD_MANIFEST} is not a JSON object"

@@ -18,10 +18,12 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import NoReturn
 
+from bricktasks import interrupts
 from bricktasks.backends.base import Backend, Run, RunSpec
 from bricktasks.buildinfo import BuildInfo
 from bricktasks.ci.manifest import list_ci_builds, read_build_manifest, write_build_manifest
 from bricktasks.ci.plan import CiPlan, plan_ci, plan_ci_job
+from bricktasks.ci.quality import build_metrics, quality_comparison
 from bricktasks.ci.results import PlannedTask, result_line, task_reports
 from bricktasks.ci.runspec import build_run_spec
 from bricktasks.ci.summary import CiOutcome, CiProgress, NotebookOutcome, ReportPaths
@@ -34,7 +36,9 @@ from bricktasks.jobdef.shorthand import shorthand_job
 from bricktasks.libraries.upload import LibraryFile, library_spec, require_volume, upload_libraries
 from bricktasks.project import Project
 from bricktasks.report.ci_native import write_ci_summary
-from bricktasks.report.reports import BuildReport, write_reports
+from bricktasks.report.quality import Directions, QualityComparison, render_quality_markdown
+from bricktasks.report.quality_metrics import Metrics, as_json
+from bricktasks.report.reports import BuildReport, redact, write_reports
 from bricktasks.runs.supervise import (
     Interrupted,
     cancel_and_settle,
@@ -42,6 +46,7 @@ from bricktasks.runs.supervise import (
     submit_answered,
     supervise_run,
 )
+from bricktasks.settings import quality_build_count
 from bricktasks.workspace.checkout import push_source
 from bricktasks.workspace.overwritten import Keeper
 
@@ -198,6 +203,9 @@ def _finish(project, backend, plan, run, elapsed, manifest, console, secrets, pr
     for task_report in reports:
         console.result(result_line(task_report))
     build = plan.build
+    result = run.result_state if run else "CANCELED"
+    metrics = build_metrics(backend, reports)
+    manifest["metrics"] = as_json(metrics)
     report = BuildReport(
         build_id=build.build_id,
         branch=build.branch,
@@ -206,12 +214,16 @@ def _finish(project, backend, plan, run, elapsed, manifest, console, secrets, pr
         backend=backend.name,
         started_at=manifest["created"],
         notebooks=reports,
+        quality=_quality(project, backend, build, metrics, manifest["created"], result),
     )
     junit, html, summary = write_reports(report, project.results_dir, secrets=secrets)
+    # redacted before it is rendered: Markdown escapes (`_` as `\_`) would hide a secret from the text's own pass
+    quality_markdown = (render_quality_markdown(report.quality.redacted(lambda text: redact(text, secrets)))
+                        if report.quality is not None else None)
     markdown = write_ci_summary(report, project.results_dir, secrets=secrets, environ=project.environ, console=console,
-                                run_url=run.run_page_url if run else None)
+                                run_url=run.run_page_url if run else None, quality_markdown=quality_markdown)
     console.info(f"reports: {junit} {html} {markdown}")
-    manifest["result"] = run.result_state if run else "CANCELED"
+    manifest["result"] = result
     progress.record(
         run_page_url=run.run_page_url if run else None, life_cycle_state=run.life_cycle_state if run else None,
         result=manifest["result"], notebooks=tuple(NotebookOutcome.of(nb) for nb in reports),
@@ -221,6 +233,19 @@ def _finish(project, backend, plan, run, elapsed, manifest, console, secrets, pr
         write_build_manifest(backend, plan.ci_folder, manifest)
     except BackendError as exc:
         console.warn(f"could not record the result in the build manifest: {exc.one_line()}")
+
+
+def _quality(project: Project, backend: Backend, build: BuildInfo, metrics: Metrics, created: str,
+             result: str) -> QualityComparison | None:
+    """The comparison with master for the reports; none once a signal came (no requests to spare)."""
+    if interrupts.hurried():
+        return None
+    settings = project.settings
+    return quality_comparison(
+        backend, project.layout, build, metrics, created=created, result=result,
+        branch_builds=quality_build_count(settings),
+        directions=Directions.parse(settings.lower_is_better, settings.higher_is_better),
+    )
 
 
 # ---- repair -------------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 runs/submit takes the `tasks[]` shape and the old top-level single-task shape, validated as the
 real API validates them (jobs_submit.py); only notebook tasks run (locally, through
 `LocalBackend.submit_run`, which runs them in `depends_on` order). runs/get answers the Run
-object of jobs_render.py. runs/repair (2.1+) reruns tasks of a finished run within it. A missing
+object of jobs_render.py. runs/delete removes a finished run; runs/cancel-all cancels a job's active
+runs. runs/repair (2.1+) reruns tasks of a finished run within it. A missing
 run answers 400 INVALID_PARAMETER_VALUE "Run N does not exist." as Databricks does.
 """
 from __future__ import annotations
@@ -96,6 +97,38 @@ def cancel(request: Request, state: EmulatorState, match) -> Response:
     return json_response({})
 
 
+def cancel_all(request: Request, state: EmulatorState, match) -> Response:
+    """runs/cancel-all: every active run of `job_id`; without one, `all_queued_runs` cancels the
+    workspace's queued runs. Neither given is refused: cancelling every run by accident is not safe."""
+    body = request.json()
+    job_id, queued_only = body.get("job_id"), truthy(body.get("all_queued_runs"))
+    if job_id in (None, "") and not queued_only:
+        raise _bad("Either job_id or all_queued_runs must be given.")
+    if job_id not in (None, ""):
+        request.target = str(job_id)
+        try:
+            runs = state.backend.runs.list(active_only=True, job_id=int(job_id))
+        except (TypeError, ValueError):
+            raise _bad(f"job_id must be an integer; got {job_id!r}") from None
+    else:
+        runs = [run for run in state.backend.runs.list(active_only=True, every=True) if run.life_cycle_state == "QUEUED"]
+    for run in runs:
+        state.backend.cancel_run(run.run_id)
+    return json_response({})
+
+
+def delete(request: Request, state: EmulatorState, match) -> Response:
+    """runs/delete: a finished run goes; an active one answers 400 (its code is unconfirmed: refused safely)."""
+    run_id = _run_id(request.json().get("run_id"))
+    request.target = str(run_id)
+    _get_run(state, run_id)
+    try:
+        state.backend.runs.delete(run_id)
+    except InvalidRequest as exc:
+        raise _bad(exc.message) from None
+    return json_response({})
+
+
 def repair(request: Request, state: EmulatorState, match) -> Response:
     """runs/repair: rerun the named (or all failed) tasks of a finished run, in the same run."""
     body = request.json()
@@ -182,6 +215,8 @@ ROUTES = [
     Route.of("GET", _BASE + "/get", get, mutating=False, api="jobs"),
     Route.of("GET", _BASE + "/get-output", get_output, mutating=False, api="jobs"),
     Route.of("POST", _BASE + "/cancel", cancel, mutating=True, api="jobs"),
+    Route.of("POST", _BASE + "/delete", delete, mutating=True, api="jobs"),
+    Route.of("POST", r"/api/(?P<version>2\.[12])/jobs/runs/cancel-all", cancel_all, mutating=True, api="jobs"),
     Route.of("POST", r"/api/(?P<version>2\.[12])/jobs/runs/repair", repair, mutating=True, api="jobs"),
     Route.of("GET", _BASE + "/export", export, mutating=False, api="jobs"),
     Route.of("GET", _BASE + "/list", list_runs, mutating=False, api="jobs"),

@@ -16,6 +16,7 @@ from bricktasks.console.redaction import redact
 from bricktasks.report.dag_svg import dag_svg
 from bricktasks.report.files import atomic_write
 from bricktasks.report.model import BuildReport, NotebookRunReport, not_run_reason, outcome
+from bricktasks.report.quality_html import quality_section
 from bricktasks.report.redaction import redact_report, secrets_of
 
 __all__ = ["write_html_report", "export_names"]
@@ -93,7 +94,7 @@ def _summary(report: BuildReport, exports: dict[int, str]) -> str:
         + '<table class="notebooks"><thead><tr><th>Task</th>' + ("<th>Notebook</th>" if notebook else "")
         + "<th>State</th><th>Attempts</th><th>Duration</th>"
         + "<th>Exit value</th><th>Error</th><th>Links</th></tr></thead>"
-        + f"<tbody>{''.join(rows)}</tbody></table>{_figures(report.notebooks)}</header>"
+        + f"<tbody>{''.join(rows)}</tbody></table>{quality_section(report.quality)}{_figures(report.notebooks)}</header>"
     )
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bricktasks.report.quality import QualityComparison
+
 __all__ = ["BuildReport", "NotebookRunReport", "SKIPPED_STATES", "NOT_RUN_BY_UPSTREAM", "outcome", "not_run_reason"]
 
 # Result states that mean "did not run" rather than "broke"; every other non-SUCCESS is an error.
@@ -73,6 +75,7 @@ class BuildReport:
     backend: str
     started_at: str
     notebooks: list[NotebookRunReport]
+    quality: QualityComparison | None = None  # this build's metrics against master's (report/quality)
 
     @property
     def succeeded(self) -> bool:

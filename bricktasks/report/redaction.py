@@ -73,4 +73,5 @@ def redact_report(report: BuildReport, secrets: Iterable[str]) -> BuildReport:
         fields["export_html"] = redact_export(nb.export_html, secrets) if nb.export_html else nb.export_html
         notebooks.append(NotebookRunReport(**fields))
     fields = {field.name: _scrub(getattr(report, field.name), secrets) for field in dataclasses.fields(report)}
-    return BuildReport(**{**fields, "notebooks": notebooks})
+    quality = report.quality.redacted(lambda text: redact(text, secrets)) if report.quality else None
+    return BuildReport(**{**fields, "notebooks": notebooks, "quality": quality})

@@ -26,10 +26,13 @@ import pytest
 from e2e_helpers import BROKEN, REPO, ProjectCopy
 from matplotlib.image import imread
 
+from bricktasks.backends.local import LocalBackend
+from bricktasks.ci.manifest import write_build_manifest
 from bricktasks.testing.emulator import EmulatorProcess, client_environment
 
 CI_ENV = {"BRICKTASKS_BUILD_ID": "7", "BRICKTASKS_BRANCH": "BI-5613"}
 TOKEN = "dapi-report-browser-token-0123456789"
+CI_ROOT = "/Projects/forecasting/CI"
 WINDOW = (1280, 4000)
 # matplotlib's first two line colours: the observed series and the forecast
 OBSERVED_BLUE, FORECAST_ORANGE = (31, 119, 180), (255, 127, 14)
@@ -98,6 +101,13 @@ def chromium(tmp_path_factory) -> Chromium:
 def trained(tmp_path_factory) -> Path:
     """The results folder of one local `invoke ci` of the example project (Spark, once per module)."""
     project = ProjectCopy.create(tmp_path_factory.mktemp("trained") / "project", repo=REPO)
+    # master's deployed line, as an earlier CI build of master left it: the report compares with it
+    backend = project.backend()
+    backend.mkdirs(f"{CI_ROOT}/1-master")
+    write_build_manifest(backend, f"{CI_ROOT}/1-master", {
+        "build_id": "1", "branch": "master", "created": "2026-11-01T09:00:00+00:00", "run_id": None, "result": "SUCCESS",
+        "libraries": [], "metrics": {"ModelTraining.mae_ratio": 0.9, "ModelTraining.mlflow.mae_ratio": 0.9},
+    })
     result = project.invoke("ci", env=CI_ENV)
     assert result.returncode == 0, result.stdout + result.stderr
     return project.root / "ci-results"
@@ -169,6 +179,22 @@ def test_a_reader_sees_the_status_the_metrics_the_forecast_plots_and_the_exit_va
     assert (picture < 250).any(axis=2).mean() > 0.05, "most of the page is empty"
     assert pixels_near(picture, OBSERVED_BLUE) > 500, "the observed series is not painted"
     assert pixels_near(picture, FORECAST_ORANGE) > 100, "the forecasts are not painted"
+
+
+@pytest.mark.spark
+def test_the_example_records_its_metrics_and_compares_them_with_master(trained):
+    """The exit values' numbers and the MLflow run's metrics (read from the local file store), beside master's."""
+    manifest = json.loads(LocalBackend(trained.parent / ".databricks-local").export(f"{CI_ROOT}/7-BI-5613/.bricktasks-build.json"))
+    metrics = manifest["metrics"]
+    assert 0 < metrics["ModelTraining.mae_ratio"] < 0.7 and metrics["ModelTraining.series_in"] == 200  # the shorthand: one task
+    assert metrics["ModelTraining.mlflow.mae_ratio"] == pytest.approx(metrics["ModelTraining.mae_ratio"]), metrics
+    report = (trained / "report.html").read_text()
+    quality = re.search(r'<section class="quality" id="quality">.*?</section>', report, re.S).group(0)
+    assert "compared with master build <code>1-master</code>" in quality
+    row = re.search(r"<tr><td><code>ModelTraining.mae_ratio</code>.*?</tr>", quality).group(0)
+    assert "lower is better" in row and "<td>0.9</td>" in row and "▼" in row and "(better)" in row
+    assert "<code>ModelTraining.mlflow.mean_mae</code>" in quality
+    assert re.search(r'<img class="quality-trend" alt="ModelTraining.mae_ratio[^"]*" src="data:image/png;base64,', quality)
 
 
 def test_a_failing_notebook_shows_its_error_and_trace_in_the_failed_cell(chromium, project, tmp_path):

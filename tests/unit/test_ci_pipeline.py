@@ -152,6 +152,7 @@ def test_a_passing_build_uploads_runs_reports_and_records_its_result(project, ba
     assert manifest == {
         "build_id": "17", "branch": "BI-7", "commit": "0123456789abcdef0123456789abcdef01234567",
         "ci_system": "github-actions", "libraries": [remote_wheel], "result": "SUCCESS",
+        "metrics": {},  # its exit value is text: no metrics
     }
     assert abs((datetime.fromisoformat(created) - datetime.now(timezone.utc)).total_seconds()) < 120
     run = backend.get_run(run_id)
