@@ -73,6 +73,7 @@ class RunScheduler:
         self.results = {key: task.result_state or "FAILED" for key, task in newest.items() if task.is_terminal}
         self.running: dict[str, _Running] = {}
         self.retry_at: dict[int, float] = {}  # task run id (a retry) -> when its min_retry_interval_millis is over
+        self.failure_messages: dict[str, str] = {}  # task_key -> why it failed before its notebook ran
         self.cluster_ready_at: dict[int, float] = {}  # task run id -> when its new cluster is up (the start-up model)
 
     # -- the loop ------------------------------------------------------------------
@@ -95,7 +96,7 @@ class RunScheduler:
             self._collect_finished()
             self._advance_waiting()
             if len(self.results) == len(self.settings):
-                verdict = run_verdict({key: self.results[key] for key in self.order}, self.dependencies)
+                verdict = run_verdict({key: self.results[key] for key in self.order}, self.dependencies, self.failure_messages)
                 self.store.finish(self.run_id, _state(verdict.life_cycle_state, verdict.result_state, verdict.state_message))
                 return
             time.sleep(POLL_SECONDS)
@@ -133,6 +134,8 @@ class RunScheduler:
             self.retry_at[retry] = time.monotonic() + self.settings[key].get("min_retry_interval_millis", 0) / 1000
             return
         self.results[key] = ended["result_state"] or "FAILED"
+        if ended["life_cycle_state"] == "INTERNAL_ERROR" and ended.get("state_message"):
+            self.failure_messages[key] = ended["state_message"]
 
     def _should_retry(self, key: str, attempt_number: int, state: dict[str, Any]) -> bool:
         settings = self.settings[key]

@@ -79,8 +79,12 @@ class Verdict:
     state_message: str
 
 
-def run_verdict(results: Mapping[str, str], dependencies: Mapping[str, Sequence[str]]) -> Verdict:
-    """The run's verdict from every task's result (task_key -> result_state, all terminal)."""
+def run_verdict(
+    results: Mapping[str, str], dependencies: Mapping[str, Sequence[str]], failure_messages: Mapping[str, str] | None = None
+) -> Verdict:
+    """The run's verdict from every task's result (task_key -> result_state, all terminal).
+    `failure_messages` are the messages of tasks that failed without running their workload (a
+    library that could not be installed): the run's message quotes the first failed task's."""
     needed = {dependency for upstream in dependencies.values() for dependency in upstream}
     leaf_results = [results[key] for key in results if key not in needed]
     if any(result in CANCELLED for result in results.values()) and not any(result in FAILED for result in leaf_results):
@@ -94,7 +98,7 @@ def run_verdict(results: Mapping[str, str], dependencies: Mapping[str, Sequence[
         next(key for key, result in results.items() if result in FAILED),
     )
     timed_out = results[first_failed] == "TIMEDOUT"
-    reason = "Timed out" if timed_out else TASK_FAILURE_MESSAGE
+    reason = "Timed out" if timed_out else (failure_messages or {}).get(first_failed, TASK_FAILURE_MESSAGE).rstrip(".")
     skipped = any(result in NOT_RUN_STATES for result in results.values())
     message = f"Task {first_failed} failed with message: {reason}." + (
         " This caused all downstream tasks to get skipped." if skipped else ""

@@ -155,6 +155,7 @@ def _ended_attempt_state(state: EmulatorState, attempt: RepairAttempt) -> tuple[
     run rules of dag.outcomes (what the real API shows for an earlier attempt: unconfirmed)."""
     results: dict[str, str] = {}
     dependencies: dict[str, list[str]] = {}
+    failure_messages: dict[str, str] = {}
     for task_run_id in attempt.task_run_ids:  # in order: a retry comes after the attempt it retries
         try:
             record = state.backend.runs.read(task_run_id)
@@ -162,10 +163,12 @@ def _ended_attempt_state(state: EmulatorState, attempt: RepairAttempt) -> tuple[
             continue
         results[record["task_key"]] = record["state"].get("result_state") or "FAILED"
         dependencies[record["task_key"]] = list(record.get("depends_on") or [])
+        if record["state"].get("life_cycle_state") == "INTERNAL_ERROR" and record["state"].get("state_message"):
+            failure_messages[record["task_key"]] = record["state"]["state_message"]  # as the local scheduler quotes it
     if not results:
         return "TERMINATED", "SUCCESS", ""
     ran = {key: [dependency for dependency in upstream if dependency in results] for key, upstream in dependencies.items()}
-    verdict = run_verdict(results, ran)
+    verdict = run_verdict(results, ran, failure_messages)
     return verdict.life_cycle_state, verdict.result_state, verdict.state_message
 
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bricktasks.pipcache import index_problem, requirement_problem
+
 __all__ = ["LIBRARY_KINDS", "library_problem"]
 
 # the Jobs API's library kinds (compute.Library): a path for the first four, an object with these fields for the rest
@@ -40,4 +42,6 @@ def library_problem(library: Any) -> str | None:
             return f"{kind}.{key} must be a non-empty string"
         if key in value and kind_of is list and not (isinstance(value[key], list) and all(_is_text(item) for item in value[key])):
             return f"{kind}.{key} must be a list of strings"
+    if kind == "pypi":  # what runs/submit refuses too (backends/library_rules), caught before anything is uploaded
+        return requirement_problem(value["package"]) or (index_problem(value["repo"]) if "repo" in value else None)
     return None

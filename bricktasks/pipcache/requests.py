@@ -73,13 +73,14 @@ def requirement_problem(text: object) -> str | None:
     return None
 
 
-def index_problem(url: object) -> str | None:
-    """Why `url` is not a package index pip may use (None when it is an http(s) URL with a host)."""
+def index_problem(url: object, name: str = "repo") -> str | None:
+    """Why `url` (given as `name`) is not a package index pip may use (None when it is an http(s)
+    URL with a host)."""
     if not isinstance(url, str) or not url:
-        return "the repo is empty; give the index URL, e.g. https://pypi.org/simple, or leave repo out"
+        return f"the {name} is empty; give the index URL, e.g. https://pypi.org/simple, or leave {name} out"
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname or any(c in url for c in " \n\x00"):
-        return f"repo {redact_urls(url)!r} is not an http(s) index URL; give one such as https://pypi.org/simple"
+        return f"{name} {redact_urls(url)!r} is not an http(s) index URL; give one such as https://pypi.org/simple"
     return None
 
 

@@ -27,7 +27,7 @@ def parse_requirements_text(text: str, where: str) -> PipRequest:
             value = value or (tokens[1] if len(tokens) > 1 else "")
             if option not in _INDEX_OPTIONS + _EXTRA_INDEX_OPTIONS:
                 raise ValueError(f"{where} line {number}: option {option} is not supported; list requirements and index URLs only")
-            problem = index_problem(value)
+            problem = index_problem(value, option)
             if problem:
                 raise ValueError(f"{where} line {number}: {problem}")
             if option in _INDEX_OPTIONS:

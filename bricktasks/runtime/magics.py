@@ -7,6 +7,7 @@ LibraryInstallError with a message that says what to do instead.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import subprocess
 from collections.abc import Callable, Iterator
@@ -28,6 +29,8 @@ _HARMLESS_FLAGS = {
 _INDEX_OPTIONS = ("-i", "--index-url")
 _EXTRA_INDEX_OPTIONS = ("--extra-index-url",)
 # options that would change what pip fetches in ways the pip cache's key does not capture
+MAX_REQUIREMENT_FILES = 20
+_DIRECT_REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\s*(\[[^\]]*\])?\s*@")
 _REFUSED_OPTIONS = {"-f", "--find-links", "--trusted-host", "--proxy", "-c", "--constraint", "--no-index"}
 
 
@@ -42,7 +45,8 @@ class PipInstall:
 
 
 def pip_install(body: str, read_requirements: Callable[[str], str]) -> PipInstall:
-    """The `%pip install ...` cell parsed (`-r FILE` read through); never run through a shell."""
+    """The `%pip install ...` cell parsed (`-r FILE` read through: its lines are read as more
+    arguments, so a file may name its index too); never run through a shell."""
     tokens = shlex.split(body, comments=True)
     if not tokens or tokens[0] != "install":
         raise MagicCommandError(
@@ -52,14 +56,16 @@ def pip_install(body: str, read_requirements: Callable[[str], str]) -> PipInstal
     targets: list[str] = []
     index_url: str | None = None
     extra: list[str] = []
-    args = iter(tokens[1:])
+    pending = list(reversed(tokens[1:]))  # a stack: a -r file's tokens go on top, in order
+    args = _popping(pending)
+    files_read = 0
     for token in args:
         option = token.split("=", 1)[0]
         if option in _INDEX_OPTIONS + _EXTRA_INDEX_OPTIONS:
             url = _option_value(token, args)
-            problem = index_problem(url)
+            problem = index_problem(url, option)
             if problem:
-                raise LibraryInstallError(f"%pip install {option}: {problem}")
+                raise LibraryInstallError(f"%pip install: {problem}")
             if option in _INDEX_OPTIONS:
                 index_url = url
             else:
@@ -67,10 +73,11 @@ def pip_install(body: str, read_requirements: Callable[[str], str]) -> PipInstal
         elif option in _REFUSED_OPTIONS:
             raise LibraryInstallError(f"%pip install {option} is not supported locally", "name the index with --index-url")
         elif option in ("-r", "--requirement"):
-            for line in read_requirements(_option_value(token, args)).splitlines():
-                line = line.split("#", 1)[0].strip()
-                if line:
-                    targets.append(line)
+            files_read += 1
+            if files_read > MAX_REQUIREMENT_FILES:
+                raise MagicCommandError(f"%pip install reads more than {MAX_REQUIREMENT_FILES} requirements files (a -r loop?)")
+            lines = read_requirements(_option_value(token, args)).splitlines()
+            pending.extend(reversed([token for line in lines for token in _requirement_line_tokens(line)]))
         elif option in ("-e", "--editable"):
             raise LibraryInstallError("%pip install -e is not supported locally", "build a wheel and install that")
         elif token.startswith("-"):
@@ -83,13 +90,31 @@ def pip_install(body: str, read_requirements: Callable[[str], str]) -> PipInstal
     return PipInstall(tuple(targets), index_url, tuple(extra))
 
 
+def _requirement_line_tokens(line: str) -> list[str]:
+    """A requirements-file line as arguments: an option line split as a shell would; a requirement
+    whole (`pandas >= 2 ; python_version < '3.12'` is one requirement)."""
+    line = line.strip()
+    if line.startswith("-"):
+        return shlex.split(line, comments=True)
+    line = line.split(" #", 1)[0].strip() if not line.startswith("#") else ""
+    return [line] if line else []
+
+
+def _popping(stack: list[str]) -> Iterator[str]:
+    while stack:
+        yield stack.pop()
+
+
 def _option_value(token: str, args: Iterator[str]) -> str:
     """`--opt=value`'s value, or the next token's for `--opt value`."""
     return token.split("=", 1)[1] if "=" in token else next(args, "")
 
 
 def is_library_path(target: str) -> bool:
-    """Whether a %pip target is a file (as opposed to a requirement like `pandas==2.2.3`)."""
+    """Whether a %pip target is a file (as opposed to a requirement like `pandas==2.2.3`, or a
+    direct reference `name @ https://.../name-1.0-py3-none-any.whl`, which pip fetches)."""
+    if _DIRECT_REFERENCE.match(target):
+        return False
     return target.endswith((".whl", ".egg", ".tar.gz", ".zip")) or "/" in target or target.startswith(".")
 
 

@@ -137,18 +137,19 @@ class Session:
     def pip_install(self, command: PipInstall, notebook_path: str) -> str:
         """`%pip install ...`: its files one by one, its requirements as one pip request (they
         resolve together, as one pip command would); returns the notes to print."""
-        notes = [
+        requirements = tuple(target for target in command.targets if not is_library_path(target))
+        for requirement in requirements:  # all checked before anything is installed
+            problem = requirement_problem(requirement)
+            if problem:
+                raise LibraryInstallError(f"%pip install: {problem}")
+        notes = []
+        if requirements:  # first: a wheel of the same cell may depend on them
+            request = PipRequest(requirements, command.index_url, command.extra_index_urls)
+            notes.append(self.libraries.install_requirements(request, self.pip_cache, os.environ))
+        notes += [
             self.libraries.install_file(self.library_file(target, notebook_path))
             for target in command.targets if is_library_path(target)
         ]
-        requirements = tuple(target for target in command.targets if not is_library_path(target))
-        if requirements:
-            for requirement in requirements:
-                problem = requirement_problem(requirement)
-                if problem:
-                    raise LibraryInstallError(f"%pip install: {problem}")
-            request = PipRequest(requirements, command.index_url, command.extra_index_urls)
-            notes.append(self.libraries.install_requirements(request, self.pip_cache, os.environ))
         self.spark.libraries_changed()
         return "\n".join(note for note in notes if note)
 

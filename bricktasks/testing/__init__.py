@@ -1,3 +1,3 @@
 """Support for the tests and benchmarks: an emulator in a subprocess, a project copy driven with
-invoke. Never imported at run time.
+invoke, a package index on loopback (`package_index`). Never imported at run time.
 """

@@ -141,3 +141,11 @@ def test_the_submit_body_names_each_tasks_compute_and_keeps_libraries_off_server
     assert evaluate["environment_key"] == "env" and evaluate["run_if"] == "ALL_DONE" and "libraries" not in evaluate
     assert body["environments"][0]["environment_key"] == "env" and body["performance_target"] == "PERFORMANCE_OPTIMIZED"
     assert "tags" not in body  # runs/submit has none
+
+
+def test_the_run_quotes_why_a_task_failed_before_running():
+    graph = {"prepare": [], "train": ["prepare"]}
+    verdict = run_verdict({"prepare": "FAILED", "train": "UPSTREAM_FAILED"}, graph, {"prepare": "Library installation failed: x."})
+    assert verdict.state_message == (
+        "Task prepare failed with message: Library installation failed: x. This caused all downstream tasks to get skipped."
+    )

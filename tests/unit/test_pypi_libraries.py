@@ -27,6 +27,14 @@ OTHER = "bricktasks-otherpkg"
 CLUSTER = ExistingCluster(DEFAULT_CLUSTER_ID)
 TOKEN = "pypi-token"
 SECRET = "s3cret-in-the-url"
+TERMINAL = (jobs.RunLifeCycleState.TERMINATED, jobs.RunLifeCycleState.INTERNAL_ERROR, jobs.RunLifeCycleState.SKIPPED)
+
+
+@pytest.fixture(scope="module")
+def needy_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A wheel (not on the index) that needs the index's tinypkg."""
+    source = "import bt_tinypkg\nVALUE = 'needy+' + bt_tinypkg.VALUE\n"
+    return build_wheel(tmp_path_factory.mktemp("needy"), "bricktasks-needy", "0.1", {"bt_needy": source}, requires=(f"{TINY}==1.0",))
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +87,16 @@ def test_a_pypi_library_is_installed_from_its_index_once_and_reused(backend, ind
     assert index.requests() == seen  # the second run asked the index nothing
 
 
+def test_a_wheels_dependency_may_come_as_a_pypi_library(backend, index, needy_wheel):
+    backend.mkdirs_files("/Volumes/main/default/wheels")
+    backend.upload_file(f"/Volumes/main/default/wheels/{needy_wheel.name}", needy_wheel)
+    source = f"{HEADER}import bt_needy\ndbutils.notebook.exit(bt_needy.VALUE)\n"
+    backend.import_object("/Projects/p/UsesNeedy", source.encode(), format="SOURCE", language="PYTHON")
+    wheel = {"whl": f"/Volumes/main/default/wheels/{needy_wheel.name}"}
+    run, task = _run(backend, "UsesNeedy", libraries=(wheel, {"pypi": {"package": f"{TINY}==1.0", "repo": index.url}}))
+    assert (task.result_state, _exit_value(backend, task)) == ("SUCCESS", "needy+tiny-1.0"), task.state_message
+
+
 def test_a_library_the_environment_satisfies_needs_no_index(backend):
     library = {"pypi": {"package": "packaging>=20", "repo": closed_index_url()}}  # nobody listens there
     backend.import_object("/Projects/p/UsesPackaging", f"{HEADER}import packaging\ndbutils.notebook.exit('ok')\n".encode(),
@@ -94,6 +112,7 @@ def test_an_unknown_package_fails_the_task_with_pips_error_and_no_credentials(ba
     assert task.state_message.startswith("Library installation failed: pip could not install bricktasks-nopkg==9.9 from http://***@")
     assert "No matching distribution found for bricktasks-nopkg==9.9" in task.state_message
     assert (run.life_cycle_state, run.result_state) == ("INTERNAL_ERROR", "FAILED")
+    assert run.state_message == f"Task main failed with message: {task.state_message}."  # the run quotes its task
     output = backend.get_run_output(task.run_id)
     log = (backend.runs.run_dir(task.run_id) / "stdout.txt").read_text()
     for text in (task.state_message, output.error or "", output.error_trace or "", log, run.state_message):
@@ -188,14 +207,15 @@ def test_bad_environment_dependencies_are_refused(backend):
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory: pytest.TempPathFactory):
     with start_emulator(tmp_path_factory.mktemp("emulated") / "root", token=TOKEN) as handle:
+        w = workspace_client(handle.url, TOKEN)
+        w.workspace.mkdirs("/Projects/sdk")
+        source = f"{HEADER}import bt_tinypkg\ndbutils.notebook.exit(bt_tinypkg.VALUE)\n"
+        w.workspace.upload("/Projects/sdk/UsesTiny.py", source.encode(), format=ImportFormat.AUTO)
         yield handle
 
 
 def test_sdk_submit_with_a_pypi_library_on_classic_compute(emulator, index):
     w = workspace_client(emulator.url, TOKEN)
-    w.workspace.mkdirs("/Projects/sdk")
-    source = f"{HEADER}import bt_tinypkg\ndbutils.notebook.exit(bt_tinypkg.VALUE)\n"
-    w.workspace.upload("/Projects/sdk/UsesTiny.py", source.encode(), format=ImportFormat.AUTO)
     task = jobs.SubmitTask(
         task_key="main",
         notebook_task=jobs.NotebookTask(notebook_path="/Projects/sdk/UsesTiny"),
@@ -216,3 +236,18 @@ def test_bad_libraries_are_a_400_over_the_emulator(emulator, library, message):
         answer = call("POST", "/api/2.2/jobs/runs/submit", json=body)
     assert (answer.status_code, answer.json()["error_code"]) == (400, "INVALID_PARAMETER_VALUE")
     assert message in answer.json()["message"] and SECRET not in answer.text
+
+
+def test_sdk_sees_a_failed_install_in_the_tasks_state(emulator, index):
+    w = workspace_client(emulator.url, TOKEN)
+    task = jobs.SubmitTask(
+        task_key="main",
+        notebook_task=jobs.NotebookTask(notebook_path="/Projects/sdk/UsesTiny"),
+        existing_cluster_id=DEFAULT_CLUSTER_ID,
+        libraries=[compute.Library(pypi=compute.PythonPyPiLibrary(package="bricktasks-nopkg==1.0", repo=index.url))],
+    )
+    run_id = w.jobs.submit(run_name="sdk missing", tasks=[task]).run_id
+    run = wait_until(lambda: (run := w.jobs.get_run(run_id)).state.life_cycle_state in TERMINAL and run, timeout=120, interval=0.2)
+    state = run.tasks[0].state
+    assert (state.life_cycle_state, state.result_state) == (jobs.RunLifeCycleState.INTERNAL_ERROR, jobs.RunResultState.FAILED)
+    assert "No matching distribution found for bricktasks-nopkg==1.0" in state.state_message

@@ -209,7 +209,9 @@ def test_result_json_round_trip(run_cells: RunCells) -> None:
     result = run_cells("print('x')\ndisplay([1, 2])", "raise KeyError('k')")
     data = json.loads(json.dumps(result.to_dict()))
     assert NotebookResult.from_dict(data) == result
-    assert set(data) == {"notebook_path", "status", "exit_value", "error", "error_trace", "failed_cell", "duration_s", "cells"}
+    assert set(data) == {
+        "notebook_path", "status", "exit_value", "error", "error_trace", "failed_cell", "duration_s", "cells", "library_error",
+    }
     assert set(data["cells"][0]) == {"index", "kind", "source", "stdout", "outputs", "error", "duration_s"}
 
 

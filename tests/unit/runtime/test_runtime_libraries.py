@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
 import subprocess
 import sys
@@ -11,6 +12,8 @@ from pathlib import Path
 
 import pytest
 from runtime_helpers import LocalRoot, RunCells
+
+from bricktasks.testing.package_index import closed_index_url
 
 PY = f"py{sys.version_info.major}.{sys.version_info.minor}"
 
@@ -79,21 +82,27 @@ def test_pip_install_of_an_installed_requirement_is_a_note(run_cells: RunCells) 
 
     result = run_cells("# MAGIC %pip install pandas 'numpy>=1'")
     assert result.status == "SUCCESS", result.error_trace
-    assert result.cells[0].stdout.splitlines()[0] == f"pandas {pandas.__version__} is already installed; nothing to install offline"
+    assert result.cells[0].stdout.splitlines()[0] == f"pandas {pandas.__version__} is already installed"
 
 
 @pytest.mark.parametrize(
     "command, message",
     [
-        ("%pip install surely-not-installed-pkg", "surely-not-installed-pkg is not installed locally and installing it needs the network"),
-        ("%pip install 'pandas<1'", "pandas<1 needs the network: pandas"),
-        ("%pip install --index-url https://example.invalid/simple pandas", "--index-url needs the network"),
+        ("%pip install surely-not-installed-pkg", "could not install surely-not-installed-pkg: the package index http://127.0.0.1:"),
+        ("%pip install --find-links /tmp pandas", "--find-links is not supported locally"),
+        ("%pip install --index-url ftp://example.invalid/simple pandas", "is not an http(s) index URL"),
+        ("%pip install 'pandas<<1'", "'pandas<<1' is not a valid requirement"),
         ("%pip install /dbfs/libs/missing.whl", "does not exist"),
         ("%pip uninstall pandas", "%pip uninstall is not supported locally"),
         ("%pip install -e .", "-e is not supported locally"),
     ],
 )
-def test_pip_install_that_needs_the_network_fails_clearly(run_cells: RunCells, command: str, message: str) -> None:
+def test_pip_install_that_cannot_be_done_fails_clearly(
+    run_cells: RunCells, command: str, message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # pip's configured index is one nobody listens on: what a machine without a reachable index sees
+    monkeypatch.setenv("PIP_INDEX_URL", closed_index_url())
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
     result = run_cells(f"# MAGIC {command}")
     assert result.status == "FAILED" and result.failed_cell == 1
     assert message in (result.error or "")
@@ -147,3 +156,17 @@ def test_a_missing_cluster_library_fails_the_run_before_any_cell(local: LocalRoo
     result = local.run("/Projects/p/Main", libraries=(str(tmp_path / "gone.whl"),))
     assert result.status == "FAILED" and result.failed_cell is None and result.cells == []
     assert "gone.whl does not exist" in (result.error or "")
+
+
+def test_a_requirements_file_may_name_its_index_and_keeps_markers_whole() -> None:
+    from bricktasks.runtime.magics import pip_install
+
+    files = {
+        "/r.txt": "--index-url https://idx.example.com/simple  # ours\npandas >= 1 ; python_version >= '3.8'  # spaced\n-r /more.txt\n",
+        "/more.txt": "numpy\n--extra-index-url=https://more.example.com/simple\n",
+    }
+    command = pip_install("install -q -r /r.txt ./libs/x.whl", files.__getitem__)
+    assert command.targets == ("pandas >= 1 ; python_version >= '3.8'", "numpy", "./libs/x.whl")
+    assert (command.index_url, command.extra_index_urls) == ("https://idx.example.com/simple", ("https://more.example.com/simple",))
+    with pytest.raises(Exception, match="more than 20 requirements files"):
+        pip_install("install -r /loop.txt", {"/loop.txt": "-r /loop.txt\n"}.__getitem__)
