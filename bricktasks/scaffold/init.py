@@ -11,6 +11,7 @@ from bricktasks.scaffold.detect import notebooks_in
 from bricktasks.scaffold.options import InitOptions
 from bricktasks.scaffold.wire import wire_notebooks
 from bricktasks.scaffold.write import WriteResult, apply_writes, plan_writes
+from bricktasks.workspace.overwritten import Keeper
 
 __all__ = ["InitResult", "scaffold"]
 
@@ -35,8 +36,8 @@ def scaffold(
         texts = {name: (source_dir / f"{name}.py").read_text(encoding="utf-8") for name in notebooks}
         planned += wire_notebooks(options.source, texts)
     writes = plan_writes(target, planned, force=force)  # every refusal happens here, before any write
-    if not dry_run:
-        apply_writes(target, writes)
+    keeper = Keeper(target, "init")  # --force and --wire-notebooks write over files: their old versions go here first
+    kept = apply_writes(target, writes, keeper) if not dry_run else []
     said = _WOULD if dry_run else _SAID
     wired = {item.path for item in planned if item.edit}
     for change in writes.changes:
@@ -44,6 +45,8 @@ def scaffold(
             say(f"{'would add' if dry_run else 'added'} the %run cells to {change.path}")
         elif change.action in said:
             say(f"{said[change.action]} {change.path}")
+    if kept:
+        say(f"the old versions of {', '.join(kept)} are kept in {keeper.shown}/")
     skipped = writes.of("skip")
     if skipped:
         say(f"skipped (exists and differs; --force to overwrite): {', '.join(skipped)}")

@@ -4,11 +4,14 @@ A second run with the same flags finds every file as it would write it and chang
 from __future__ import annotations
 
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bricktasks.backends.base import ObjectInfo, ObjectType
 from bricktasks.errors import UserInputError
 from bricktasks.scaffold.contents import PlannedFile
+from bricktasks.workspace.overwritten import Keeper
 
 __all__ = ["WriteResult", "Change", "plan_writes", "apply_writes"]
 
@@ -77,12 +80,32 @@ def plan_writes(target: Path, planned: list[PlannedFile], *, force: bool) -> Wri
     return result
 
 
-def apply_writes(target: Path, result: WriteResult) -> None:
+def apply_writes(target: Path, result: WriteResult, keeper: Keeper) -> list[str]:
+    """Write the changes, each file atomically (a temporary beside it, then a rename) in its old mode;
+    a file written over (--force, --wire-notebooks) is kept first by `keeper`. Returns those files' paths."""
+    kept = []
     for change in result.changes:
         if change.action not in ("create", "overwrite", "append"):
             continue
         path = _destination(target, change.path)  # again: nothing may have become a link meanwhile
+        if change.action == "overwrite" and path.is_file():
+            keeper.keep(change.path, ObjectInfo(change.path, ObjectType.FILE), path.read_bytes())
+            kept.append(change.path)
+        mode = path.stat().st_mode & 0o7777 if path.is_file() else None
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.bricktasks-init")
-        temporary.write_bytes(change.content)
-        os.replace(temporary, path)
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".bricktasks-init", dir=path.parent)
+        try:
+            with os.fdopen(handle, "wb") as out:
+                out.write(change.content)
+            os.chmod(temporary, mode if mode is not None else 0o666 & ~_umask())
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+    return kept
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # the only portable way to read it; set back at once (init is one thread)
+    os.umask(mask)
+    return mask

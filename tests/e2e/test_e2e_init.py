@@ -154,7 +154,11 @@ def test_a_second_run_changes_nothing_and_a_changed_file_is_skipped_unless_force
     forced = _init(root, *FLAGS, "--force")
     assert "overwrote jobs/ci.json" in forced.stdout
     assert json.loads((root / "jobs" / "ci.json").read_text())["tasks"][0]["task_key"] == "Train"
-    assert _files(root) == before
+    # nothing lost: the team's edit is kept first, out of git (.bricktasks/ ignores itself), and the line says where
+    [copy] = (root / ".bricktasks" / "overwritten" / "init").glob("*/jobs/ci.json")
+    assert copy.read_text() == '{"tasks": []}\n'
+    assert f"the old versions of jobs/ci.json are kept in {copy.parents[1].relative_to(root).as_posix()}/" in forced.stdout
+    assert _files(root) == before | {path: data for path, data in _files(root).items() if path.startswith(".bricktasks/")}
 
 
 def test_wire_notebooks_adds_the_run_cells_once(tmp_path: Path):

@@ -17,6 +17,7 @@ from bricktasks.scaffold.detect import detect, notebooks_in
 from bricktasks.scaffold.options import CI_SYSTEMS, check_options
 from bricktasks.scaffold.wire import wired
 from bricktasks.scaffold.write import apply_writes, plan_writes
+from bricktasks.workspace.overwritten import Keeper
 
 HEADER = "# Databricks notebook source\n"
 
@@ -123,7 +124,7 @@ def test_gitignore_gets_only_its_missing_lines_and_a_differing_file_is_skipped(t
     (tmp_path / "tasks.py").write_text("# ours\n")
     result = plan_writes(tmp_path, planned_files(_options(tmp_path), ["Train"]), force=False)
     assert result.of("skip") == ["tasks.py"] and ".gitignore" in result.of("append")
-    apply_writes(tmp_path, result)
+    assert apply_writes(tmp_path, result, Keeper(tmp_path, "init")) == []  # an append keeps every old line: nothing to keep
     lines = (tmp_path / ".gitignore").read_text().splitlines()
     assert lines[:2] == ["dist/", ".env"] and lines.count("dist/") == 1 and ".databricks-local/" in lines
     assert (tmp_path / "tasks.py").read_text() == "# ours\n"
