@@ -34,6 +34,8 @@ __all__ = ["INSTALL_TIMEOUT_S", "CachedInstall", "install_cached", "cache_key"]
 INSTALL_TIMEOUT_S = 10  # pip's --timeout: seconds a connection to the index may take before pip gives up
 PYPI = "https://pypi.org/simple"
 MAX_ERROR_LINES = 4
+
+
 @dataclass(frozen=True)
 class CachedInstall:
     """What a request needed: the cache folder to put on the path (None when this environment
