@@ -107,3 +107,20 @@ def test_every_template_keeps_the_markdown_summary() -> None:
     assert any(summary.startswith(path) for path in gitlab["paths"] if path.endswith("/"))
     [pattern] = re.findall(r"archiveArtifacts artifacts: '([^']+)'", (REPO / "Jenkinsfile").read_text())
     assert fnmatch(summary, pattern)
+
+
+def _deploy_fetches_all_history(github: dict, azure: dict, gitlab: dict) -> None:
+    """A shallow clone's one commit touches every file, so each deploy would name a new library version
+    (and upload it, and rewrite every classic job): the deploy jobs check out the whole history."""
+    [checkout] = [step for step in github["jobs"]["deploy"]["steps"] if str(step.get("uses", "")).startswith("actions/checkout")]
+    assert checkout["with"]["fetch-depth"] == 0
+    [azure_checkout] = [step for step in azure["stages"][1]["jobs"][0]["steps"] if "checkout" in step]
+    assert azure_checkout == {"checkout": "self", "fetchDepth": 0}
+    assert gitlab["deploy"]["variables"]["GIT_DEPTH"] == 0
+
+
+def test_the_deploy_jobs_check_out_the_whole_history() -> None:
+    _deploy_fetches_all_history(_load(".github/workflows/ci.yml"), _load("azure-pipelines.yml"), _load(".gitlab-ci.yml"))
+    templates = REPO / "bricktasks" / "scaffold" / "templates" / "ci"
+    _deploy_fetches_all_history(*(yaml.safe_load((templates / name).read_text())
+                                  for name in ("github.yml", "azure-pipelines.yml", "gitlab-ci.yml")))
