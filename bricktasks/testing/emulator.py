@@ -66,10 +66,14 @@ class EmulatorProcess:
         run_schedules: bool = False,
         cluster_id: str | None = None,
         startup_timeout: float = 20.0,
+        program: tuple[str, ...] | None = None,
     ) -> None:
+        """`program`: what starts the emulator, default this Python's `-m bricktasks.emulator` (an installed
+        package's console script is `(<venv>/bin/bricktasks, "emulator")`)."""
         self.root = Path(root)
         self.request_log = Path(request_log) if request_log else self.root.parent / f"{self.root.name}.requests.jsonl"
-        self.command = [sys.executable, "-m", "bricktasks.emulator", "--root", str(self.root), "--port", str(port), "--host", host]
+        started_by = list(program) if program else [sys.executable, "-m", "bricktasks.emulator"]
+        self.command = [*started_by, "--root", str(self.root), "--port", str(port), "--host", host]
         for flag, value in (
             ("--latency-ms", latency_ms or None), ("--rate-limit", rate_limit), ("--fault-rate", fault_rate or None),
             ("--seed", seed), ("--fault-kinds", fault_kinds), ("--request-log", self.request_log),

@@ -17,6 +17,7 @@ from e2e_helpers import REPO
 from packaging.requirements import Requirement
 
 import bricktasks
+from bricktasks.testing.emulator import EmulatorProcess
 from bricktasks.testing.package import FreshVenv, build_wheel
 
 # a top-level import of bricktasks/ -> the distribution that brings it
@@ -122,7 +123,8 @@ def _scaffolded(venv: FreshVenv, root: Path) -> dict[str, str]:
     return env
 
 
-def test_an_empty_folder_scaffolded_from_the_wheel_passes_ci_locally(venv: FreshVenv, tmp_path: Path):
+def test_an_empty_folder_scaffolded_from_the_wheel_passes_ci_locally_and_over_its_emulator(venv: FreshVenv, tmp_path: Path,
+                                                                                          end_checks):
     root = tmp_path / "churn"
     env = _scaffolded(venv, root)
     subprocess.run(["git", "add", "-A"], cwd=root, check=True, env=env)
@@ -131,6 +133,15 @@ def test_an_empty_folder_scaffolded_from_the_wheel_passes_ci_locally(venv: Fresh
     assert ci.returncode == 0, ci.stdout + ci.stderr
     assert "Example: SUCCESS" in ci.stdout + ci.stderr
     assert (root / "ci-results" / "test-results.xml").is_file()
+    end_checks.library_roots.append("/Projects/churn")  # init's workspace root for --name churn, not the example's
+    # and over the emulator the wheel brings (`bricktasks emulator`), through the databricks-sdk it brings
+    with EmulatorProcess(tmp_path / "served", token="wheel-token", program=(str(venv.bin / "bricktasks"), "emulator")) as emulator:
+        remote = {**env, "DATABRICKS_HOST": emulator.url, "DATABRICKS_TOKEN": "wheel-token", "BRICKTASKS_BACKEND": "databricks",
+                  "BRICKTASKS_BUILD_ID": "2"}
+        over = venv.run(str(venv.bin / "invoke"), "ci", cwd=root, env=remote)
+        assert over.returncode == 0, over.stdout + over.stderr
+        assert "Example: SUCCESS" in over.stdout + over.stderr
+        assert any(entry["path"].endswith("/jobs/runs/submit") for entry in emulator.requests())
 
 
 def test_a_spark_notebook_without_the_extra_is_refused_in_one_line(venv: FreshVenv, tmp_path: Path):
