@@ -136,8 +136,9 @@ def test_sigterm_while_the_results_are_fetched_exits_143_with_the_run_ended(proj
     assert len(_error_lines(stderr)) == 1 and "Traceback" not in stderr, stderr
 
 
-def _build_processes() -> list[int]:
-    """Live `python -m build` processes (and their backend children) of any project copy."""
+def _build_processes(project_root: Path) -> list[int]:
+    """Live `python -m build` processes (and their backend children) of this project copy: another
+    test's build (another worker's copy) is no sign that this one's task has started building."""
     found = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
@@ -148,19 +149,20 @@ def _build_processes() -> list[int]:
             cwd = os.readlink(proc / "cwd")
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
-        if state != "Z" and "libs/regimecast" in cwd and ("build" in cmdline or "_in_process" in cmdline):
+        if state != "Z" and cwd.startswith(f"{project_root}/libs/regimecast") and ("build" in cmdline or "_in_process" in cmdline):
             found.append(int(proc.name))
     return found
 
 
 def test_sigterm_during_the_library_build_stops_the_build_and_uploads_nothing(project, slow_emulator):
-    code, stdout, stderr = _run_ci_and_signal(project, slow_emulator, "Sleeper", SLEEPER, _build_processes, signal.SIGTERM)
+    building = lambda: _build_processes(project.root.resolve())  # noqa: E731
+    code, stdout, stderr = _run_ci_and_signal(project, slow_emulator, "Sleeper", SLEEPER, building, signal.SIGTERM)
     assert code == 143, stdout + stderr
     summary = _single_json(stdout)
     assert summary["exit_code"] == 143 and summary["error"].startswith("interrupted by SIGTERM"), summary
     assert len(_error_lines(stderr)) == 1 and "Traceback" not in stderr, stderr
     assert not [r for r in slow_emulator.requests() if r.get("mutating")], "nothing uploaded"
-    wait_until(lambda: _build_processes() == [], timeout=10)  # the build's whole process tree is gone
+    wait_until(lambda: building() == [], timeout=10)  # the build's whole process tree is gone
 
 
 def test_a_signal_while_the_host_is_gone_ends_within_the_cancel_deadline_and_names_the_run(project, tmp_path):
