@@ -13,6 +13,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from bricktasks.testing.projectcopy import STRIPPED, STRIPPED_PREFIXES
+
 __all__ = ["build_wheel", "FreshVenv", "PACKAGE_FILES"]
 
 PACKAGE_FILES = ("pyproject.toml", "README.md")
@@ -58,8 +60,11 @@ class FreshVenv:
         return self.bin / ("python.exe" if os.name == "nt" else "python")
 
     def environment(self, extra: dict[str, str] | None = None) -> dict[str, str]:
-        """This process's environment with the venv first on PATH and nothing of this checkout on PYTHONPATH."""
-        env = {name: value for name, value in os.environ.items() if name not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
+        """This process's environment with the venv first on PATH, nothing of this checkout on PYTHONPATH,
+        and nothing that says a CI system or a workspace runs it (a test under CI=true would otherwise be
+        refused a local run); proxies stay, pip may need them to reach the package index."""
+        env = {name: value for name, value in os.environ.items()
+               if name not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV") and not _says_ci_or_workspace(name)}
         env["PATH"] = f"{self.bin}{os.pathsep}{env.get('PATH', '')}"
         env["VIRTUAL_ENV"] = str(self.root)
         env.update(extra or {})
@@ -75,3 +80,9 @@ class FreshVenv:
     def pip_install(self, *requirements: str, timeout: float = 900) -> subprocess.CompletedProcess:
         """pip install into the venv (from the package index; pip's cache makes a second run fast)."""
         return self.run(str(self.python), "-m", "pip", "install", "--quiet", *requirements, timeout=timeout)
+
+
+def _says_ci_or_workspace(name: str) -> bool:
+    if "proxy" in name.lower():
+        return False
+    return name in STRIPPED or name.startswith(STRIPPED_PREFIXES)
