@@ -11,6 +11,7 @@ from pathlib import Path
 from bricktasks.backends.base import ObjectInfo, ObjectType
 from bricktasks.errors import UserInputError
 from bricktasks.scaffold.contents import PlannedFile
+from bricktasks.workspace.localwrite import new_file_mode
 from bricktasks.workspace.overwritten import Keeper
 
 __all__ = ["WriteResult", "Change", "plan_writes", "apply_writes"]
@@ -97,15 +98,9 @@ def apply_writes(target: Path, result: WriteResult, keeper: Keeper) -> list[str]
         try:
             with os.fdopen(handle, "wb") as out:
                 out.write(change.content)
-            os.chmod(temporary, mode if mode is not None else 0o666 & ~_umask())
+            os.chmod(temporary, mode if mode is not None else new_file_mode())
             os.replace(temporary, path)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
     return kept
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)  # the only portable way to read it; set back at once (init is one thread)
-    os.umask(mask)
-    return mask

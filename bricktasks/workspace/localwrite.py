@@ -22,7 +22,7 @@ from bricktasks.errors import UserInputError
 from bricktasks.workspace.differences import in_local_conventions
 from bricktasks.workspace.overwritten import Keeper, state_folder
 
-__all__ = ["TEMPORARIES", "digest", "scratch_folder", "write_local", "delete_local"]
+__all__ = ["TEMPORARIES", "digest", "new_file_mode", "scratch_folder", "write_local", "delete_local"]
 
 TEMPORARIES = "pulling"  # below .bricktasks/: where each file is written before it is renamed into place
 STALE_TEMPORARY_S = 3600  # a temporary this old is a killed pull's (a running one renames its own within seconds)
@@ -62,7 +62,7 @@ def scratch_folder(project_root: Path) -> Path:
 
 
 @functools.cache
-def _default_mode() -> int:
+def new_file_mode() -> int:
     """A new file's mode under the process's umask. Read once: setting the umask is the only portable
     way to read it, and the umask is process-wide, so a toggle per file would race other threads'
     file creation."""
@@ -92,7 +92,7 @@ def write_local(source_dir: Path, rel: str, exported: bytes, expected: str | Non
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(content)
-        os.chmod(temporary, path.stat().st_mode & 0o7777 if old is not None else _default_mode())
+        os.chmod(temporary, path.stat().st_mode & 0o7777 if old is not None else new_file_mode())
         os.replace(temporary, path)  # atomic: a kill leaves the old file or the new one
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
