@@ -20,7 +20,7 @@ from bricktasks.cli.invocation import TaskOutput
 from bricktasks.errors import BricktasksError
 from bricktasks.interrupts import Interrupted, deferred, handle_signals
 
-__all__ = ["bricktask", "COMMON_HELP"]
+__all__ = ["bricktask", "COMMON_HELP", "task_arguments"]
 
 # At exit the interpreter's last collection walks every object still alive, the SDK's thousands of
 # classes among them: 0.1-0.3 s after a task's last line on the 2-core CI machine, for memory the
@@ -79,3 +79,16 @@ def bricktask(*, help: dict[str, str], **task_options: Any) -> Callable[[Callabl
         return task(help={**help, **COMMON_HELP}, **task_options)(wrapper)
 
     return decorate
+
+
+def task_arguments(task_object: Any) -> list[Any]:
+    """The task's invoke Arguments, with their help, as often as asked.
+
+    invoke's Task.get_arguments() pops each flag's help out of task.help as it builds the
+    Argument, so a second call (the docs' task reference, a test, anything in the same process
+    after invoke's own parse) finds no help at all; this keeps the task's help as it was."""
+    kept = dict(task_object.help)
+    try:
+        return list(task_object.get_arguments())
+    finally:
+        task_object.help = kept

@@ -46,7 +46,9 @@ def _tasks(collection: Any, prefix: str = "") -> Iterator[tuple[str, list[str], 
 def _section(name: str, aliases: list[str], task: Any) -> list[str]:
     from invoke.parser import ParserContext
 
-    context = ParserContext(name=name, aliases=aliases, args=task.get_arguments())
+    from bricktasks.cli.guard import task_arguments
+
+    context = ParserContext(name=name, aliases=aliases, args=task_arguments(task))
     positional = " ".join((arg.name or "").upper() for arg in context.positional_args)
     usage = f"invoke {name} [--options]" + (f" {positional}" if positional else "")
     lines = [f"### `{name}`", ""]

@@ -17,6 +17,7 @@ import markdown
 import pytest
 from invoke.parser import ParserContext
 
+from bricktasks.cli.guard import task_arguments
 from bricktasks.tasks import namespace
 
 REPO = Path(__file__).resolve().parents[2]
@@ -72,7 +73,7 @@ def test_the_task_reference_is_every_task_and_flag_as_invoke_help_prints_them(si
     for name, task in namespace.tasks.items():
         assert f'id="{name}"' in built, f"no section for {name}"
         assert " ".join(inspect.cleandoc(task.__doc__ or "").split()) in page, f"{name}'s docstring"
-        context = ParserContext(name=name, aliases=list(task.aliases), args=task.get_arguments())
+        context = ParserContext(name=name, aliases=list(task.aliases), args=task_arguments(task))
         for flags, help_text in context.help_tuples():
             assert help_text, f"{name}: {flags} has no help; add it to the task's help={{...}}"
             assert f"{flags} {' '.join(help_text.split())}" in page, f"{name}: {flags}"
