@@ -11,11 +11,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import quote
 
-from bricktasks.backends.notebook_html import esc, image_src, link, overall_status, page, render_notebook, seconds, shorten, status_badge
+from bricktasks.backends.notebook_html import esc, image_src, link, page, render_notebook, seconds, shorten, status_badge
 from bricktasks.console.redaction import redact
 from bricktasks.report.dag_svg import dag_svg
 from bricktasks.report.files import atomic_write
-from bricktasks.report.model import BuildReport, NotebookRunReport, not_run_reason, outcome
+from bricktasks.report.model import BuildReport, NotebookRunReport, not_run_reason
 from bricktasks.report.quality_html import quality_section
 from bricktasks.report.redaction import redact_report, secrets_of
 
@@ -74,21 +74,14 @@ def _row(nb: NotebookRunReport, number: int, export: str | None, notebooks: list
     )
 
 
-def _overall_failure(notebooks: list[NotebookRunReport]) -> str:
-    """The state a failed build shows: the first task that broke, not a task skipped because of it."""
-    broken = [nb.result_state for nb in notebooks if outcome(nb.result_state) in ("failure", "error")]
-    return broken[0] if broken else overall_status(nb.result_state for nb in notebooks)
-
-
 def _summary(report: BuildReport, exports: dict[int, str]) -> str:
     facts = [("Build", report.build_id), ("Branch", report.branch), ("Commit", report.commit),
              ("Backend", report.backend), ("CI folder", report.ci_folder), ("Started", report.started_at)]
     notebook = any(nb.name != nb.key for nb in report.notebooks)  # a column of its own only when it tells something
     rows = [_row(nb, number + 1, exports.get(number), report.notebooks, notebook=notebook)
             for number, nb in enumerate(report.notebooks)]
-    overall = "SUCCESS" if report.succeeded else _overall_failure(report.notebooks)
     return (
-        f'<header class="summary"><h1>bricktasks ci {esc(report.name)} {status_badge(overall, element_id="status")}</h1>'
+        f'<header class="summary"><h1>bricktasks ci {esc(report.name)} {status_badge(report.overall_state, element_id="status")}</h1>'
         + "<table class=\"facts\">" + "".join(f"<tr><th>{label}</th><td>{esc(value)}</td></tr>" for label, value in facts) + "</table>"
         + _graph(report.notebooks)
         + '<table class="notebooks"><thead><tr><th>Task</th>' + ("<th>Notebook</th>" if notebook else "")
@@ -135,5 +128,5 @@ def write_html_report(report: BuildReport, results_dir: Path, *, secrets: Iterab
     body = _summary(report, exports) + "\n".join(
         _detail(nb, number + 1, exports.get(number), report.notebooks) for number, nb in enumerate(report.notebooks)
     )
-    title = f"bricktasks ci {report.name}: {'SUCCESS' if report.succeeded else 'FAILED'}"
+    title = f"bricktasks ci {report.name}: {report.overall_state}"
     return atomic_write(results_dir / "report.html", redact(page(title, body), secrets))

@@ -34,10 +34,10 @@ from bricktasks.backends.notebook_html import seconds, shorten
 from bricktasks.console.redaction import redact
 from bricktasks.report.files import atomic_write
 from bricktasks.report.html import export_names
-from bricktasks.report.model import BuildReport, NotebookRunReport, not_run_reason, outcome
+from bricktasks.report.model import BuildReport, NotebookRunReport, not_run_reason
 from bricktasks.report.redaction import redact_report, secrets_of
 
-__all__ = ["Figure", "MarkdownSummary", "Place", "figures_of", "overall_state", "render_markdown_summary",
+__all__ = ["Figure", "MarkdownSummary", "Place", "figures_of", "render_markdown_summary",
            "task_metrics", "write_markdown_summary"]
 
 Place = Literal["folder", "page"]
@@ -97,15 +97,6 @@ def _link(url: str | None, label: str) -> str:
 
 def _artifact(build_url: str | None) -> str:
     return "the `ci-results` artifact of " + (_link(build_url, "this build") or "this build")
-
-
-def overall_state(report: BuildReport) -> str:
-    """SUCCESS, or the state of the first task that broke (not one skipped because of it)."""
-    if report.succeeded:
-        return "SUCCESS"
-    broken = [nb.result_state for nb in report.notebooks if outcome(nb.result_state) in ("failure", "error")]
-    states = [nb.result_state or "UNKNOWN" for nb in report.notebooks]
-    return broken[0] if broken else next((state for state in states if state != "SUCCESS"), "NOTHING RUN")
 
 
 def task_metrics(nb: NotebookRunReport) -> list[tuple[str, float | int]]:
@@ -206,7 +197,7 @@ def render_markdown_summary(
 ) -> str:
     """The build as Markdown for `place` ("folder": next to report.html; "page": a CI system's page).
     `quality_markdown` is a section made elsewhere (the comparison with master), put in as it is."""
-    state = overall_state(report)
+    state = report.overall_state
     title = f"## {_BADGES.get(state, '⚠️')} bricktasks ci {text(report.name)}: **{text(state)}**"
     report_link = ("[report.html](report.html) has every task's cells and outputs." if place == "folder" else
                    f"report.html (every task's cells and outputs) is in {_artifact(build_url)}.")

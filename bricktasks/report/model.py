@@ -85,6 +85,17 @@ class BuildReport:
         return bool(states) and all(state in _GOOD_STATES for state in states) and "SUCCESS" in states
 
     @property
+    def overall_state(self) -> str:
+        """What the build shows as its state (report.html's badge, summary.md's heading): SUCCESS,
+        or the state of the first task that broke (not one skipped because of it), else the first
+        state that is not SUCCESS, NOTHING RUN for a build without tasks."""
+        if self.succeeded:
+            return "SUCCESS"
+        broken = [nb.result_state for nb in self.notebooks if outcome(nb.result_state) in ("failure", "error")]
+        states = [nb.result_state or "UNKNOWN" for nb in self.notebooks]
+        return broken[0] if broken else next((state for state in states if state != "SUCCESS"), "NOTHING RUN")
+
+    @property
     def name(self) -> str:
         return f"{self.build_id}-{self.branch}"
 

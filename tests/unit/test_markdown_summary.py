@@ -10,7 +10,6 @@ from markdown_it import MarkdownIt
 
 from bricktasks.report.markdown_summary import (
     figures_of,
-    overall_state,
     render_markdown_summary,
     task_metrics,
     write_markdown_summary,
@@ -81,13 +80,34 @@ def test_metrics_are_the_numbers_of_a_json_object_exit_value_only() -> None:
     assert task_metrics(task("T", exit_value='{"a": 1, "b": true, "c": "2", "d": 1e400, "e": -0.25}')) == [("a", 1), ("e", -0.25)]
 
 
+def test_the_page_and_the_summary_show_one_state_for_every_build(tmp_path: Path) -> None:
+    from bricktasks.report.html import write_html_report
+
+    builds = {
+        "NOTHING RUN": [],
+        "SUCCESS": [task("A"), task("B", "EXCLUDED")],
+        "EXCLUDED": [task("A", "EXCLUDED")],
+        "INTERNAL_ERROR": [task("A", "UPSTREAM_FAILED"), task("B", "INTERNAL_ERROR")],
+        "CANCELED": [task("A"), task("B", "CANCELED")],
+    }
+    for expected, tasks in builds.items():
+        report = BuildReport("7", "BI-5613", "", CI_FOLDER, "local", "", tasks)
+        assert report.overall_state == expected
+        assert render_markdown_summary(report, place="page").split("\n", 1)[0].endswith(f"**{expected.replace('_', chr(92) + '_')}**")
+        folder = tmp_path / expected.replace(" ", "_")
+        folder.mkdir()
+        page = write_html_report(report, folder).read_text(encoding="utf-8")
+        assert re.search(r'<span id="status" class="badge [^"]*">([^<]*)</span>', page)[1] == expected
+        assert f"<title>bricktasks ci 7-BI-5613: {expected}</title>" in page
+
+
 def test_a_failed_build_names_the_task_that_broke_and_why_the_others_did_not_run() -> None:
     report = BuildReport("7", "BI-5613", "", CI_FOLDER, "databricks", "", [
         task("PrepareData"),
         task("ModelTraining", "FAILED", error="ValueError: quality below threshold", depends_on=("PrepareData",)),
         task("Evaluate", "UPSTREAM_FAILED", depends_on=("ModelTraining",)),
     ])
-    assert overall_state(report) == "FAILED"
+    assert report.overall_state == "FAILED"
     markdown = render_markdown_summary(report, place="page")
     assert markdown.startswith("## ❌ bricktasks ci 7-BI-5613: **FAILED**")
     rows = cells(markdown)
