@@ -22,8 +22,6 @@ from __future__ import annotations
 import base64
 import binascii
 import html
-import json
-import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -35,6 +33,7 @@ from bricktasks.console.redaction import redact
 from bricktasks.report.files import atomic_write
 from bricktasks.report.html import export_names
 from bricktasks.report.model import BuildReport, NotebookRunReport, not_run_reason
+from bricktasks.report.quality_metrics import metrics_from_exit_value
 from bricktasks.report.redaction import redact_report, secrets_of
 
 __all__ = ["Figure", "MarkdownSummary", "Place", "figures_of", "render_markdown_summary",
@@ -99,16 +98,11 @@ def _artifact(build_url: str | None) -> str:
     return "the `ci-results` artifact of " + (_link(build_url, "this build") or "this build")
 
 
-def task_metrics(nb: NotebookRunReport) -> list[tuple[str, float | int]]:
-    """The numbers of a task's exit value when it is a JSON object (booleans and non-finite numbers left out)."""
-    try:
-        value = json.loads(nb.exit_value or "")
-    except ValueError:
-        return []
-    if not isinstance(value, dict):
-        return []
-    return [(str(key), number) for key, number in value.items()
-            if isinstance(number, (int, float)) and not isinstance(number, bool) and math.isfinite(number)]
+def task_metrics(nb: NotebookRunReport) -> list[tuple[str, float]]:
+    """The metrics of a task's exit value (a JSON object's numeric leaves, nested keys dotted), read
+    and capped as the quality comparison reads them (report/quality_metrics), without the task prefix."""
+    prefix = f"{nb.key}."
+    return [(key.removeprefix(prefix), value) for key, value in metrics_from_exit_value(nb.key, nb.exit_value).values.items()]
 
 
 def figures_of(report: BuildReport) -> list[Figure]:
@@ -135,8 +129,9 @@ def figures_of(report: BuildReport) -> list[Figure]:
     return figures
 
 
-def _number(value: float | int) -> str:
-    return str(value) if isinstance(value, int) else f"{value:.4g}"
+def _number(value: float) -> str:
+    # a whole number as itself (a count of rows is no 1.235e+05), anything else to 4 significant digits
+    return str(int(value)) if value.is_integer() and abs(value) < 1e15 else f"{value:.4g}"
 
 
 def _facts(report: BuildReport, run_url: str | None, build_url: str | None) -> str:

@@ -78,6 +78,16 @@ def test_metrics_are_the_numbers_of_a_json_object_exit_value_only() -> None:
     assert task_metrics(task("T", exit_value=None)) == []
     assert task_metrics(task("T", exit_value='[1, 2]')) == []
     assert task_metrics(task("T", exit_value='{"a": 1, "b": true, "c": "2", "d": 1e400, "e": -0.25}')) == [("a", 1), ("e", -0.25)]
+    # nested objects as the quality comparison reads them: dotted keys; and as capped there
+    assert task_metrics(task("T", exit_value='{"fit": {"mae": 0.125, "rows": 123456}}')) == [("fit.mae", 0.125), ("fit.rows", 123456)]
+    many = "{" + ", ".join(f'"m{i:04}": {i}' for i in range(500)) + "}"
+    assert len(task_metrics(task("T", exit_value=many))) == 200
+
+
+def test_the_summary_prints_whole_numbers_whole() -> None:
+    report = BuildReport("7", "BI-5613", "", CI_FOLDER, "local", "", [task("Fit", exit_value='{"rows": 123456, "mae": 0.123456}')])
+    markdown = render_markdown_summary(report, place="page")
+    assert "| Fit | rows | 123456 |" in markdown and "| Fit | mae | 0.1235 |" in markdown
 
 
 def test_the_page_and_the_summary_show_one_state_for_every_build(tmp_path: Path) -> None:
