@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from bricktasks.pipcache.install import INSTALL_TIMEOUT_S, CachedInstall, install_cached
 from bricktasks.pipcache.requests import (
+    EXTRA_INDEX_OPTIONS,
+    INDEX_OPTIONS,
     PipInstallFailed,
     PipRequest,
     index_problem,
@@ -23,6 +25,8 @@ from bricktasks.pipcache.requests import (
 from bricktasks.pipcache.requirements_file import parse_requirements_text
 
 __all__ = [
+    "EXTRA_INDEX_OPTIONS",
+    "INDEX_OPTIONS",
     "INSTALL_TIMEOUT_S",
     "CachedInstall",
     "PipInstallFailed",

@@ -16,8 +16,13 @@ from bricktasks.errors import BricktasksError
 
 __all__ = [
     "PipRequest", "PipInstallFailed", "pip_request_json", "pip_request_from_json", "requirement_problem", "index_problem",
-    "unsatisfied", "redact_urls",
+    "unsatisfied", "redact_urls", "INDEX_OPTIONS", "EXTRA_INDEX_OPTIONS",
 ]
+
+# pip's options naming where requirements come from: the two the cache key captures, read alike
+# from a requirements file's lines and from a %pip install cell (runtime/magics)
+INDEX_OPTIONS = ("-i", "--index-url")
+EXTRA_INDEX_OPTIONS = ("--extra-index-url",)
 
 # user:password@ (or a token@) in any URL of a message: what pip, our messages and logs must never show
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@")

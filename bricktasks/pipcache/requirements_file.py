@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import shlex
 
-from bricktasks.pipcache.requests import PipRequest, index_problem, requirement_problem
+from bricktasks.pipcache.requests import EXTRA_INDEX_OPTIONS, INDEX_OPTIONS, PipRequest, index_problem, requirement_problem
 
 __all__ = ["parse_requirements_text"]
-
-_INDEX_OPTIONS = ("-i", "--index-url")
-_EXTRA_INDEX_OPTIONS = ("--extra-index-url",)
 
 
 def parse_requirements_text(text: str, where: str) -> PipRequest:
@@ -25,12 +22,12 @@ def parse_requirements_text(text: str, where: str) -> PipRequest:
             tokens = shlex.split(line)
             option, _, value = tokens[0].partition("=")
             value = value or (tokens[1] if len(tokens) > 1 else "")
-            if option not in _INDEX_OPTIONS + _EXTRA_INDEX_OPTIONS:
+            if option not in INDEX_OPTIONS + EXTRA_INDEX_OPTIONS:
                 raise ValueError(f"{where} line {number}: option {option} is not supported; list requirements and index URLs only")
             problem = index_problem(value, option)
             if problem:
                 raise ValueError(f"{where} line {number}: {problem}")
-            if option in _INDEX_OPTIONS:
+            if option in INDEX_OPTIONS:
                 index_url = value
             else:
                 extra.append(value)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bricktasks.pipcache import index_problem
+from bricktasks.pipcache import EXTRA_INDEX_OPTIONS, INDEX_OPTIONS, index_problem
 from bricktasks.runtime.errors import LibraryInstallError, MagicCommandError
 from bricktasks.runtime.fsutils import FsUtils
 
@@ -26,8 +26,6 @@ _HARMLESS_FLAGS = {
     "-q", "--quiet", "-U", "--upgrade", "--no-deps", "--force-reinstall", "--no-cache-dir",
     "--disable-pip-version-check", "--pre", "--user", "--no-input", "--no-warn-script-location", "-v", "--verbose",
 }
-_INDEX_OPTIONS = ("-i", "--index-url")
-_EXTRA_INDEX_OPTIONS = ("--extra-index-url",)
 # options that would change what pip fetches in ways the pip cache's key does not capture
 MAX_REQUIREMENT_FILES = 20
 _DIRECT_REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\s*(\[[^\]]*\])?\s*@")
@@ -61,12 +59,12 @@ def pip_install(body: str, read_requirements: Callable[[str], str]) -> PipInstal
     files_read = 0
     for token in args:
         option = token.split("=", 1)[0]
-        if option in _INDEX_OPTIONS + _EXTRA_INDEX_OPTIONS:
+        if option in INDEX_OPTIONS + EXTRA_INDEX_OPTIONS:
             url = _option_value(token, args)
             problem = index_problem(url, option)
             if problem:
                 raise LibraryInstallError(f"%pip install: {problem}")
-            if option in _INDEX_OPTIONS:
+            if option in INDEX_OPTIONS:
                 index_url = url
             else:
                 extra.append(url)
