@@ -21,6 +21,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from bricktasks.cachedir import user_cache_dir
+
 __all__ = ["FIELDS", "MAX_AGE_SECONDS", "HostMetadataCache", "default_cache_file"]
 
 # the Config fields the SDK's host-metadata resolution may fill (databricks-sdk 0.162, config.py)
@@ -32,13 +34,8 @@ _MAX_FILE_BYTES = 256 * 1024
 
 def default_cache_file(environ: Mapping[str, str]) -> Path | None:
     """Where the answers are kept, or None where there is no home to keep them in."""
-    base = environ.get("XDG_CACHE_HOME", "")
-    if not os.path.isabs(base):  # unset, or relative: the XDG rule is to ignore it
-        try:
-            base = str(Path.home() / ".cache")
-        except RuntimeError:  # no home directory can be determined
-            return None
-    return Path(base) / "bricktasks" / "host-metadata.json"
+    folder = user_cache_dir(environ)
+    return folder / "host-metadata.json" if folder else None
 
 
 class HostMetadataCache:
