@@ -2,6 +2,7 @@
 every later run; never taken from a place another user could have written (runtime/spark_classes)."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -11,7 +12,6 @@ from pathlib import Path
 import pytest
 from runtime_helpers import LocalRoot, notebook
 
-from bricktasks.runtime import NotebookResult
 from bricktasks.runtime.spark_classes import QUICK_START_FLAGS, ClassArchive, class_archive, end_jvm_and_keep_archive
 
 
@@ -150,20 +150,36 @@ SPARK_CELLS = [
 ]
 
 
+def run_as_the_local_backend_does(local: LocalRoot, workspace_path: str, cache: Path) -> tuple[dict, str]:
+    """`python -m bricktasks.runtime` in a process of its own, as the run supervisor starts it: a
+    JVM of its own too (in this test process pyspark would reuse an earlier module's JVM)."""
+    context = local.context()
+    context_file, result_file = context.run_dir / "context.json", context.run_dir / "result.json"
+    context.run_dir.mkdir(parents=True, exist_ok=True)
+    context.to_json(context_file)
+    process = subprocess.run(
+        [sys.executable, "-m", "bricktasks.runtime", "--context", str(context_file), "--notebook", workspace_path,
+         "--result", str(result_file)],
+        env={**os.environ, "XDG_CACHE_HOME": str(cache)}, capture_output=True, text=True, timeout=300,
+    )
+    assert process.returncode == 0, process.stdout + process.stderr
+    return json.loads(result_file.read_text()), process.stdout
+
+
 @pytest.mark.spark
 def test_a_real_spark_run_records_the_archive_and_the_next_maps_it(tmp_path: Path) -> None:
     local = LocalRoot(tmp_path)
     local.write("/Projects/p/Spark", notebook(*SPARK_CELLS))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-        first: NotebookResult = local.run("/Projects/p/Spark")
-        folder = tmp_path / "cache" / "bricktasks" / "spark-classes"
-        archives = list(folder.glob("*.jsa"))
-        assert first.status == "SUCCESS", first
-        assert len(archives) == 1 and archives[0].stat().st_size > 1_000_000 and not list(folder.glob("*.part"))
-        recorded_at = archives[0].stat().st_mtime_ns
-        second = local.run("/Projects/p/Spark")
-    assert second.status == "SUCCESS", second
-    outputs = [str(cell) for cell in (first.cells[1], second.cells[1])]
-    assert "-XX:ArchiveClassesAtExit=" in outputs[0] and f"-XX:SharedArchiveFile={archives[0]}" in outputs[1]
+    cache = tmp_path / "cache"
+    first, first_output = run_as_the_local_backend_does(local, "/Projects/p/Spark", cache)
+    folder = cache / "bricktasks" / "spark-classes"
+    archives = list(folder.glob("*.jsa"))
+    assert first["status"] == "SUCCESS", first
+    # whole and in place when the run has ended (its JVM was waited for), no recording left behind
+    assert len(archives) == 1 and archives[0].stat().st_size > 1_000_000 and not list(folder.glob("*.part"))
+    recorded_at = archives[0].stat().st_mtime_ns
+    second, second_output = run_as_the_local_backend_does(local, "/Projects/p/Spark", cache)
+    assert second["status"] == "SUCCESS", second
+    assert "-XX:ArchiveClassesAtExit=" in first_output and f"-XX:SharedArchiveFile={archives[0]}" in second_output
+    assert "cds" not in second_output.replace("-Xlog:cds", "")  # the JVM's archive talk stays out of the output
     assert archives[0].stat().st_mtime_ns == recorded_at and not list(folder.glob("*.part"))
