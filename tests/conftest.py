@@ -1,4 +1,4 @@
-"""The order modules are handed to the two workers in.
+"""The order modules are handed to the workers in.
 
 `--dist loadfile` gives each worker a whole module, in the order collected here (pyproject passes
 `--no-loadscope-reorder`; xdist would otherwise hand out the modules with the most tests first, so
