@@ -11,7 +11,7 @@ import stat
 from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ["user_cache_dir", "is_private_folder"]
+__all__ = ["user_cache_dir", "is_private_folder", "is_own_file"]
 
 
 def user_cache_dir(environ: Mapping[str, str]) -> Path | None:
@@ -37,3 +37,12 @@ def is_private_folder(path: Path) -> bool:
     if hasattr(os, "getuid") and info.st_uid != os.getuid():
         return False
     return not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def is_own_file(path: Path) -> bool:
+    """A regular file (not a symlink) of this user: one a stranger cannot have planted or swapped."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISREG(info.st_mode) and (not hasattr(os, "getuid") or info.st_uid == os.getuid())

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from bricktasks.cachedir import user_cache_dir
+from bricktasks.cachedir import is_own_file, user_cache_dir
 
 __all__ = ["FIELDS", "MAX_AGE_SECONDS", "HostMetadataCache", "default_cache_file"]
 
@@ -50,10 +50,10 @@ class HostMetadataCache:
 
     def _entries(self) -> dict[str, Any]:
         try:
-            if self.path.is_symlink() or not self.path.is_file() or self.path.stat().st_size > _MAX_FILE_BYTES:
+            if not is_own_file(self.path):  # another user's file could steer our requests: never trusted
                 return {}
-            if hasattr(os, "getuid") and self.path.stat().st_uid != os.getuid():
-                return {}  # another user's file could steer our requests: never trusted
+            if self.path.stat().st_size > _MAX_FILE_BYTES:
+                return {}
             entries = json.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return {}

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bricktasks.cachedir import is_private_folder, user_cache_dir
+from bricktasks.cachedir import is_own_file, is_private_folder, user_cache_dir
 
 __all__ = ["ClassArchive", "QUICK_START_FLAGS", "class_archive", "end_jvm_and_keep_archive", "java_binary"]
 
@@ -92,12 +92,11 @@ def _key(java: Path, jars: Path) -> str:
 
 
 def _own_file(path: Path) -> bool:
+    """An archive (or a recording) that is this user's regular file and not empty."""
     try:
-        info = os.lstat(path)
-    except OSError:
+        return is_own_file(path) and path.lstat().st_size > 0
+    except OSError:  # gone since: another run pruned it
         return False
-    mine = not hasattr(os, "getuid") or info.st_uid == os.getuid()
-    return mine and info.st_size > 0 and os.path.isfile(path) and not os.path.islink(path)
 
 
 def _remove_stale_recordings(folder: Path) -> None:
