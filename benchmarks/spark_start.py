@@ -29,7 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bricktasks.runtime.spark_classes import QUICK_START_FLAGS  # noqa: E402
+from bricktasks.runtime.spark_classes import QUICK_START_FLAGS, QUIET_ARCHIVE_FLAGS  # noqa: E402
 
 WORKLOAD = """
 import sys
@@ -48,7 +48,7 @@ gateway = spark.sparkContext._gateway
 gateway.proc.stdin.close()  # the JVM exits now (and writes an archive it records), not after us
 gateway.proc.wait()
 """
-QUIET = "-Xlog:cds=off -Xlog:cds+dynamic=off"
+QUIET = " ".join(QUIET_ARCHIVE_FLAGS)
 
 
 def timed_run(folder: Path, java_options: str) -> float:

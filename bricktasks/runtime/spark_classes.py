@@ -36,10 +36,10 @@ from typing import Any
 
 from bricktasks.cachedir import is_own_file, is_private_folder, user_cache_dir
 
-__all__ = ["ClassArchive", "QUICK_START_FLAGS", "class_archive", "end_jvm_and_keep_archive", "java_binary"]
+__all__ = ["ClassArchive", "QUICK_START_FLAGS", "QUIET_ARCHIVE_FLAGS", "class_archive", "end_jvm_and_keep_archive", "java_binary"]
 
 QUICK_START_FLAGS = ("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC")
-_QUIET = ("-Xlog:cds=off", "-Xlog:cds+dynamic=off")  # an archive it cannot use is no news to the notebook
+QUIET_ARCHIVE_FLAGS = ("-Xlog:cds=off", "-Xlog:cds+dynamic=off")  # an archive it cannot use is no news to the notebook
 ARCHIVES_KEPT = 2
 _STALE_RECORDING_S = 3600  # a recording this old was left by a run that was killed
 _FORMAT = 1  # bump when the flags change what an archive holds
@@ -86,7 +86,11 @@ def _spark_jars(environ: Mapping[str, str]) -> Path | None:
 def _key(java: Path, jars: Path) -> str:
     """Names the archive: the JVM binary and every jar (name, size, time), and this module's flags."""
     java_info = java.stat()
-    listing = sorted((entry.name, entry.stat().st_size, entry.stat().st_mtime_ns) for entry in os.scandir(jars))
+    listing = []
+    for entry in os.scandir(jars):
+        info = entry.stat()  # once per jar: a pyspark has about 250
+        listing.append((entry.name, info.st_size, info.st_mtime_ns))
+    listing.sort()
     facts: list[Any] = [_FORMAT, QUICK_START_FLAGS, str(java), java_info.st_size, java_info.st_mtime_ns, str(jars), listing]
     return hashlib.sha256(json.dumps(facts).encode()).hexdigest()[:32]
 
@@ -133,10 +137,10 @@ def class_archive(environ: Mapping[str, str], java: str | None) -> ClassArchive:
     except (OSError, ImportError, RuntimeError):
         return quick
     if _own_file(archive):
-        return ClassArchive((*QUICK_START_FLAGS, *_QUIET, f"-XX:SharedArchiveFile={archive}"))
+        return ClassArchive((*QUICK_START_FLAGS, *QUIET_ARCHIVE_FLAGS, f"-XX:SharedArchiveFile={archive}"))
     _remove_stale_recordings(folder)
     recording = folder / f"{archive.stem}.{os.getpid()}.{secrets.token_hex(4)}.part"
-    return ClassArchive((*QUICK_START_FLAGS, *_QUIET, f"-XX:ArchiveClassesAtExit={recording}"), recording, archive)
+    return ClassArchive((*QUICK_START_FLAGS, *QUIET_ARCHIVE_FLAGS, f"-XX:ArchiveClassesAtExit={recording}"), recording, archive)
 
 
 def _keep(plan: ClassArchive, exit_code: int | None) -> None:
