@@ -15,10 +15,10 @@ _TESTS = Path(__file__).parent
 
 
 def _weight(item: pytest.Item) -> int:
-    """0 for a module marked spark or slow (one long Spark run or several subprocess installs), 1 for
-    the other end-to-end modules, 2 for the contract modules, 3 for the rest (unit, the library's)."""
+    """0 for a test marked spark (a Spark run costs tens of seconds), 1 for the other end-to-end
+    modules, 2 for the contract modules, 3 for the rest (unit, the library's)."""
     path = Path(item.path)
-    if item.get_closest_marker("spark") or item.get_closest_marker("slow"):
+    if item.get_closest_marker("spark"):
         return 0
     if path.is_relative_to(_TESTS / "e2e"):
         return 1
