@@ -96,7 +96,8 @@ class SparkHolder:
             environment.pop("PYTHONPATH", None)
 
     def stop(self) -> None:
-        """Stop the session (the JVM ends with this process) and restore the environment."""
+        """Stop the session and restore the environment. The JVM ends with this process, or here when
+        it records the class archive (it writes the archive as it exits)."""
         session, self._session = self._session, None
         if session is not None:
             try:
